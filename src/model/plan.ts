@@ -60,6 +60,8 @@ export type Step =
       engine: 'docker'
       name: string
       image: string
+      /** false: run to completion first (node preparation); true: keep running, restarted by the engine. */
+      detach: boolean
       privileged: boolean
       hostNamespaces: boolean
       mounts: { source: string; target: string; readOnly: boolean; propagation?: 'rshared' }[]

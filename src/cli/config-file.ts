@@ -1,0 +1,70 @@
+/** --config FILE: the same options as the flags, in YAML or TOML; flags win. */
+import { readFileSync } from 'node:fs'
+import { extname } from 'node:path'
+import { parse as parseToml } from 'smol-toml'
+import { parse as parseYaml } from 'yaml'
+import { z } from 'zod'
+import { UsageError } from '../model/errors.js'
+import type { RawRequest } from '../resolve/request.js'
+
+const text = z.string().min(1)
+const scalar = z.union([z.string(), z.number()]).transform(String)
+
+/** Keys are the long flag names. Unknown keys are errors: a typo must not silently fall back to a default. */
+export const configFileSchema = z.strictObject({
+  os: text.optional(),
+  arch: text.optional(),
+  runtime: text.optional(),
+  'kubeedge-version': scalar.optional(),
+  'cgroup-driver': text.optional(),
+  'pause-image': text.optional(),
+  'cni-subnet': text.optional(),
+  'runtime-version': scalar.optional(),
+  'runtime-source': text.optional(),
+  'registry-mirror': z.union([text.transform((v) => [v]), z.array(text)]).optional(),
+  'vm-runtime-image': text.optional(),
+  'packages-dir': text.optional(),
+})
+export type ConfigFile = z.infer<typeof configFileSchema>
+
+export function parseConfigFile(path: string, content: string): ConfigFile {
+  const extension = extname(path).toLowerCase()
+  let data: unknown
+  try {
+    if (extension === '.toml') data = parseToml(content)
+    else if (extension === '.yaml' || extension === '.yml') data = parseYaml(content, { uniqueKeys: true })
+    else throw new UsageError(`--config ${path}: unknown file type "${extension}"`, { hint: 'Use a .yaml, .yml or .toml file.' })
+  } catch (error) {
+    if (error instanceof UsageError) throw error
+    throw new UsageError(`--config ${path} cannot be parsed: ${(error as Error).message.split('\n')[0]}`)
+  }
+  if (data === null || data === undefined) data = {}
+  const result = configFileSchema.safeParse(data)
+  if (!result.success) {
+    const lines = result.error.issues.map((issue) => {
+      if (issue.code === 'unrecognized_keys') return `unknown key${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => JSON.stringify(k)).join(', ')}`
+      return `${issue.path.join('.') || '(top)'}: ${issue.message}`
+    })
+    throw new UsageError(`--config ${path}: ${lines.join('; ')}`, {
+      hint: `Allowed keys: ${Object.keys(configFileSchema.shape).join(', ')}.`,
+    })
+  }
+  return result.data
+}
+
+export function readConfigFile(path: string): ConfigFile {
+  let content: string
+  try {
+    content = readFileSync(path, 'utf8')
+  } catch (error) {
+    throw new UsageError(`--config ${path} cannot be read: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`)
+  }
+  return parseConfigFile(path, content)
+}
+
+/** Flags over config file values, key by key. */
+export function mergeRequest(config: ConfigFile, flags: RawRequest): RawRequest & { 'packages-dir'?: string } {
+  const merged: Record<string, unknown> = { ...config }
+  for (const [key, value] of Object.entries(flags)) if (value !== undefined) merged[key] = value
+  return merged as RawRequest & { 'packages-dir'?: string }
+}

@@ -1,0 +1,88 @@
+/**
+ * The edgebundle command line. Thin: parses flags, calls the core, prints. The only place that exits.
+ */
+import { Command, CommanderError, Option } from 'commander'
+import { loadCatalog } from '../catalog/load.js'
+import { EXIT, EdgebundleError } from '../model/errors.js'
+import { renderBundle } from '../render/bundle.js'
+import { validateRequest } from '../resolve/request.js'
+import { listMatrix } from '../resolve/resolve.js'
+import { fileTemplates } from '../io/templates.js'
+import { writeFolderAtomically } from '../io/output-dir.js'
+import { formatMatrix, summarizeMatrix } from './commands/list.js'
+import { formatPlan } from './commands/plan.js'
+import { addTargetOptions, requestFromFlags } from './target-options.js'
+import { VERSION } from './version.js'
+
+interface Io {
+  stdout: (text: string) => void
+  stderr: (text: string) => void
+}
+
+const defaultIo: Io = { stdout: (text) => process.stdout.write(text), stderr: (text) => process.stderr.write(text) }
+
+export function buildProgram(io: Io = defaultIo): Command {
+  const program = new Command('edgebundle')
+    .description('Build offline bundles that prepare KubeEdge edge nodes: runtime, CNI plugins, pause image, configs.')
+    .version(VERSION, '-V, --version')
+    .showHelpAfterError('(run with --help for usage)')
+    .configureOutput({ writeOut: io.stdout, writeErr: io.stderr })
+    .exitOverride()
+
+  program
+    .command('list')
+    .description('show the support matrix: every os/arch/runtime with its KubeEdge versions, and why the rest are unsupported')
+    .addOption(new Option('--json', 'one JSON document with every combination and reason'))
+    .action((flags: { json?: boolean }) => {
+      const catalog = loadCatalog()
+      if (flags.json) {
+        const entries = listMatrix(catalog)
+        io.stdout(`${JSON.stringify({ kubeedgeVersions: catalog.kubeedge.versions, default: catalog.kubeedge.default, combinations: entries }, null, 2)}\n`)
+      } else {
+        io.stdout(`${formatMatrix(summarizeMatrix(catalog))}\n`)
+      }
+    })
+
+  addTargetOptions(program.command('plan').description('print the ordered install steps for a target'))
+    .addOption(new Option('--json', 'print plan.json'))
+    .action((flags: Parameters<typeof requestFromFlags>[0] & { json?: boolean }) => {
+      const catalog = loadCatalog()
+      const rendered = renderBundle(catalog, validateRequest(catalog, requestFromFlags(flags)), fileTemplates())
+      io.stdout(flags.json ? `${JSON.stringify(rendered.plan, null, 2)}\n` : `${formatPlan(rendered.plan)}\n`)
+    })
+
+  addTargetOptions(
+    program.command('render').description('write plan.json, the install script and config/<node path> files for a target (no downloads)'),
+  )
+    .addOption(new Option('--out <dir>', 'a new or empty folder to write into').makeOptionMandatory())
+    .action((flags: Parameters<typeof requestFromFlags>[0] & { out: string }) => {
+      const catalog = loadCatalog()
+      const rendered = renderBundle(catalog, validateRequest(catalog, requestFromFlags(flags)), fileTemplates())
+      writeFolderAtomically(flags.out, rendered.files)
+      for (const warning of rendered.plan.warnings) io.stderr(`warning: ${warning}\n`)
+      io.stdout(`${rendered.plan.name}: wrote ${rendered.files.length} files to ${flags.out}\n`)
+    })
+
+  return program
+}
+
+/** Runs the CLI and returns the exit code (tests call this; bin/edgebundle.js exits with it). */
+export async function run(argv: string[], io: Io = defaultIo): Promise<number> {
+  const program = buildProgram(io)
+  try {
+    await program.parseAsync(argv, { from: 'user' })
+    return EXIT.ok
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      // Help and version are successes; every parse error is a usage error (exit 2).
+      return error.code === 'commander.helpDisplayed' || error.code === 'commander.version' || error.code === 'commander.help' ? EXIT.ok : EXIT.usage
+    }
+    if (error instanceof EdgebundleError) {
+      io.stderr(`edgebundle: ${error.message}\n`)
+      if (error.hint) io.stderr(`  ${error.hint}\n`)
+      return error.exitCode
+    }
+    io.stderr(`edgebundle: internal error: ${(error as Error).stack ?? String(error)}\n  Please report this with the command you ran.\n`)
+    return EXIT.stepFailed
+  }
+}

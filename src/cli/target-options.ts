@@ -1,0 +1,79 @@
+/** The target and option flags shared by plan, render (and later build, fetch). */
+import { readdirSync, statSync } from 'node:fs'
+import { join } from 'node:path'
+import { type Command, Option } from 'commander'
+import { UsageError } from '../model/errors.js'
+import { ARCHES, CGROUP_DRIVERS, OSES, RUNTIMES, RUNTIME_SOURCES } from '../model/target.js'
+import { DEFAULTS, type RawRequest } from '../resolve/request.js'
+import { mergeRequest, readConfigFile } from './config-file.js'
+
+const collect = (value: string, previous: string[] | undefined) => [...(previous ?? []), value]
+
+export function addTargetOptions(command: Command): Command {
+  return command
+    .addOption(new Option('--os <os>', `target operating system: ${OSES.join(', ')}`))
+    .addOption(new Option('--arch <arch>', `CPU architecture: ${ARCHES.join(', ')} (default ${DEFAULTS.arch})`))
+    .addOption(new Option('--runtime <runtime>', `container runtime: ${RUNTIMES.join(', ')}`))
+    .addOption(new Option('--kubeedge-version <version>', 'KubeEdge version, 1.12 to 1.23 (default the newest)'))
+    .addOption(new Option('--cgroup-driver <driver>', `${CGROUP_DRIVERS.join(' or ')}, the same for runtime and edgecore (default ${DEFAULTS.cgroupDriver})`))
+    .addOption(new Option('--pause-image <ref>', `pod sandbox image every config names (default ${DEFAULTS.pauseImage})`))
+    .addOption(new Option('--cni-subnet <cidr>', `pod network of the CNI bridge (default ${DEFAULTS.cniSubnet})`))
+    .addOption(new Option('--runtime-version <version>', 'runtime version (default: the pinned one for the KubeEdge version)'))
+    .addOption(new Option('--runtime-source <source>', `where the runtime comes from: ${RUNTIME_SOURCES.join(', ')}`))
+    .addOption(new Option('--registry-mirror <url>', 'registry mirror: URL (for docker.io) or HOST=URL; repeatable').argParser(collect))
+    .addOption(new Option('--packages-dir <dir>', '.deb/.rpm files to carry for --runtime-source packages'))
+    .addOption(new Option('--vm-runtime-image <ref>', 'Virtlet: the Arktos VM runtime image'))
+    .addOption(new Option('--config <file>', 'YAML or TOML file with the same options (flags win)'))
+}
+
+interface TargetFlags {
+  os?: string
+  arch?: string
+  runtime?: string
+  kubeedgeVersion?: string
+  cgroupDriver?: string
+  pauseImage?: string
+  cniSubnet?: string
+  runtimeVersion?: string
+  runtimeSource?: string
+  registryMirror?: string[]
+  packagesDir?: string
+  vmRuntimeImage?: string
+  config?: string
+}
+
+function listPackages(dir: string): string[] {
+  let names: string[]
+  try {
+    names = readdirSync(dir)
+  } catch (error) {
+    throw new UsageError(`--packages-dir ${dir} cannot be read: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`)
+  }
+  for (const name of names) {
+    if (!statSync(join(dir, name)).isFile()) throw new UsageError(`--packages-dir ${dir}: ${name} is not a regular file`, { hint: 'Put only .deb or .rpm files there.' })
+  }
+  if (names.length === 0) throw new UsageError(`--packages-dir ${dir} is empty`)
+  return names
+}
+
+/** Flags (and --config) → the raw request validateRequest takes. */
+export function requestFromFlags(flags: TargetFlags): RawRequest {
+  const fromFlags: RawRequest & { 'packages-dir'?: string | undefined } = {
+    os: flags.os,
+    arch: flags.arch,
+    runtime: flags.runtime,
+    'kubeedge-version': flags.kubeedgeVersion,
+    'cgroup-driver': flags.cgroupDriver,
+    'pause-image': flags.pauseImage,
+    'cni-subnet': flags.cniSubnet,
+    'runtime-version': flags.runtimeVersion,
+    'runtime-source': flags.runtimeSource,
+    'registry-mirror': flags.registryMirror,
+    'vm-runtime-image': flags.vmRuntimeImage,
+    'packages-dir': flags.packagesDir,
+  }
+  const merged = flags.config ? mergeRequest(readConfigFile(flags.config), fromFlags) : fromFlags
+  const { 'packages-dir': packagesDir, ...request } = merged
+  if (packagesDir !== undefined) request.packages = listPackages(packagesDir)
+  return request
+}

@@ -1,0 +1,64 @@
+/** The bundle layout contract (DESIGN.md) and the node paths edgebundle writes to. */
+
+export const BUNDLE = {
+  plan: 'plan.json',
+  manifest: 'manifest.json',
+  checksums: 'SHA256SUMS',
+  signature: 'SHA256SUMS.sig',
+  readme: 'README.md',
+  sbom: 'sbom.cdx.json',
+  installSh: 'install.sh',
+  installPs1: 'install.ps1',
+  installExe: { linux: 'install', windows: 'install.exe' },
+  artifactsDir: 'artifacts',
+  imagesDir: 'images',
+  configDir: 'config',
+  packagesDir: 'packages',
+} as const
+
+export const LINUX_PATHS = {
+  cniBinDir: '/opt/cni/bin',
+  cniConfDir: '/etc/cni/net.d',
+  crictlConfig: '/etc/crictl.yaml',
+  containerdConfig: '/etc/containerd/config.toml',
+  containerdCertsDir: '/etc/containerd/certs.d',
+  containerdRoot: '/var/lib/containerd',
+  containerdState: '/run/containerd',
+  containerdSocket: '/run/containerd/containerd.sock',
+  systemdUnitDir: '/etc/systemd/system',
+  crioDropIn: '/etc/crio/crio.conf.d/20-edgebundle.conf',
+  containersRegistriesDropIn: '/etc/containers/registries.conf.d/50-edgebundle-mirrors.conf',
+  dockerDaemonJson: '/etc/docker/daemon.json',
+  isuladDaemonJson: '/etc/isulad/daemon.json',
+  modulesLoad: '/etc/modules-load.d/edgebundle.conf',
+  sysctl: '/etc/sysctl.d/99-edgebundle.conf',
+  edgebundleEtc: '/etc/edgebundle',
+  stateDir: '/var/lib/edgebundle',
+  localBin: '/usr/local/bin',
+} as const
+
+export const WINDOWS_PATHS = {
+  containerdDir: 'C:\\Program Files\\containerd',
+  containerdConfig: 'C:\\Program Files\\containerd\\config.toml',
+  containerdExe: 'C:\\Program Files\\containerd\\containerd.exe',
+  containerdCertsDir: 'C:\\Program Files\\containerd\\certs.d',
+  cniBinDir: 'C:\\Program Files\\containerd\\cni\\bin',
+  cniConfDir: 'C:\\Program Files\\containerd\\cni\\conf',
+  containerdRoot: 'C:\\ProgramData\\containerd\\root',
+  containerdState: 'C:\\ProgramData\\containerd\\state',
+  containerdPipe: '\\\\.\\pipe\\containerd-containerd',
+  edgebundleEtc: 'C:\\ProgramData\\edgebundle',
+  stateDir: 'C:\\ProgramData\\edgebundle\\state',
+} as const
+
+/**
+ * Where a rendered node file sits inside the bundle: config/ + the node path.
+ * /etc/containerd/config.toml → config/etc/containerd/config.toml;
+ * C:\Program Files\containerd\config.toml → config/C/Program Files/containerd/config.toml.
+ */
+export function configSourcePath(nodePath: string): string {
+  const windows = /^([A-Za-z]):\\(.*)$/.exec(nodePath)
+  if (windows) return `${BUNDLE.configDir}/${windows[1]!.toUpperCase()}/${windows[2]!.split('\\').join('/')}`
+  if (!nodePath.startsWith('/')) throw new Error(`not an absolute node path: ${nodePath}`)
+  return `${BUNDLE.configDir}${nodePath}`
+}

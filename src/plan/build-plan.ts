@@ -1,0 +1,298 @@
+/**
+ * Resolved target + rendered files → the ordered install plan (plan.json). Pure.
+ * Order: preflight → runtime binaries → support binaries → packages → files → links → kernel → services → runtime containers → CRI check.
+ */
+import { BUNDLE, LINUX_PATHS, WINDOWS_PATHS, configSourcePath } from '../model/layout.js'
+import { type Check, PLAN_SCHEMA_VERSION, type Plan, type Step, type StepOf } from '../model/plan.js'
+import type { Resolved, ResolvedComponent } from '../resolve/resolve.js'
+import { edgedFragment, keadmJoinArgs } from '../render/config/edgecore.js'
+import { LINUX_KERNEL_MODULES, type RenderedFile, UNIT_DIR } from '../render/files.js'
+
+/** edgecore's own server port (exec, logs, metrics through cloudstream). */
+export const EDGECORE_PORT = 10350
+
+const OTHER_RUNTIME_SOCKETS: { runtime: string; socket: string }[] = [
+  { runtime: 'containerd', socket: '/run/containerd/containerd.sock' },
+  { runtime: 'CRI-O', socket: '/var/run/crio/crio.sock' },
+  { runtime: 'Docker', socket: '/var/run/docker.sock' },
+  { runtime: 'iSulad', socket: '/var/run/isulad.sock' },
+]
+
+const RUNTIME_COMMANDS: Record<string, string> = {
+  containerd: 'containerd',
+  kata: 'containerd-shim-kata-v2',
+  'cri-o': 'crio',
+  docker: 'dockerd',
+  isulad: 'isulad',
+  virtlet: 'docker',
+}
+
+export function artifactPath(component: ResolvedComponent): string {
+  return `${BUNDLE.artifactsDir}/${component.fileName}`
+}
+
+function preflightChecks(resolved: Resolved): Check[] {
+  const { runtime, options } = resolved
+  if (resolved.family === 'windows') {
+    return [
+      { kind: 'root', severity: 'error' },
+      { kind: 'arch', severity: 'error', machines: ['AMD64'] },
+      { kind: 'windows-feature', severity: 'error', feature: 'Containers' },
+      { kind: 'port-free', severity: 'warning', port: EDGECORE_PORT, reason: 'edgecore serves exec, logs and metrics on 10350' },
+    ]
+  }
+  const checks: Check[] = [
+    { kind: 'root', severity: 'error' },
+    { kind: 'os-release', severity: 'error', ids: resolved.osReleaseIds },
+    { kind: 'arch', severity: 'error', machines: resolved.unameMachines },
+    // Without systemd the files are still installed; services just are not started (DESIGN: a warning, not a failure).
+    { kind: 'init-system', severity: 'warning', expect: 'systemd' },
+    { kind: 'cgroup', severity: options.cgroupDriver === 'systemd' ? 'error' : 'warning', driver: options.cgroupDriver },
+    ...LINUX_KERNEL_MODULES.map((module): Check => ({ kind: 'kernel-module', severity: 'warning', module })),
+    {
+      kind: 'port-free',
+      severity: runtime.name === 'isulad' ? 'error' : 'warning',
+      port: EDGECORE_PORT,
+      reason:
+        runtime.name === 'isulad'
+          ? "edgecore serves on 10350, iSulad's default websocket port; a running iSulad still on 10350 must be reconfigured"
+          : 'edgecore serves exec, logs and metrics on 10350',
+    },
+  ]
+  if (runtime.source !== 'release') {
+    const command = RUNTIME_COMMANDS[runtime.name] ?? runtime.name
+    checks.push({
+      kind: 'command',
+      severity: 'error',
+      command,
+      reason: runtime.source === 'preinstalled' ? `${runtime.displayName} must already be installed (--runtime-source preinstalled)` : `installed from the bundled packages`,
+    })
+  }
+  if (runtime.name === 'virtlet') {
+    checks.push({ kind: 'command', severity: 'error', command: 'docker', reason: 'the VM runtime containers run on Docker' })
+    for (const service of ['libvirtd', 'virtqemud']) {
+      checks.push({ kind: 'service-inactive', severity: 'error', service, reason: 'Virtlet brings its own libvirt; stop and disable the host libvirt first' })
+    }
+  }
+  if (resolved.components.some((c) => c.format === 'tar.zst')) {
+    checks.push({ kind: 'command', severity: 'error', command: 'zstd', reason: 'Kata Containers ships as a .tar.zst archive' })
+  }
+  const ownSocket = runtime.endpoint.replace(/^unix:\/\//, '')
+  const baseSocket = runtime.base ? '/run/containerd/containerd.sock' : ownSocket
+  for (const other of OTHER_RUNTIME_SOCKETS) {
+    if (other.socket === ownSocket || other.socket === baseSocket) continue
+    if (runtime.name === 'virtlet' && other.runtime === 'Docker') continue
+    if (runtime.name === 'docker' && other.runtime === 'containerd') continue
+    checks.push({
+      kind: 'runtime-absent',
+      severity: 'warning',
+      runtime: other.runtime,
+      socket: other.socket,
+      reason: `another runtime (${other.runtime}) is running; edged will use ${runtime.endpoint} only`,
+    })
+  }
+  return checks
+}
+
+function componentStep(component: ResolvedComponent): Step {
+  const file = artifactPath(component)
+  const description = `install ${component.id} ${component.version}`
+  const id = `install-${component.id}`
+  const install = component.install
+  switch (install.kind) {
+    case 'archive':
+      if (component.format === 'binary') throw new Error(`catalog: ${component.id} is a binary but installs as an archive`)
+      return { kind: 'install-archive', id, description, component: component.id, file, format: component.format, dest: install.dest, strip: install.strip }
+    case 'binary':
+      return { kind: 'install-binary', id, description, component: component.id, file, dest: install.dest }
+    case 'upstream-installer':
+      if (component.format !== 'tar.gz') throw new Error(`catalog: ${component.id}: upstream installers come in .tar.gz`)
+      return {
+        kind: 'run-upstream-installer',
+        id,
+        description: `${description} with its own installer`,
+        component: component.id,
+        file,
+        format: 'tar.gz',
+        subdir: install.subdir,
+        script: install.script,
+        interpreter: install.interpreter,
+      }
+  }
+}
+
+function filesFor(files: RenderedFile[], service: string): string[] {
+  return files.filter((f) => f.restarts.includes(service)).map((f) => f.dest)
+}
+
+export function buildPlan(resolved: Resolved, files: RenderedFile[]): Plan {
+  const { runtime, options, target } = resolved
+  const steps: Step[] = [{ kind: 'preflight', id: 'preflight', description: 'check the node before changing anything', checks: preflightChecks(resolved) }]
+
+  // Runtime binaries before support binaries, so a partial install never leaves CNI without its runtime's config.
+  const ordered = [...resolved.components.filter((c) => c.role === 'runtime'), ...resolved.components.filter((c) => c.role === 'support')]
+  steps.push(...ordered.map(componentStep))
+  const componentDests = new Map(ordered.map((c) => [c.id, c.install.kind === 'upstream-installer' ? [] : [c.install.dest]]))
+
+  if (runtime.source === 'packages') {
+    steps.push({
+      kind: 'install-packages',
+      id: 'install-packages',
+      description: `install ${options.packages.length} ${resolved.packageFormat} packages`,
+      manager: resolved.packageFormat === 'rpm' ? 'rpm' : 'dpkg',
+      files: options.packages.map((name) => `${BUNDLE.packagesDir}/${name}`),
+    })
+  }
+
+  for (const file of files) {
+    steps.push({
+      kind: 'write-file',
+      id: `write-file:${file.dest}`,
+      description: file.purpose,
+      source: configSourcePath(file.dest),
+      dest: file.dest,
+      mode: file.mode,
+    })
+  }
+
+  if (runtime.name === 'kata' && runtime.source === 'release') {
+    steps.push({
+      kind: 'symlink',
+      id: 'link-kata-shim',
+      description: 'put containerd-shim-kata-v2 on containerd\'s PATH',
+      path: `${LINUX_PATHS.localBin}/containerd-shim-kata-v2`,
+      target: '/opt/kata/bin/containerd-shim-kata-v2',
+    })
+  }
+
+  if (resolved.family === 'linux') {
+    steps.push({ kind: 'load-kernel-modules', id: 'load-kernel-modules', description: 'load overlay and br_netfilter now', modules: [...LINUX_KERNEL_MODULES] })
+    steps.push({ kind: 'apply-sysctl', id: 'apply-sysctl', description: 'apply pod networking sysctls now', file: LINUX_PATHS.sysctl })
+    for (const service of runtime.services) {
+      const binaries = ordered.filter((c) => c.role === 'runtime' || (service === 'cri-docker' && c.id === 'cri-dockerd')).flatMap((c) => componentDests.get(c.id) ?? [])
+      steps.push({
+        kind: 'enable-service',
+        id: `service:${service}`,
+        description: `enable and start ${service}`,
+        service,
+        restartWhenChanged: [...filesFor(files, service), ...binaries],
+      })
+    }
+  } else {
+    steps.push({
+      kind: 'register-windows-service',
+      id: 'service:containerd',
+      description: 'register and start the containerd Windows service',
+      service: 'containerd',
+      binary: WINDOWS_PATHS.containerdExe,
+      args: ['--register-service', '--config', WINDOWS_PATHS.containerdConfig],
+      restartWhenChanged: [...filesFor(files, 'containerd'), WINDOWS_PATHS.containerdDir],
+    })
+  }
+
+  if (runtime.name === 'virtlet') steps.push(...virtletContainers(resolved))
+
+  steps.push({
+    kind: 'check-runtime',
+    id: 'check-runtime',
+    description: `check ${runtime.displayName} over CRI at ${runtime.endpoint}`,
+    endpoint: runtime.endpoint,
+    sandboxImage: options.pauseImage,
+    crictl: resolved.components.some((c) => c.id === 'crictl') || runtime.name === 'cri-o',
+  })
+
+  const edgecore = {
+    family: resolved.family,
+    runtime: runtime.name,
+    endpoint: runtime.endpoint,
+    cgroupDriver: options.cgroupDriver,
+    pauseImage: options.pauseImage,
+    features: resolved.kubeedge.features,
+  }
+  const planRuntime: Plan['runtime'] = { name: runtime.name, version: runtime.version, source: runtime.source, endpoint: runtime.endpoint }
+  if (runtime.base) planRuntime.base = runtime.base
+  return {
+    schemaVersion: PLAN_SCHEMA_VERSION,
+    name: resolved.name,
+    target,
+    options,
+    runtime: planRuntime,
+    kubeedge: { version: resolved.kubeedge.version, keadmJoinArgs: keadmJoinArgs(edgecore), edged: edgedFragment(edgecore) },
+    components: resolved.components.map((c) => ({ id: c.id, version: c.version, file: artifactPath(c), url: c.url, sha256: c.sha256 })),
+    files: files.map((f) => ({ source: configSourcePath(f.dest), dest: f.dest, mode: f.mode })),
+    warnings: resolved.warnings,
+    steps,
+  }
+}
+
+/**
+ * The VM runtime of KubeEdge's hack/setup-vmruntime.sh (Arktos vmruntime-up.sh), as data: a one-shot node
+ * preparation, then the vms, libvirt and virtlet containers, each privileged in the host namespaces.
+ */
+function virtletContainers(resolved: Resolved): Step[] {
+  const image = resolved.options.vmRuntimeImage ?? VM_RUNTIME_IMAGE_DEFAULT
+  type Mount = StepOf<'run-container'>['mounts'][number]
+  const bind = (source: string, target = source, options: { readOnly?: boolean; rshared?: boolean } = {}): Mount =>
+    options.rshared ? { source, target, readOnly: false, propagation: 'rshared' } : { source, target, readOnly: options.readOnly ?? false }
+  const virtletState = bind('/var/lib/virtlet', '/var/lib/virtlet', { rshared: true })
+  const modules = bind('/lib/modules', '/lib/modules', { readOnly: true })
+  const boot = bind('/boot', '/boot', { readOnly: true })
+  const volumePlugins = bind('/usr/libexec/kubernetes/kubelet-plugins/volume/exec', '/kubelet-volume-plugins')
+  const env = { VIRTLET_LOGLEVEL: '4', VIRTLET_DISABLE_KVM: 'y' }
+  const container = (name: string, detach: boolean, mounts: Mount[], script: string, log: string, withEnv: boolean): StepOf<'run-container'> => ({
+    kind: 'run-container',
+    id: `container:${name}`,
+    description: detach ? `start the VM runtime container ${name}` : `prepare the node for the VM runtime (${name})`,
+    engine: 'docker',
+    name,
+    image,
+    detach,
+    privileged: true,
+    hostNamespaces: true,
+    mounts,
+    env: withEnv ? env : {},
+    command: ['/bin/bash', '-c', `${script} > ${log} 2>&1`],
+    // The one-shot preparation runs first and makes every host folder the others bind.
+    createDirs: detach ? [] : ['/var/lib/virtlet/vms', '/var/log/virtlet/vms', '/var/run/libvirt', '/var/run/netns', '/var/lib/virtlet/volumes', '/var/lib/libvirt', '/etc/libvirt/qemu', '/var/log/libvirt', volumePlugins.source],
+  })
+  const logs = [bind('/var/log/virtlet'), bind('/var/log/virtlet/vms', '/var/log/vms')]
+  return [
+    container('vmruntime_prepare', false, [bind('/dev'), bind('/var/lib', '/host-var-lib'), bind('/run'), volumePlugins, virtletState, bind('/var/log', '/hostlog')], '/prepare-node.sh', '/hostlog/virtlet/prepare-node.log', true),
+    container('vmruntime_vms', true, [bind('/dev'), modules, bind('/var/lib/libvirt'), virtletState, ...logs], '/vms.sh', '/var/log/virtlet/vms.log', false),
+    container(
+      'vmruntime_libvirt',
+      true,
+      [boot, bind('/dev'), bind('/var/lib'), bind('/etc/libvirt/qemu'), modules, bind('/run'), bind('/sys/fs/cgroup'), bind('/var/lib/libvirt'), virtletState, bind('/var/log/virtlet'), bind('/var/log/libvirt'), bind('/var/log/virtlet/vms', '/var/log/vms'), bind('/var/run/libvirt')],
+      '/libvirt.sh',
+      '/var/log/virtlet/libvirt.log',
+      false,
+    ),
+    container(
+      'vmruntime_virtlet',
+      true,
+      [
+        bind(LINUX_PATHS.cniConfDir),
+        bind(LINUX_PATHS.cniBinDir),
+        boot,
+        bind('/dev'),
+        bind('/var/lib'),
+        bind('/etc/libvirt/qemu'),
+        modules,
+        bind('/run'),
+        bind('/sys/fs/cgroup'),
+        volumePlugins,
+        bind('/var/lib/libvirt'),
+        virtletState,
+        bind('/var/log'),
+        ...logs,
+        bind('/var/run/libvirt'),
+        bind('/var/run/netns', '/var/run/netns', { rshared: true }),
+      ],
+      '/start.sh',
+      '/var/log/virtlet/virtlet.log',
+      true,
+    ),
+  ]
+}
+
+export const VM_RUNTIME_IMAGE_DEFAULT = 'arktosstaging/vmruntime:latest'
