@@ -53,6 +53,7 @@ export type Step =
   | (StepBase & { kind: 'symlink'; path: string; target: string })
   | (StepBase & { kind: 'load-kernel-modules'; modules: string[] })
   | (StepBase & { kind: 'apply-sysctl'; file: string })
+  /** restartWhenChanged: node paths (files or folders); a change at or under any of them restarts the service. */
   | (StepBase & { kind: 'enable-service'; service: string; restartWhenChanged: string[] })
   | (StepBase & { kind: 'register-windows-service'; service: string; binary: string; args: string[]; restartWhenChanged: string[] })
   | (StepBase & {

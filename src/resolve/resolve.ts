@@ -255,7 +255,9 @@ export function resolveTarget(catalog: Catalog, request: ValidRequest): Resolved
 
   const warnings: string[] = []
   const versions: Partial<Record<RuntimeName, string>> = { [target.runtime]: version }
-  const refs: { ref: ComponentRef; role: ResolvedComponent['role'] }[] = []
+  // The runtime's own binaries first (base runtime before the one on top), then what every node needs.
+  const runtimeRefs: ComponentRef[] = []
+  const supportRefs: ComponentRef[] = []
   let base: ResolvedRuntime['base']
   if (runtimeEntry.base) {
     const baseEntry = catalog.runtimes[runtimeEntry.base]
@@ -263,11 +265,15 @@ export function resolveTarget(catalog: Catalog, request: ValidRequest): Resolved
     checkConstraints(baseEntry, kubeedge, baseVersion)
     base = { name: baseEntry.name, version: baseVersion }
     versions[baseEntry.name] = baseVersion
-    if (source === 'release') refs.push(...(baseEntry.versions[baseVersion]?.components ?? []).map((ref) => ({ ref, role: 'runtime' as const })))
-    refs.push(...baseEntry.components.map((ref) => ({ ref, role: 'support' as const })))
+    runtimeRefs.push(...(baseEntry.versions[baseVersion]?.components ?? []))
+    supportRefs.push(...baseEntry.components)
   }
-  if (source === 'release') refs.push(...(runtimeEntry.versions[version]?.components ?? []).map((ref) => ({ ref, role: 'runtime' as const })))
-  refs.push(...runtimeEntry.components.map((ref) => ({ ref, role: 'support' as const })))
+  runtimeRefs.push(...(runtimeEntry.versions[version]?.components ?? []))
+  supportRefs.push(...runtimeEntry.components)
+  const refs = [
+    ...(source === 'release' ? runtimeRefs.map((ref) => ({ ref, role: 'runtime' as const })) : []),
+    ...supportRefs.map((ref) => ({ ref, role: 'support' as const })),
+  ]
 
   const components: ResolvedComponent[] = []
   for (const { ref, role } of refs) {

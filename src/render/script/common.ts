@@ -1,0 +1,154 @@
+/**
+ * What install.sh and install.ps1 share: the plan facts both headers show, the bundle files a script must see
+ * listed in SHA256SUMS, and the checks that refuse plan values no script could carry out safely. The planner
+ * validates user input; these guards catch a defective plan at render time instead of on a node.
+ */
+import type { Check, CheckKind, Plan, Step, StepKind } from '../../model/plan.js'
+import { shWord } from '../quote.js'
+
+export type CheckOf<K extends CheckKind> = Extract<Check, { kind: K }>
+
+/** A plan value no script can carry out; thrown at render time. */
+export class PlanRenderError extends Error {
+  constructor(step: string, message: string) {
+    super(`plan step ${step}: ${message}`)
+    this.name = 'PlanRenderError'
+  }
+}
+
+// Control characters (and the Unicode line breaks) never belong in a path or a name.
+const CONTROL = /[\u0000-\u001f\u007f\u0085\u2028\u2029]/
+
+/** A bundle-relative path (artifacts/x.tar.gz): forward slashes, no `..`, no leading `/` or `-`. */
+export function assertBundlePath(step: string, field: string, value: string): void {
+  const parts = value.split('/')
+  if (
+    value === '' ||
+    CONTROL.test(value) ||
+    value.includes('\\') ||
+    value.startsWith('/') ||
+    value.startsWith('-') ||
+    parts.some((part) => part === '' || part === '.' || part === '..')
+  ) {
+    throw new PlanRenderError(step, `${field} ${JSON.stringify(value)} is not a plain path inside the bundle`)
+  }
+}
+
+/** An absolute POSIX node path with no `.`/`..` components (`/` alone is allowed where `allowRoot`). */
+export function assertLinuxPath(step: string, field: string, value: string, allowRoot = false): void {
+  if (allowRoot && value === '/') return
+  const parts = value.split('/').slice(1)
+  if (!value.startsWith('/') || CONTROL.test(value) || parts.some((part) => part === '' || part === '.' || part === '..')) {
+    throw new PlanRenderError(step, `${field} ${JSON.stringify(value)} is not an absolute node path`)
+  }
+}
+
+/** An absolute Windows node path: C:\dir\file, no `.`/`..` components, no characters Windows refuses in names. */
+export function assertWindowsPath(step: string, field: string, value: string): void {
+  const match = /^[A-Za-z]:\\(.*)$/.exec(value)
+  const rest = match?.[1]
+  const parts = rest === undefined || rest === '' ? [] : rest.split('\\')
+  if (
+    rest === undefined ||
+    CONTROL.test(value) ||
+    /[/:*?"<>|]/.test(rest) ||
+    parts.some((part) => part === '' || part === '.' || part === '..')
+  ) {
+    throw new PlanRenderError(step, `${field} ${JSON.stringify(value)} is not an absolute Windows path (C:\\dir\\file)`)
+  }
+}
+
+export function assertMode(step: string, value: string): void {
+  if (!/^[0-7]{3,4}$/.test(value)) throw new PlanRenderError(step, `mode ${JSON.stringify(value)} is not an octal file mode such as 0644`)
+}
+
+export function assertStrip(step: string, value: number): void {
+  if (!Number.isInteger(value) || value < 0 || value > 16) throw new PlanRenderError(step, `strip ${value} is not a small non-negative integer`)
+}
+
+export function assertPort(step: string, value: number): void {
+  if (!Number.isInteger(value) || value < 1 || value > 65535) throw new PlanRenderError(step, `port ${value} is not a TCP port`)
+}
+
+/** A name that goes to a tool as one argument (service, module, command, container): no leading `-`, no `/`. */
+export function assertName(step: string, field: string, value: string, pattern = /^[A-Za-z0-9_][A-Za-z0-9_.@:+-]*$/): void {
+  if (!pattern.test(value)) throw new PlanRenderError(step, `${field} ${JSON.stringify(value)} is not a valid name`)
+}
+
+/** Any other text value: may hold anything printable, but never a control character or NUL. */
+export function assertText(step: string, field: string, value: string): void {
+  if (CONTROL.test(value)) throw new PlanRenderError(step, `${field} contains a control character: ${JSON.stringify(value)}`)
+}
+
+export function assertSeverity(step: string, check: Check): void {
+  if (check.severity !== 'error' && check.severity !== 'warning') {
+    throw new PlanRenderError(step, `check ${check.kind} has severity ${JSON.stringify(check.severity)}; expected error or warning`)
+  }
+}
+
+/** Unique step ids: the journal, the logs and the scripts' progress lines refer to them. */
+export function assertStepIds(plan: Plan): void {
+  const seen = new Set<string>()
+  for (const step of plan.steps) {
+    assertName(step.id || '(no id)', 'id', step.id, /^[A-Za-z0-9][A-Za-z0-9_.-]*$/)
+    assertText(step.id, 'description', step.description)
+    if (seen.has(step.id)) throw new PlanRenderError(step.id, 'the id appears twice in the plan')
+    seen.add(step.id)
+  }
+}
+
+/** The bundle files each step reads, in plan order without repeats: each must be listed in SHA256SUMS. */
+export function bundleFiles(plan: Plan): string[] {
+  const files: string[] = []
+  const add = (file: string) => {
+    if (!files.includes(file)) files.push(file)
+  }
+  const perKind: { [K in StepKind]: (step: Extract<Step, { kind: K }>) => string[] } = {
+    preflight: () => [],
+    'install-archive': (step) => [step.file],
+    'install-binary': (step) => [step.file],
+    'run-upstream-installer': (step) => [step.file],
+    'install-packages': (step) => step.files,
+    'write-file': (step) => [step.source],
+    symlink: () => [],
+    'load-kernel-modules': () => [],
+    // A node path (absolute) was written by an earlier step; a bundle path is read from the bundle.
+    'apply-sysctl': (step) => (step.file.startsWith('/') ? [] : [step.file]),
+    'enable-service': () => [],
+    'register-windows-service': () => [],
+    'run-container': () => [],
+    'check-runtime': () => [],
+  }
+  for (const step of plan.steps) (perKind[step.kind] as (s: Step) => string[])(step).forEach(add)
+  return files
+}
+
+/** The archive steps whose listings a script checks before it changes anything. */
+export function archiveSteps(plan: Plan): { file: string; format: string; strip: number }[] {
+  const archives: { file: string; format: string; strip: number }[] = []
+  for (const step of plan.steps) {
+    if (step.kind === 'install-archive') archives.push({ file: step.file, format: step.format, strip: step.strip })
+    else if (step.kind === 'run-upstream-installer') archives.push({ file: step.file, format: step.format, strip: 0 })
+  }
+  return archives
+}
+
+/** The keadm join command shown at the end, with placeholders for the two install-time secrets. */
+export function keadmJoinCommand(plan: Plan, word: (value: string) => string = shWord): string {
+  plan.kubeedge.keadmJoinArgs.forEach((arg) => assertText('keadm-join', 'argument', arg))
+  return ['keadm join', '--cloudcore-ipport=<CLOUDCORE_IP:PORT>', '--token=<TOKEN>', ...plan.kubeedge.keadmJoinArgs.map(word)].join(' ')
+}
+
+/** The facts every script header states, as display text. */
+export function headerFacts(plan: Plan): { label: string; value: string }[] {
+  const { target, runtime, options } = plan
+  const facts = [
+    { label: 'bundle', value: plan.name },
+    { label: 'target', value: `${target.os}/${target.arch}, KubeEdge ${target.kubeedge} (${plan.kubeedge.version})` },
+    { label: 'runtime', value: `${runtime.name} ${runtime.version} (${runtime.source})${runtime.base ? ` on ${runtime.base.name} ${runtime.base.version}` : ''}` },
+    { label: 'CRI endpoint', value: runtime.endpoint },
+    { label: 'pause image', value: options.pauseImage },
+  ]
+  if (target.os !== 'windows') facts.push({ label: 'cgroup driver', value: options.cgroupDriver })
+  return facts
+}
