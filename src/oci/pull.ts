@@ -1,0 +1,380 @@
+/**
+ * Pulls one platform of an image from a registry into an OCI image layout archive (the pause image a
+ * bundle carries). Everything is verified before it is kept: the manifest against the digest that names
+ * it (the reference's, or the index entry's), every blob against its descriptor's sha256 and size while it
+ * streams to disk, and the config's platform against the one asked for. The archive appears at the output
+ * path only when complete (temp file, fsync, rename); on any failure nothing is left there.
+ */
+import { createHash } from 'node:crypto'
+import { createWriteStream } from 'node:fs'
+import { mkdir, mkdtemp, open, readFile, rename, rm } from 'node:fs/promises'
+import { basename, dirname, join, resolve } from 'node:path'
+import { Readable, Transform } from 'node:stream'
+import { pipeline } from 'node:stream/promises'
+import type { ReadableStream as NodeReadableStream } from 'node:stream/web'
+import { EdgebundleError, UsageError } from '../model/errors.js'
+import { parseImageReference } from '../resolve/validate.js'
+import { assertDigest, assertSize, parseDigest, sha256Hex, type Sha256Digest } from './digest.js'
+import { IntegrityError, RegistryError } from './errors.js'
+import { archiveMtime, layoutIndexJson, writeLayoutTar, type LayoutBlob } from './layout.js'
+import { assertConfigPlatform, descriptorPlatform, formatPlatform, selectManifest, validateTargetPlatform, type ImagePlatform, type TargetPlatform } from './platform.js'
+import { RegistryClient, readLimitedBytes, resolveEndpoint, type RegistryClientOptions } from './registry.js'
+import {
+  ANNOTATIONS,
+  INDEX_MEDIA_TYPES,
+  MANIFEST_ACCEPT,
+  MANIFEST_MEDIA_TYPES,
+  MEDIA_TYPES,
+  configSchema,
+  describeZodError,
+  indexSchema,
+  manifestSchema,
+  type Descriptor,
+  type ImageIndex,
+  type ImageManifest,
+} from './types.js'
+
+/** containerd refuses manifests over 4 MiB; so do we (a larger one is an attack or a mistake). */
+const MAX_MANIFEST_BYTES = 4 * 1024 * 1024
+/** Image configs are kilobytes; a generous cap still bounds memory, since the config is parsed whole. */
+const MAX_CONFIG_BYTES = 16 * 1024 * 1024
+
+export type PullProgress =
+  | { kind: 'manifest'; digest: string; mediaType: string; platform?: string }
+  | { kind: 'blob'; role: 'config' | 'layer'; digest: string; received: number; size: number }
+  | { kind: 'blob-done'; role: 'config' | 'layer'; digest: string; size: number }
+  | { kind: 'archive'; path: string; size: number; sha256: string }
+
+export interface PullOptions extends RegistryClientOptions {
+  /** Where the archive goes. Replaced atomically if it exists; untouched when the pull fails. */
+  output: string
+  onProgress?: (event: PullProgress) => void
+  /** Modification time in the tar; default SOURCE_DATE_EPOCH, else 0. */
+  sourceDateEpoch?: number
+}
+
+export interface PullResult {
+  output: string
+  /** Archive size and sha256, for the bundle's manifest.json without re-reading the file. */
+  size: number
+  sha256: string
+  /** The name the node's containerd will give the image (io.containerd.image.name). */
+  imageName: string
+  platform: ImagePlatform
+  /** Set when the reference named an index (multi-platform image): its digest. */
+  indexDigest: string | undefined
+  manifest: { digest: string; mediaType: string; size: number }
+  config: { digest: string; size: number }
+  layers: { digest: string; mediaType: string; size: number }[]
+}
+
+interface FetchedManifest {
+  digest: Sha256Digest
+  bytes: Buffer
+  mediaType: string
+  kind: 'index' | 'manifest'
+  document: ImageIndex | ImageManifest
+}
+
+export async function pullImage(reference: string, platform: TargetPlatform, options: PullOptions): Promise<PullResult> {
+  validateTargetPlatform(platform)
+  const ref = parseImageReference('pause image', reference)
+  const endpoint = resolveEndpoint(ref, options.insecureRegistries)
+  const client = new RegistryClient(endpoint, options)
+  const progress = options.onProgress ?? (() => undefined)
+  const mtime = archiveMtime(options.sourceDateEpoch)
+  // containerd's ParseDockerRef drops the tag when a digest is present; CRI looks images up by that form.
+  const imageName = ref.digest ? `${endpoint.name}@${ref.digest}` : `${endpoint.name}:${ref.tag}`
+
+  // A digest pins the content, so it wins over a tag that may have moved (as in containerd).
+  const pinned = ref.digest === undefined ? undefined : parseDigest(ref.digest, reference)
+  const top = await fetchManifest(client, reference, pinned?.digest ?? ref.tag!, pinned ? { digest: pinned } : undefined)
+  progress({ kind: 'manifest', digest: top.digest.digest, mediaType: top.mediaType })
+
+  let chosen: FetchedManifest = top
+  let indexDigest: string | undefined
+  let entryPlatform: ImagePlatform | undefined
+  if (top.kind === 'index') {
+    indexDigest = top.digest.digest
+    const entry = selectManifest((top.document as ImageIndex).manifests, platform, reference)
+    entryPlatform = descriptorPlatform(entry)
+    if (INDEX_MEDIA_TYPES.includes(entry.mediaType)) {
+      throw new UsageError(`the image ${reference} nests an index inside its index for ${formatPlatform(platform)}, which edgebundle does not follow`)
+    }
+    const digest = parseDigest(entry.digest, `${reference} index entry`)
+    chosen = await fetchManifest(client, reference, digest.digest, { digest, size: entry.size })
+    if (chosen.kind !== 'manifest') throw new IntegrityError(`${reference}: the index entry for ${formatPlatform(platform)} points at another index`)
+    progress({ kind: 'manifest', digest: chosen.digest.digest, mediaType: chosen.mediaType, platform: formatPlatform(platform) })
+  }
+  const manifest = chosen.document as ImageManifest
+  if (manifest.config.mediaType !== MEDIA_TYPES.ociConfig && manifest.config.mediaType !== MEDIA_TYPES.dockerConfig) {
+    throw new UsageError(`${reference} is not a container image (its config is ${manifest.config.mediaType})`)
+  }
+
+  const output = resolve(options.output)
+  await mkdir(dirname(output), { recursive: true })
+  // Staging next to the output keeps the final rename on one filesystem, hence atomic.
+  const staging = await mkdtemp(join(dirname(output), `.${basename(output)}.partial-`))
+  try {
+    const blobs = new Map<string, LayoutBlob>()
+    const manifestFile = join(staging, chosen.digest.hex)
+    await writeNewFile(manifestFile, chosen.bytes)
+    blobs.set(chosen.digest.hex, { hex: chosen.digest.hex, file: manifestFile })
+
+    // Config first: it settles the platform before any large layer is downloaded.
+    const configDigest = parseDigest(manifest.config.digest, `${reference} config`)
+    if (manifest.config.size > MAX_CONFIG_BYTES) throw new UsageError(`${reference}: config of ${manifest.config.size} bytes is over the ${MAX_CONFIG_BYTES} allowed`)
+    const configFile = await downloadBlob(client, manifest.config, configDigest, staging, 'config', progress)
+    blobs.set(configDigest.hex, { hex: configDigest.hex, file: configFile })
+    const configParsed = configSchema.safeParse(parseJson(await readFile(configFile), `${reference} config`))
+    if (!configParsed.success) throw new RegistryError(`${reference}: the image config is malformed: ${describeZodError(configParsed.error)}`)
+    const config = configParsed.data
+    // The config is authoritative; the index entry fills in what configs often omit (arm's variant).
+    const variant = config.variant ?? entryPlatform?.variant
+    const osVersion = config['os.version'] ?? entryPlatform?.osVersion
+    const imagePlatform: ImagePlatform = {
+      os: config.os,
+      architecture: config.architecture,
+      ...(variant ? { variant } : {}),
+      ...(osVersion ? { osVersion } : {}),
+    }
+    assertConfigPlatform(imagePlatform, platform, reference)
+    if (config.rootfs.diff_ids.length !== manifest.layers.length) {
+      throw new IntegrityError(`${reference}: the manifest lists ${manifest.layers.length} layers but the config ${config.rootfs.diff_ids.length}`)
+    }
+
+    const layers: PullResult['layers'] = []
+    for (const layer of manifest.layers) {
+      const digest = parseDigest(layer.digest, `${reference} layer`)
+      if (!blobs.has(digest.hex)) {
+        const file = await downloadBlob(client, layer, digest, staging, 'layer', progress)
+        blobs.set(digest.hex, { hex: digest.hex, file })
+      }
+      layers.push({ digest: layer.digest, mediaType: layer.mediaType, size: layer.size })
+    }
+
+    const annotations: Record<string, string> = { [ANNOTATIONS.containerdName]: imageName }
+    if (ref.tag) annotations[ANNOTATIONS.refName] = ref.tag
+    const indexJson = layoutIndexJson([
+      {
+        mediaType: chosen.mediaType,
+        digest: chosen.digest.digest,
+        size: chosen.bytes.length,
+        platform: {
+          architecture: config.architecture,
+          os: config.os,
+          ...(variant ? { variant } : {}),
+          ...(osVersion ? { 'os.version': osVersion } : {}),
+        },
+        annotations,
+      },
+    ])
+
+    const partial = join(staging, 'archive.tar')
+    const stream = createWriteStream(partial, { flags: 'wx', mode: 0o644 })
+    const closed = new Promise<void>((done, fail) => {
+      stream.once('close', done)
+      stream.once('error', fail)
+    })
+    let written: { size: number; sha256: string }
+    try {
+      written = await writeLayoutTar(stream, [...blobs.values()], indexJson, mtime)
+    } catch (error) {
+      stream.destroy()
+      await closed.catch(() => undefined)
+      throw error
+    }
+    stream.end()
+    await closed
+    await syncFile(partial)
+    await rename(partial, output)
+    await syncDirectory(dirname(output))
+    progress({ kind: 'archive', path: output, size: written.size, sha256: written.sha256 })
+    return {
+      output,
+      size: written.size,
+      sha256: written.sha256,
+      imageName,
+      platform: imagePlatform,
+      indexDigest,
+      manifest: { digest: chosen.digest.digest, mediaType: chosen.mediaType, size: chosen.bytes.length },
+      config: { digest: manifest.config.digest, size: manifest.config.size },
+      layers,
+    }
+  } finally {
+    await rm(staging, { recursive: true, force: true })
+  }
+}
+
+/**
+ * GETs a manifest or index, verifies it against `expect` (a digest from the reference or an index entry),
+ * and against the registry's own Docker-Content-Digest header when it sends one.
+ */
+async function fetchManifest(
+  client: RegistryClient,
+  reference: string,
+  tagOrDigest: string,
+  expect: { digest: Sha256Digest; size?: number } | undefined,
+): Promise<FetchedManifest> {
+  const notFound = (detail: string) =>
+    new UsageError(`the image ${reference} was not found at ${client.endpoint.host}${detail}`, {
+      hint: 'Check the repository and tag; edgebundle does not guess a default tag.',
+    })
+  const result = await client.get(`manifests/${tagOrDigest}`, MANIFEST_ACCEPT, notFound)
+  let bytes: Buffer
+  try {
+    bytes = await readLimitedBytes(result.response, MAX_MANIFEST_BYTES, result.touch)
+  } finally {
+    result.done()
+  }
+  const hex = sha256Hex(bytes)
+  const what = `manifest ${tagOrDigest} of ${reference}`
+  if (expect) {
+    if (expect.size !== undefined) assertSize(expect.size, bytes.length, what)
+    assertDigest(expect.digest, hex, what)
+  }
+  const claimed = result.response.headers.get('docker-content-digest')
+  if (claimed && /^sha256:[a-f0-9]{64}$/.test(claimed) && claimed !== `sha256:${hex}`) {
+    throw new IntegrityError(`${what}: the registry says ${claimed} but the bytes hash to sha256:${hex}`)
+  }
+  const json = parseJson(bytes, what) as { schemaVersion?: unknown; mediaType?: unknown; manifests?: unknown; layers?: unknown }
+  const headerType = (result.response.headers.get('content-type') ?? '').split(';')[0]!.trim()
+  const mediaType = typeof json.mediaType === 'string' ? json.mediaType : headerType
+  if (json.schemaVersion === 1 || mediaType === MEDIA_TYPES.dockerSchema1 || mediaType === MEDIA_TYPES.dockerSchema1Signed) {
+    throw new UsageError(`the image ${reference} uses Docker's schema 1 manifest format, which cannot be verified by digest`, {
+      hint: 'Use an image pushed with a current Docker or buildkit (schema 2 or OCI).',
+    })
+  }
+  const isIndex = INDEX_MEDIA_TYPES.includes(mediaType) || (!MANIFEST_MEDIA_TYPES.includes(mediaType) && Array.isArray(json.manifests))
+  const isManifest = MANIFEST_MEDIA_TYPES.includes(mediaType) || (!INDEX_MEDIA_TYPES.includes(mediaType) && Array.isArray(json.layers))
+  const digest = { digest: `sha256:${hex}`, hex }
+  if (isIndex) {
+    const parsed = indexSchema.safeParse(json)
+    if (!parsed.success) throw new RegistryError(`${what} is a malformed image index: ${describeZodError(parsed.error)}`)
+    return { digest, bytes, mediaType: INDEX_MEDIA_TYPES.includes(mediaType) ? mediaType : MEDIA_TYPES.ociIndex, kind: 'index', document: parsed.data }
+  }
+  if (isManifest) {
+    const parsed = manifestSchema.safeParse(json)
+    if (!parsed.success) throw new RegistryError(`${what} is a malformed image manifest: ${describeZodError(parsed.error)}`)
+    return { digest, bytes, mediaType: MANIFEST_MEDIA_TYPES.includes(mediaType) ? mediaType : MEDIA_TYPES.ociManifest, kind: 'manifest', document: parsed.data }
+  }
+  throw new UsageError(`${reference} is not a container image (manifest media type ${JSON.stringify(mediaType)})`)
+}
+
+/**
+ * Streams one blob to `<dir>/<hex>`, hashing as it goes and stopping the moment it exceeds the declared
+ * size. Verified before it returns; a bad blob's file is removed. A connection that breaks mid-body is
+ * retried from the start (registries need not support ranges); a digest mismatch is not retried.
+ */
+async function downloadBlob(
+  client: RegistryClient,
+  descriptor: Descriptor,
+  digest: Sha256Digest,
+  dir: string,
+  role: 'config' | 'layer',
+  progress: (event: PullProgress) => void,
+  attempts = 3,
+): Promise<string> {
+  const file = join(dir, digest.hex)
+  const what = `${role} blob ${digest.digest}`
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await downloadOnce(client, descriptor, digest, file, what, role, progress)
+      return file
+    } catch (error) {
+      await rm(file, { force: true })
+      if (error instanceof EdgebundleError || attempt >= attempts || client.aborted) throw wrapNetworkError(error, what)
+    }
+  }
+}
+
+async function downloadOnce(
+  client: RegistryClient,
+  descriptor: Descriptor,
+  digest: Sha256Digest,
+  file: string,
+  what: string,
+  role: 'config' | 'layer',
+  progress: (event: PullProgress) => void,
+): Promise<void> {
+  const result = await client.get(`blobs/${digest.digest}`, '*/*', (detail) => new RegistryError(`${what} is missing from the registry${detail}`, { status: 404 }))
+  try {
+    const { response } = result
+    const declared = response.headers.get('content-length')
+    if (declared !== null && /^[0-9]+$/.test(declared) && Number(declared) !== descriptor.size) {
+      await response.body?.cancel()
+      throw new IntegrityError(`${what}: the registry sends ${declared} bytes but the manifest says ${descriptor.size}`)
+    }
+    if (!response.body) throw new RegistryError(`${what}: empty response`)
+    const hash = createHash('sha256')
+    let received = 0
+    const meter = new Transform({
+      transform(chunk: Buffer, _encoding, callback) {
+        result.touch()
+        received += chunk.length
+        if (received > descriptor.size) {
+          callback(new IntegrityError(`${what}: more than the ${descriptor.size} bytes the manifest declares`))
+          return
+        }
+        hash.update(chunk)
+        progress({ kind: 'blob', role, digest: digest.digest, received, size: descriptor.size })
+        callback(null, chunk)
+      },
+    })
+    await pipeline(Readable.fromWeb(response.body as unknown as NodeReadableStream<Uint8Array>), meter, createWriteStream(file, { flags: 'wx', mode: 0o600 }))
+    assertSize(descriptor.size, received, what)
+    assertDigest(digest, hash.digest('hex'), what)
+    progress({ kind: 'blob-done', role, digest: digest.digest, size: descriptor.size })
+  } finally {
+    result.done()
+  }
+}
+
+function wrapNetworkError(error: unknown, what: string): unknown {
+  if (error instanceof EdgebundleError) return error
+  if (error instanceof Error && error.name === 'AbortError') return error
+  const reason = error instanceof Error ? ((error.cause as Error | undefined)?.message ?? error.message) : String(error)
+  return new RegistryError(`${what}: download failed: ${reason}`, { cause: error })
+}
+
+function parseJson(bytes: Buffer, what: string): unknown {
+  try {
+    return JSON.parse(bytes.toString('utf8'))
+  } catch {
+    throw new RegistryError(`${what} is not valid JSON`)
+  }
+}
+
+async function writeNewFile(path: string, data: Buffer): Promise<void> {
+  const handle = await open(path, 'wx', 0o600)
+  try {
+    await handle.writeFile(data)
+  } finally {
+    await handle.close()
+  }
+}
+
+/** fsync the archive before the rename, so a crash cannot leave a complete name over incomplete bytes. */
+async function syncFile(path: string): Promise<void> {
+  const handle = await open(path, 'r')
+  try {
+    await handle.sync()
+  } finally {
+    await handle.close()
+  }
+}
+
+/** fsync the directory so the rename survives a power cut; some filesystems refuse, which is harmless. */
+async function syncDirectory(dir: string): Promise<void> {
+  try {
+    const handle = await open(dir, 'r')
+    try {
+      await handle.sync()
+    } finally {
+      await handle.close()
+    }
+  } catch {
+    // Not supported here (e.g. some network filesystems): the rename itself is still atomic.
+  }
+}
+
