@@ -1,8 +1,10 @@
-/** The target and option flags shared by plan, render (and later build, fetch). */
+/** The target and option flags shared by plan, render, fetch (and later build), and the artifact flags of fetch and build. */
 import { readdirSync, statSync } from 'node:fs'
 import { join } from 'node:path'
 import { type Command, Option } from 'commander'
 import { UsageError } from '../model/errors.js'
+import { resolveCacheDir } from '../fetch/cache.js'
+import { parseChecksumOverrides, parseMirrors } from '../fetch/sources.js'
 import { ARCHES, CGROUP_DRIVERS, OSES, RUNTIMES, RUNTIME_SOURCES } from '../model/target.js'
 import { DEFAULTS, type RawRequest } from '../resolve/request.js'
 import { mergeRequest, readConfigFile } from './config-file.js'
@@ -26,7 +28,7 @@ export function addTargetOptions(command: Command): Command {
     .addOption(new Option('--config <file>', 'YAML or TOML file with the same options (flags win)'))
 }
 
-interface TargetFlags {
+export interface TargetFlags {
   os?: string
   arch?: string
   runtime?: string
@@ -76,4 +78,65 @@ export function requestFromFlags(flags: TargetFlags): RawRequest {
   const { 'packages-dir': packagesDir, ...request } = merged
   if (packagesDir !== undefined) request.packages = listPackages(packagesDir)
   return request
+}
+
+/** Where artifacts come from and go: the flags `fetch` and `build` share. */
+export function addArtifactOptions(command: Command): Command {
+  return command
+    .addOption(new Option('--mirror <url>', 'artifact mirror laid out as <url>/<id>/<version>/<file>, tried before upstream; repeatable').argParser(collect))
+    .addOption(new Option('--artifacts-dir <dir>', 'folder of artifacts you downloaded (<dir>/<file> or <dir>/<id>/<version>/<file>), used first; repeatable').argParser(collect))
+    .addOption(new Option('--cache-dir <dir>', 'artifact cache (default $EDGEBUNDLE_CACHE_DIR, else $XDG_CACHE_HOME/edgebundle or ~/.cache/edgebundle)'))
+    .addOption(new Option('--offline', 'never open a network connection: use --artifacts-dir and the cache only'))
+    .addOption(new Option('--no-upstream', 'never download from upstream URLs: --mirror, --artifacts-dir and the cache only'))
+    .addOption(new Option('--checksum <id=sha256>', 'SHA-256 of an artifact nothing pins (e.g. docker-static); repeatable').argParser(collect))
+    .addOption(new Option('--concurrency <n>', 'downloads at once (default 4)'))
+}
+
+export interface ArtifactFlags {
+  mirror?: string[]
+  artifactsDir?: string[]
+  cacheDir?: string
+  offline?: boolean
+  /** false with --no-upstream. */
+  upstream?: boolean
+  checksum?: string[]
+  concurrency?: string
+}
+
+/** The artifact flags, validated: what fetchArtifacts needs besides the components and the network. */
+export interface ArtifactSettings {
+  cacheDir: string
+  artifactsDirs: string[]
+  mirrors: string[]
+  upstream: boolean
+  offline: boolean
+  checksums: Record<string, string>
+  concurrency: number
+}
+
+export function artifactSettingsFromFlags(flags: ArtifactFlags, env: NodeJS.ProcessEnv = process.env): ArtifactSettings {
+  const artifactsDirs = flags.artifactsDir ?? []
+  for (const dir of artifactsDirs) {
+    let isDir: boolean
+    try {
+      isDir = statSync(dir).isDirectory()
+    } catch (error) {
+      throw new UsageError(`--artifacts-dir ${dir} cannot be read: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`)
+    }
+    if (!isDir) throw new UsageError(`--artifacts-dir ${dir} is not a folder`)
+  }
+  let concurrency = 4
+  if (flags.concurrency !== undefined) {
+    concurrency = Number(flags.concurrency)
+    if (!/^\d+$/.test(flags.concurrency) || concurrency < 1 || concurrency > 32) throw new UsageError(`--concurrency ${flags.concurrency} is not a number from 1 to 32`)
+  }
+  return {
+    cacheDir: resolveCacheDir(flags.cacheDir, env),
+    artifactsDirs,
+    mirrors: parseMirrors(flags.mirror ?? []),
+    upstream: flags.upstream ?? true,
+    offline: flags.offline ?? false,
+    checksums: parseChecksumOverrides(flags.checksum ?? []),
+    concurrency,
+  }
 }

@@ -59,7 +59,8 @@ export function formatMatrix(rows: ListRow[]): string {
   const pad = (value: string, n: number) => value.padEnd(n)
   lines.push(`${pad('OS', width.os)} ${pad('ARCH', width.arch)} ${pad('RUNTIME', width.runtime)} ${pad('SOURCE', width.source)} ${pad('KUBEEDGE', width.kubeedge)} NOTES`)
   for (const row of rows) {
-    const notes = row.unsupported.map((u) => `${row.supported ? `${u.versions}: ` : ''}${u.reason}`)
+    const showVersions = row.supported !== '' || row.unsupported.length > 1
+    const notes = row.unsupported.map((u) => `${showVersions ? `${u.versions}: ` : ''}${u.reason}`)
     lines.push(
       `${pad(row.os, width.os)} ${pad(row.arch, width.arch)} ${pad(row.runtime, width.runtime)} ${pad(row.source, width.source)} ${pad(row.supported || 'unsupported', width.kubeedge)} ${notes[0] ?? ''}`,
     )

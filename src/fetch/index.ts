@@ -1,0 +1,10 @@
+/** The artifact fetcher's public API (the `fetch` command now, the `build` pipeline later). */
+export { fetchArtifacts, mapLimit, type ArtifactSource, type FetchOptions, type FetchReporter, type FetchedArtifact } from './fetch.js'
+export { listDownloads, type ChecksumOrigin, type DownloadEntry, type ListOptions } from './list.js'
+export { ArtifactCache, defaultCacheDir, hashFile, resolveCacheDir, type LearnedChecksum } from './cache.js'
+export { createHttpClient, offlineHttp, type Http, type HttpClient, type HttpClientOptions, type HttpGetOptions, type HttpResponse } from './http.js'
+export { DEFAULT_RETRY, type RetryPolicy } from './download.js'
+export { parseChecksumFile, normalizeSha256 } from './checksum-file.js'
+export { artifactRelativePath, checkChecksumOverrides, mirrorUrl, parseChecksumOverrides, parseMirrors } from './sources.js'
+export { createProgressReporter, formatBytes, type ProgressReporter, type ProgressStream } from './progress.js'
+export * from './errors.js'
