@@ -24,6 +24,12 @@ export const configFileSchema = z.strictObject({
   'registry-mirror': z.union([text.transform((v) => [v]), z.array(text)]).optional(),
   'vm-runtime-image': text.optional(),
   'packages-dir': text.optional(),
+  // Where artifacts come from (fetch, build).
+  mirror: z.union([text.transform((v) => [v]), z.array(text)]).optional(),
+  'artifacts-dir': z.union([text.transform((v) => [v]), z.array(text)]).optional(),
+  'cache-dir': text.optional(),
+  checksum: z.union([text.transform((v) => [v]), z.array(text)]).optional(),
+  offline: z.boolean().optional(),
 })
 export type ConfigFile = z.infer<typeof configFileSchema>
 
@@ -62,9 +68,23 @@ export function readConfigFile(path: string): ConfigFile {
   return parseConfigFile(path, content)
 }
 
-/** Flags over config file values, key by key. */
+const ARTIFACT_KEYS = ['mirror', 'artifacts-dir', 'cache-dir', 'checksum', 'offline'] as const
+
+/** Flags over config file values, key by key (target keys only; artifact keys go through artifactDefaults). */
 export function mergeRequest(config: ConfigFile, flags: RawRequest): RawRequest & { 'packages-dir'?: string } {
   const merged: Record<string, unknown> = { ...config }
+  for (const key of ARTIFACT_KEYS) delete merged[key]
   for (const [key, value] of Object.entries(flags)) if (value !== undefined) merged[key] = value
   return merged as RawRequest & { 'packages-dir'?: string }
+}
+
+/** The config file's artifact settings, in the shape of the CLI's artifact flags. */
+export function artifactDefaults(config: ConfigFile): { mirror?: string[]; artifactsDir?: string[]; cacheDir?: string; checksum?: string[]; offline?: boolean } {
+  const defaults: ReturnType<typeof artifactDefaults> = {}
+  if (config.mirror) defaults.mirror = config.mirror
+  if (config['artifacts-dir']) defaults.artifactsDir = config['artifacts-dir']
+  if (config['cache-dir']) defaults.cacheDir = config['cache-dir']
+  if (config.checksum) defaults.checksum = config.checksum
+  if (config.offline !== undefined) defaults.offline = config.offline
+  return defaults
 }

@@ -7,7 +7,7 @@ import { resolveCacheDir } from '../fetch/cache.js'
 import { parseChecksumOverrides, parseMirrors } from '../fetch/sources.js'
 import { ARCHES, CGROUP_DRIVERS, OSES, RUNTIMES, RUNTIME_SOURCES } from '../model/target.js'
 import { DEFAULTS, type RawRequest } from '../resolve/request.js'
-import { mergeRequest, readConfigFile } from './config-file.js'
+import { artifactDefaults, mergeRequest, readConfigFile } from './config-file.js'
 
 const collect = (value: string, previous: string[] | undefined) => [...(previous ?? []), value]
 
@@ -114,7 +114,11 @@ export interface ArtifactSettings {
   concurrency: number
 }
 
-export function artifactSettingsFromFlags(flags: ArtifactFlags, env: NodeJS.ProcessEnv = process.env): ArtifactSettings {
+export function artifactSettingsFromFlags(commandFlags: ArtifactFlags & { config?: string }, env: NodeJS.ProcessEnv = process.env): ArtifactSettings {
+  // Config file values fill in what the flags leave unset; repeatable flags replace the file's list.
+  const fromFile = commandFlags.config ? artifactDefaults(readConfigFile(commandFlags.config)) : {}
+  const flags: ArtifactFlags = { ...fromFile }
+  for (const [key, value] of Object.entries(commandFlags)) if (value !== undefined) (flags as Record<string, unknown>)[key] = value
   const artifactsDirs = flags.artifactsDir ?? []
   for (const dir of artifactsDirs) {
     let isDir: boolean

@@ -132,3 +132,21 @@ t.test('the built CLI runs as `npx edgebundle` would (bin/edgebundle.js → dist
   const bad = spawnSync(process.execPath, [bin, 'plan', '--os', 'beos', '--runtime', 'containerd'], { encoding: 'utf8' })
   t.equal(bad.status, 2)
 })
+
+t.test('--config also carries the artifact settings (mirror, artifacts-dir, cache-dir, checksum, offline); flags win', async (t) => {
+  const { artifactSettingsFromFlags } = await import('../../src/cli/target-options.js')
+  const dir = t.testdir({
+    arts: {},
+    'edge.yaml': 'os: ubuntu\nruntime: containerd\nmirror:\n  - http://127.0.0.1:8081/edge\ncache-dir: /tmp/eb-cache\noffline: true\n',
+  })
+  const config = join(dir, 'edge.yaml')
+  const fromFile = artifactSettingsFromFlags({ config }, {})
+  t.same(fromFile.mirrors, ['http://127.0.0.1:8081/edge'])
+  t.equal(fromFile.cacheDir, '/tmp/eb-cache')
+  t.equal(fromFile.offline, true)
+  const flagsWin = artifactSettingsFromFlags({ config, mirror: ['https://m2.example.com'], artifactsDir: [join(dir, 'arts')] }, {})
+  t.same(flagsWin.mirrors, ['https://m2.example.com/'])
+  t.same(flagsWin.artifactsDirs, [join(dir, 'arts')])
+  const plan = JSON.parse((await cli('plan', '--config', config, '--json')).stdout)
+  t.equal(plan.target.os, 'ubuntu', 'artifact keys do not disturb the target')
+})
