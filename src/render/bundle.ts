@@ -11,7 +11,7 @@ import { type Resolved, resolveTarget } from '../resolve/resolve.js'
 import { type RenderedFile, renderNodeFiles } from './files.js'
 import { renderInstallPs1 } from './script/powershell.js'
 import { renderInstallSh } from './script/posix.js'
-import type { TemplateSource } from './units.js'
+import type { TemplateSource } from './templates.js'
 
 export interface BundleFile {
   /** Bundle-relative path with / separators. */
@@ -37,8 +37,8 @@ export function renderBundle(catalog: Catalog, request: ValidRequest, templates:
   const plan = buildPlan(resolved, nodeFiles)
   const script: BundleFile =
     resolved.family === 'windows'
-      ? { path: BUNDLE.installPs1, content: renderInstallPs1(plan), mode: '0644' }
-      : { path: BUNDLE.installSh, content: renderInstallSh(plan), mode: '0755' }
+      ? { path: BUNDLE.installPs1, content: renderInstallPs1(plan, templates), mode: '0644' }
+      : { path: BUNDLE.installSh, content: renderInstallSh(plan, templates), mode: '0755' }
   const files: BundleFile[] = [
     { path: BUNDLE.plan, content: renderPlanJson(plan), mode: '0644' },
     script,

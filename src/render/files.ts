@@ -13,13 +13,16 @@ import { containersRegistriesMirrors, crioDropIn, groupMirrors } from './config/
 import { dockerDaemonJson } from './config/docker.js'
 import { edgedFragment } from './config/edgecore.js'
 import { isuladDaemonJson } from './config/isulad.js'
-import { type TemplateSource, renderUnit } from './units.js'
+import type { TemplateSource } from './templates.js'
+import { renderUnit } from './units.js'
 
 export interface RenderedFile {
   /** Absolute node path. */
   dest: string
   content: string
   mode: '0644' | '0600' | '0755'
+  /** How the content is structured: the installer merges and tests parse by it. */
+  format: 'toml' | 'json' | 'yaml' | 'text'
   /** Services to restart when this file changes. */
   restarts: string[]
   /** One line for README and `plan` output. */
@@ -53,6 +56,7 @@ export function renderNodeFiles(resolved: Resolved, templates: TemplateSource): 
       dest: family === 'windows' ? WINDOWS_PATHS.containerdConfig : LINUX_PATHS.containerdConfig,
       content: header(resolved, '#') + toml(containerdConfig(settings)),
       mode: '0644',
+      format: 'toml',
       restarts: ['containerd'],
       purpose: `containerd config (version ${settings.configVersion}): CRI enabled, sandbox image, cgroup driver, CNI dirs`,
     })
@@ -63,6 +67,7 @@ export function renderNodeFiles(resolved: Resolved, templates: TemplateSource): 
         dest: `${certsDir}${sep}${registry}${sep}hosts.toml`,
         content: header(resolved, '#') + toml(containerdHostsToml(registry, endpoints)),
         mode: '0644',
+        format: 'toml',
         restarts: [],
         purpose: `registry mirrors for ${registry} (read without a restart)`,
       })
@@ -72,6 +77,7 @@ export function renderNodeFiles(resolved: Resolved, templates: TemplateSource): 
         dest: `${UNIT_DIR}/containerd.service`,
         content: renderUnit(templates, 'containerd', { bundle: resolved.name, execStart: ['/usr/local/bin/containerd'] }),
         mode: '0644',
+        format: 'text',
         restarts: ['containerd'],
         purpose: 'systemd unit for containerd',
       })
@@ -85,6 +91,7 @@ export function renderNodeFiles(resolved: Resolved, templates: TemplateSource): 
         '# Apply on the cloud side: kubectl apply -f runtimeclass-kata.yaml; then set runtimeClassName: kata in pod specs.\n' +
         stringifyYaml({ apiVersion: 'node.k8s.io/v1', kind: 'RuntimeClass', metadata: { name: 'kata' }, handler: 'kata' }),
       mode: '0644',
+      format: 'yaml',
       restarts: [],
       purpose: 'RuntimeClass "kata" (handler kata) to apply in the cluster',
     })
@@ -95,6 +102,7 @@ export function renderNodeFiles(resolved: Resolved, templates: TemplateSource): 
       dest: LINUX_PATHS.crioDropIn,
       content: header(resolved, '#') + toml(crioDropIn({ pauseImage: options.pauseImage, cgroupDriver: options.cgroupDriver })),
       mode: '0644',
+      format: 'toml',
       restarts: ['crio'],
       purpose: 'CRI-O drop-in: pause image, cgroup manager, conmon cgroup, CNI dirs',
     })
@@ -103,6 +111,7 @@ export function renderNodeFiles(resolved: Resolved, templates: TemplateSource): 
         dest: LINUX_PATHS.containersRegistriesDropIn,
         content: header(resolved, '#') + toml(containersRegistriesMirrors(options.registryMirrors)),
         mode: '0644',
+        format: 'toml',
         restarts: ['crio'],
         purpose: 'registry mirrors for CRI-O (containers-registries.conf v2)',
       })
@@ -114,6 +123,7 @@ export function renderNodeFiles(resolved: Resolved, templates: TemplateSource): 
       dest: LINUX_PATHS.dockerDaemonJson,
       content: json(dockerDaemonJson({ cgroupDriver: options.cgroupDriver, mirrors: options.registryMirrors })),
       mode: '0644',
+      format: 'json',
       restarts: ['docker'],
       purpose: `Docker daemon.json: native.cgroupdriver=${options.cgroupDriver}`,
     })
@@ -122,6 +132,7 @@ export function renderNodeFiles(resolved: Resolved, templates: TemplateSource): 
         dest: `${UNIT_DIR}/docker.service`,
         content: renderUnit(templates, 'docker', { bundle: resolved.name, execStart: ['/usr/local/bin/dockerd'] }),
         mode: '0644',
+        format: 'text',
         restarts: ['docker'],
         purpose: 'systemd unit for dockerd',
       })
@@ -141,6 +152,7 @@ export function renderNodeFiles(resolved: Resolved, templates: TemplateSource): 
           ],
         }),
         mode: '0644',
+        format: 'text',
         restarts: ['cri-docker'],
         purpose: 'systemd unit for cri-dockerd: pause image, CNI network plugin and dirs',
       })
@@ -160,6 +172,7 @@ export function renderNodeFiles(resolved: Resolved, templates: TemplateSource): 
         }),
       ),
       mode: '0644',
+      format: 'json',
       restarts: ['isulad'],
       purpose: 'iSulad daemon.json: CNI, CRI v1, sandbox image, cgroup driver, websocket port off 10350',
     })
@@ -172,6 +185,7 @@ export function renderNodeFiles(resolved: Resolved, templates: TemplateSource): 
         dest: `${cniConf}/bridge.conf`,
         content: json(virtletBridgeConf(options.cniSubnet)),
         mode: '0644',
+        format: 'json',
         restarts: [],
         purpose: `CNI bridge cni0 on ${subnet.network}/${subnet.prefix} (Virtlet guide form)`,
       })
@@ -180,18 +194,20 @@ export function renderNodeFiles(resolved: Resolved, templates: TemplateSource): 
         dest: `${cniConf}/10-containerd-net.conflist`,
         content: json(bridgeConflist(options.cniSubnet)),
         mode: '0644',
+        format: 'json',
         restarts: [],
         purpose: `CNI bridge cni0 on ${subnet.network}/${subnet.prefix} with portmap`,
       })
     }
     if (runtime.choices['cniLoopbackConf'] === true) {
-      add({ dest: `${cniConf}/99-loopback.conf`, content: json(loopbackConf()), mode: '0644', restarts: [], purpose: 'CNI loopback network' })
+      add({ dest: `${cniConf}/99-loopback.conf`, content: json(loopbackConf()), mode: '0644', format: 'json', restarts: [], purpose: 'CNI loopback network' })
     }
     if (runtime.name !== 'virtlet') {
       add({
         dest: LINUX_PATHS.crictlConfig,
         content: stringifyYaml({ 'runtime-endpoint': endpoint, 'image-endpoint': endpoint, timeout: 10, debug: false }),
         mode: '0644',
+        format: 'yaml',
         restarts: [],
         purpose: `crictl talks to ${endpoint}`,
       })
@@ -200,6 +216,7 @@ export function renderNodeFiles(resolved: Resolved, templates: TemplateSource): 
       dest: LINUX_PATHS.modulesLoad,
       content: `${header(resolved, '#')}${LINUX_KERNEL_MODULES.join('\n')}\n`,
       mode: '0644',
+      format: 'text',
       restarts: [],
       purpose: 'kernel modules loaded at boot: overlay, br_netfilter',
     })
@@ -207,6 +224,7 @@ export function renderNodeFiles(resolved: Resolved, templates: TemplateSource): 
       dest: LINUX_PATHS.sysctl,
       content: `${header(resolved, '#')}${Object.entries(LINUX_SYSCTLS).map(([key, value]) => `${key} = ${value}`).join('\n')}\n`,
       mode: '0644',
+      format: 'text',
       restarts: [],
       purpose: 'sysctls for pod networking: ip_forward, bridge-nf-call-iptables',
     })
@@ -227,6 +245,7 @@ export function renderNodeFiles(resolved: Resolved, templates: TemplateSource): 
         }),
       ),
     mode: '0644',
+    format: 'yaml',
     restarts: [],
     purpose: `edgecore.yaml modules.edged fragment for KubeEdge ${resolved.kubeedge.version}`,
   })

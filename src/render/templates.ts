@@ -1,20 +1,13 @@
-/** Reads the Handlebars templates from templates/ (the I/O half; renderers take the text as an argument). */
-import { readFileSync } from 'node:fs'
-import { join } from 'node:path'
-import { packageRoot } from '../catalog/load.js'
+/**
+ * Where the renderers get their template text: a TemplateSource (name under templates/ → text), injected so
+ * the core does no I/O. src/io/templates.ts reads the package's templates/ folder.
+ */
 
-/** The template texts the script renderers need. */
-export interface Templates {
-  installSh: string
-  installPs1: string
-}
+/** Reads a template by its path under templates/, e.g. "install.sh.hbs". */
+export type TemplateSource = (name: string) => string
 
-export const TEMPLATE_FILES: Record<keyof Templates, string> = {
+/** The templates the install scripts are rendered from, by name under templates/. */
+export const SCRIPT_TEMPLATES = {
   installSh: 'install.sh.hbs',
   installPs1: 'install.ps1.hbs',
-}
-
-export function loadTemplates(dir: string = join(packageRoot(), 'templates')): Templates {
-  const read = (name: string) => readFileSync(join(dir, name), 'utf8')
-  return { installSh: read(TEMPLATE_FILES.installSh), installPs1: read(TEMPLATE_FILES.installPs1) }
-}
+} as const

@@ -1,9 +1,7 @@
 /** systemd unit files, rendered from templates/units/*.service.hbs (text, so Handlebars). */
-import Handlebars from 'handlebars'
 import { describeHostile } from '../resolve/validate.js'
-
-/** Reads a template by its path under templates/, e.g. "units/containerd.service.hbs". Injected: the core does no I/O. */
-export type TemplateSource = (name: string) => string
+import { compileTemplate } from './handlebars.js'
+import type { TemplateSource } from './templates.js'
 
 /** Joins an ExecStart command line. Values were validated upstream; refuse anything systemd would split or expand. */
 export function execStartLine(argv: string[]): string {
@@ -15,6 +13,8 @@ export function execStartLine(argv: string[]): string {
 }
 
 export function renderUnit(templates: TemplateSource, unit: string, data: { bundle: string; execStart: string[] }): string {
-  const template = Handlebars.compile(templates(`units/${unit}.service.hbs`), { noEscape: true, strict: true })
-  return template({ bundle: data.bundle, execStart: execStartLine(data.execStart) })
+  return compileTemplate<{ bundle: string; execStart: string }>(templates(`units/${unit}.service.hbs`))({
+    bundle: data.bundle,
+    execStart: execStartLine(data.execStart),
+  })
 }

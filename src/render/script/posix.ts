@@ -1,15 +1,17 @@
 /**
  * Plan → install.sh, the POSIX sh installer for Linux bundles (it must also run where the installer executable
- * cannot: CentOS 7, Ubuntu 18.04, BusyBox). Pure: the template text comes in through `templates`.
+ * cannot: CentOS 7, Ubuntu 18.04, BusyBox). Pure given its TemplateSource; the default one reads the package's
+ * templates/ folder.
  *
  * The function library is text in templates/install.sh.hbs; this module writes the braced main block, one
  * function call per plan step with every argument shQuoted. The per-kind maps are exhaustive, so a new step
  * or check kind does not compile until install.sh implements it.
  */
+import { LINUX_PATHS } from '../../model/layout.js'
 import { PLAN_SCHEMA_VERSION, type CheckKind, type Plan, type Step, type StepKind, type StepOf } from '../../model/plan.js'
 import { compileTemplate } from '../handlebars.js'
 import { shQuote } from '../quote.js'
-import type { Templates } from '../templates.js'
+import { SCRIPT_TEMPLATES, type TemplateSource } from '../templates.js'
 import {
   type CheckOf,
   PlanRenderError,
@@ -145,7 +147,7 @@ const stepLines: StepLines = {
   },
   'enable-service': (step) => {
     assertName(step.id, 'service', step.service)
-    step.restartWhenChanged.forEach((path) => assertLinuxPath(step.id, 'restartWhenChanged', path))
+    step.restartWhenChanged.forEach((path) => assertLinuxPath(step.id, 'restartWhenChanged', path, true))
     return [call('enable_service', step.service, ...step.restartWhenChanged)]
   },
   'register-windows-service': (step) => [call('unsupported_step', step.kind, step.id)],
@@ -168,8 +170,9 @@ const stepLines: StepLines = {
       flags.push(`--env=${key}=${value}`)
     }
     step.command.forEach((arg) => assertText(step.id, 'command', arg))
-    // Flags, the image, then the command: exactly the docker run arguments after --name and --restart.
-    return [call('run_container', step.name, step.image, String(step.createDirs.length), ...step.createDirs, ...flags, step.image, ...step.command)]
+    // Flags, the image, then the command: exactly the docker run arguments after the ones run_container adds.
+    const detach = step.detach ? 'true' : 'false'
+    return [call('run_container', step.name, step.image, detach, String(step.createDirs.length), ...step.createDirs, ...flags, step.image, ...step.command)]
   },
   'check-runtime': (step) => {
     assertText(step.id, 'endpoint', step.endpoint)
@@ -197,6 +200,7 @@ function mainBlock(plan: Plan): string {
 
 export interface PosixView {
   schemaVersion: string
+  stateDir: string
   name: string
   kubeedgeVersion: string
   facts: { label: string; value: string }[]
@@ -206,12 +210,13 @@ export interface PosixView {
   main: string
 }
 
-export function renderInstallSh(plan: Plan, templates: Pick<Templates, 'installSh'>): string {
+export function renderInstallSh(plan: Plan, templates: TemplateSource): string {
   if (plan.schemaVersion !== PLAN_SCHEMA_VERSION) throw new Error(`install.sh renders plan schema ${PLAN_SCHEMA_VERSION}, not ${plan.schemaVersion}`)
   if (plan.target.os === 'windows') throw new Error(`${plan.name} is a Windows bundle: it gets install.ps1, not install.sh`)
   assertStepIds(plan)
   const view: PosixView = {
     schemaVersion: String(plan.schemaVersion),
+    stateDir: LINUX_PATHS.stateDir,
     name: plan.name,
     kubeedgeVersion: plan.kubeedge.version,
     facts: headerFacts(plan).map((fact) => ({ label: fact.label.padEnd(14), value: fact.value })),
@@ -220,5 +225,5 @@ export function renderInstallSh(plan: Plan, templates: Pick<Templates, 'installS
     keadmJoin: keadmJoinCommand(plan),
     main: mainBlock(plan),
   }
-  return compileTemplate<PosixView>(templates.installSh)(view)
+  return compileTemplate<PosixView>(templates(SCRIPT_TEMPLATES.installSh))(view)
 }

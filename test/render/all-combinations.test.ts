@@ -1,0 +1,167 @@
+/**
+ * Every supported combination (every KubeEdge version, every runtime source): each rendered TOML/JSON/YAML
+ * parses back with its parser and holds the chosen values, and each install.sh passes shellcheck.
+ */
+import { spawnSync } from 'node:child_process'
+import { createHash } from 'node:crypto'
+import { writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import t from 'tap'
+import { parse as parseToml } from 'smol-toml'
+import { parse as parseYaml } from 'yaml'
+import { renderBundle } from '../../src/render/bundle.js'
+import { validateRequest, type RawRequest } from '../../src/resolve/request.js'
+import { listMatrix, unsupportedReason } from '../../src/resolve/resolve.js'
+import { catalog, templates } from '../helpers.js'
+
+function parse(format: string, content: string): unknown {
+  switch (format) {
+    case 'toml':
+      return parseToml(content)
+    case 'json':
+      return JSON.parse(content)
+    case 'yaml':
+      return parseYaml(content)
+    default:
+      return undefined
+  }
+}
+
+/** Every string leaf of a parsed document. */
+function strings(value: unknown): string[] {
+  if (typeof value === 'string') return [value]
+  if (Array.isArray(value)) return value.flatMap(strings)
+  if (value && typeof value === 'object') return Object.values(value).flatMap(strings)
+  return []
+}
+
+const PAUSE = '127.0.0.1:5000/edge/pause:3.9'
+const SUBNET = '10.123.0.0/16'
+
+interface Variant {
+  raw: RawRequest
+  label: string
+}
+
+function variants(): Variant[] {
+  const out: Variant[] = []
+  for (const entry of listMatrix(catalog)) {
+    const { os, arch, runtime, kubeedge } = entry.target
+    for (const source of catalog.runtimes[runtime].sources.allowed) {
+      if (unsupportedReason(catalog, entry.target, source) !== null) continue
+      const packageFormat = catalog.platforms.oses[os].packageFormat
+      if (source === 'packages' && packageFormat === 'none') continue
+      const raw: RawRequest = {
+        os, arch, runtime, 'kubeedge-version': kubeedge, 'runtime-source': source,
+        'pause-image': PAUSE, 'cni-subnet': SUBNET, 'registry-mirror': ['https://mirror.example.com'],
+        ...(os === 'windows' ? {} : { 'cgroup-driver': 'systemd' }),
+        ...(source === 'packages' ? { packages: [`runtime-1.0.${packageFormat}`] } : {}),
+      }
+      out.push({ raw, label: `${kubeedge} ${os}/${arch} ${runtime} (${source})` })
+    }
+  }
+  return out
+}
+
+const scripts = new Map<string, string>()
+
+t.test('every rendered config parses back and holds the chosen values', (t) => {
+  const all = variants()
+  t.ok(all.length > 300, `${all.length} variants`)
+  for (const { raw, label } of all) {
+    const bundle = renderBundle(catalog, validateRequest(catalog, raw), templates)
+    const { plan, nodeFiles, resolved } = bundle
+    const parsed = new Map(nodeFiles.map((f) => [f.dest, parse(f.format, f.content)]))
+    for (const file of nodeFiles) {
+      const structured = /\.(toml|json|conflist|yaml)$|crio\.conf\.d|net\.d\/.*\.conf$|registries\.conf\.d/.test(file.dest)
+      if (structured !== (file.format !== 'text')) t.fail(`${label}: ${file.dest} is declared ${file.format}`)
+    }
+    const everything = [...parsed.values()].flatMap(strings)
+    // The sandbox image reaches the runtime's own config (or cri-dockerd's unit) and edgecore.
+    const runtimeConfigs = nodeFiles.filter((f) => /config\.toml$|crio\.conf\.d|daemon\.json$|cri-docker\.service$/.test(f.dest))
+    const dockershim = resolved.runtime.name === 'docker' && resolved.kubeedge.features.dockershim
+    if (resolved.runtime.name !== 'virtlet' && !dockershim) {
+      if (!runtimeConfigs.some((f) => f.content.includes(PAUSE))) t.fail(`${label}: no runtime config names the pause image`)
+    }
+    const edged = (parseYaml(nodeFiles.find((f) => f.dest.endsWith('edgecore-edged.yaml'))!.content) as { modules: { edged: Record<string, any> } }).modules.edged
+    if (edged['podSandboxImage'] !== PAUSE) t.fail(`${label}: edgecore podSandboxImage`)
+    if (resolved.family === 'linux') {
+      if (edged['tailoredKubeletConfig']?.cgroupDriver !== 'systemd') t.fail(`${label}: edgecore cgroupDriver`)
+      if (!plan.kubeedge.keadmJoinArgs.includes('--cgroupdriver=systemd')) t.fail(`${label}: keadm --cgroupdriver`)
+      if (!everything.includes(SUBNET)) t.fail(`${label}: CNI subnet missing`)
+      const cgroupSetting = runtimeConfigs.map((f) => f.content).join('\n')
+      const ok =
+        resolved.runtime.name === 'virtlet' ||
+        /SystemdCgroup = true/.test(cgroupSetting) || /cgroup_manager = "systemd"/.test(cgroupSetting) ||
+        /native\.cgroupdriver=systemd/.test(cgroupSetting) || /"systemd-cgroup": true/.test(cgroupSetting)
+      if (!ok) t.fail(`${label}: the runtime config does not use the systemd cgroup driver`)
+    }
+    const endpoint = plan.runtime.endpoint
+    if (!plan.kubeedge.keadmJoinArgs[0]?.endsWith(endpoint)) t.fail(`${label}: keadm endpoint`)
+    if (!strings(edged).includes(endpoint)) t.fail(`${label}: edgecore endpoint`)
+    const script = bundle.files.find((f) => f.path === 'install.sh')
+    if (script) scripts.set(createHash('sha256').update(script.content).digest('hex'), script.content)
+    if (!plan.steps.length || plan.steps[0]!.kind !== 'preflight' || plan.steps.at(-1)!.kind !== 'check-runtime') t.fail(`${label}: plan order`)
+  }
+  t.pass(`checked ${all.length} variants`)
+  t.end()
+})
+
+const shellcheck = spawnSync('shellcheck', ['--version'], { encoding: 'utf8' })
+if (shellcheck.status !== 0 && process.env['CI']) throw new Error('shellcheck is not installed; .ci/run installs it')
+
+/**
+ * shellcheck costs about a second per 1,400-line script, and a thousand scripts differ only in their main block
+ * and quoted values. So each distinct function library is linted once, together with every distinct main-block
+ * shape wrapped in a function of its own: the same code, one shellcheck run.
+ */
+function combinedScripts(): string[] {
+  // Comments and single-quoted literals are data to shellcheck (nothing in '…' expands; shQuote is tested on
+  // hostile values on its own), so scripts that differ only there have the same shape and are linted once.
+  const shape = (text: string) =>
+    text
+      .split('\n')
+      .filter((line) => !/^\s*#/.test(line))
+      .map((line) => line.replace(/'[^']*'/g, "''"))
+      .join('\n')
+  const byLibrary = new Map<string, { library: string; mains: Map<string, string> }>()
+  for (const script of scripts.values()) {
+    const lines = script.split('\n')
+    const mainStart = lines.lastIndexOf('{')
+    if (mainStart < 0) throw new Error('install.sh has no braced main block')
+    const library = lines.slice(0, mainStart).join('\n')
+    const main = lines.slice(mainStart + 1, lines.lastIndexOf('}')).join('\n')
+    const key = shape(library)
+    const group = byLibrary.get(key) ?? { library, mains: new Map<string, string>() }
+    group.mains.set(shape(main), main)
+    byLibrary.set(key, group)
+  }
+  return [...byLibrary.values()].map(({ library, mains }) => {
+    const bodies = [...mains.values()]
+    return [library, ...bodies.map((main, index) => `main_${index}() {\n${main}\n}`), ...bodies.map((_, index) => `main_${index} "$@"`)].join('\n')
+  })
+}
+
+t.test('every distinct install.sh passes shellcheck', { skip: shellcheck.status !== 0 && 'shellcheck is not installed here' }, (t) => {
+  t.ok(scripts.size > 50, `${scripts.size} distinct scripts`)
+  const dir = t.testdir()
+  const combined = combinedScripts()
+  t.ok(combined.length < 10, `${combined.length} distinct function libraries`)
+  const files = combined.map((content, index) => {
+    const path = join(dir, `combined-${index}.sh`)
+    writeFileSync(path, content)
+    return path
+  })
+  const result = spawnSync('shellcheck', ['--shell=sh', '--severity=style', '--format=gcc', ...files], { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 })
+  t.equal(result.status, 0, result.stdout.split('\n').slice(0, 20).join('\n'))
+  // And a handful of whole scripts exactly as shipped, to be sure the combination changes nothing.
+  const samples = [...scripts.values()].filter((_, index) => index % Math.ceil(scripts.size / 4) === 0)
+  const sampleFiles = samples.map((content, index) => {
+    const path = join(dir, `sample-${index}.sh`)
+    writeFileSync(path, content)
+    return path
+  })
+  const whole = spawnSync('shellcheck', ['--shell=sh', '--severity=style', '--format=gcc', ...sampleFiles], { encoding: 'utf8' })
+  t.equal(whole.status, 0, whole.stdout.split('\n').slice(0, 20).join('\n'))
+  t.end()
+})
