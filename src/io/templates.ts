@@ -2,7 +2,7 @@
 import { readFileSync } from 'node:fs'
 import { join, normalize, sep } from 'node:path'
 import { packageRoot } from '../catalog/load.js'
-import type { TemplateSource } from '../render/units.js'
+import type { TemplateSource } from '../render/templates.js'
 
 export function fileTemplates(dir: string = join(packageRoot(), 'templates')): TemplateSource {
   const cache = new Map<string, string>()
