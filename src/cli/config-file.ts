@@ -30,6 +30,9 @@ export const configFileSchema = z.strictObject({
   'cache-dir': text.optional(),
   checksum: z.union([text.transform((v) => [v]), z.array(text)]).optional(),
   offline: z.boolean().optional(),
+  'pull-pause': z.boolean().optional(),
+  'pause-image-archive': text.optional(),
+  'insecure-registry': z.union([text.transform((v) => [v]), z.array(text)]).optional(),
 })
 export type ConfigFile = z.infer<typeof configFileSchema>
 
@@ -68,7 +71,7 @@ export function readConfigFile(path: string): ConfigFile {
   return parseConfigFile(path, content)
 }
 
-const ARTIFACT_KEYS = ['mirror', 'artifacts-dir', 'cache-dir', 'checksum', 'offline'] as const
+const ARTIFACT_KEYS = ['mirror', 'artifacts-dir', 'cache-dir', 'checksum', 'offline', 'pull-pause', 'pause-image-archive', 'insecure-registry'] as const
 
 /** Flags over config file values, key by key (target keys only; artifact keys go through artifactDefaults). */
 export function mergeRequest(config: ConfigFile, flags: RawRequest): RawRequest & { 'packages-dir'?: string } {
@@ -79,12 +82,24 @@ export function mergeRequest(config: ConfigFile, flags: RawRequest): RawRequest 
 }
 
 /** The config file's artifact settings, in the shape of the CLI's artifact flags. */
-export function artifactDefaults(config: ConfigFile): { mirror?: string[]; artifactsDir?: string[]; cacheDir?: string; checksum?: string[]; offline?: boolean } {
+export function artifactDefaults(config: ConfigFile): {
+  mirror?: string[]
+  artifactsDir?: string[]
+  cacheDir?: string
+  checksum?: string[]
+  offline?: boolean
+  pullPause?: boolean
+  pauseImageArchive?: string
+  insecureRegistry?: string[]
+} {
   const defaults: ReturnType<typeof artifactDefaults> = {}
   if (config.mirror) defaults.mirror = config.mirror
   if (config['artifacts-dir']) defaults.artifactsDir = config['artifacts-dir']
   if (config['cache-dir']) defaults.cacheDir = config['cache-dir']
   if (config.checksum) defaults.checksum = config.checksum
   if (config.offline !== undefined) defaults.offline = config.offline
+  if (config['pull-pause'] !== undefined) defaults.pullPause = config['pull-pause']
+  if (config['pause-image-archive']) defaults.pauseImageArchive = config['pause-image-archive']
+  if (config['insecure-registry']) defaults.insecureRegistry = config['insecure-registry']
   return defaults
 }

@@ -7,6 +7,7 @@ import { Command, CommanderError, Option } from 'commander'
 import { loadCatalog } from '../catalog/load.js'
 import type { Catalog } from '../catalog/schema.js'
 import type { Http } from '../fetch/http.js'
+import type { HttpFetch } from '../oci/index.js'
 import type { ProgressStream } from '../fetch/progress.js'
 import { EXIT, EdgebundleError, UsageError } from '../model/errors.js'
 import { renderBundle } from '../render/bundle.js'
@@ -27,6 +28,8 @@ interface Io {
   progressStream?: ProgressStream
   /** The network for downloads; tests inject a client bound to 127.0.0.1. */
   http?: Http
+  /** The registry client's fetch (--pull-pause); tests inject one bound to 127.0.0.1. */
+  registryFetch?: HttpFetch
 }
 
 const defaultIo: Io = {
@@ -101,7 +104,7 @@ export function buildProgram(io: Io = defaultIo): Command {
     .addOption(new Option('--json', 'machine-readable output'))
     .addOption(new Option('--verbose', 'one line per file, retry and resume'))
     .action(async (flags: FetchFlags) => {
-      await fetchCommand(catalog(), flags, { stdout: io.stdout, stderr: io.stderr, progressStream: io.progressStream, http: io.http })
+      await fetchCommand(catalog(), flags, { stdout: io.stdout, stderr: io.stderr, progressStream: io.progressStream, http: io.http, registryFetch: io.registryFetch })
     })
 
   return program

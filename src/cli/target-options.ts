@@ -90,6 +90,9 @@ export function addArtifactOptions(command: Command): Command {
     .addOption(new Option('--no-upstream', 'never download from upstream URLs: --mirror, --artifacts-dir and the cache only'))
     .addOption(new Option('--checksum <id=sha256>', 'SHA-256 of an artifact nothing pins (e.g. docker-static); repeatable').argParser(collect))
     .addOption(new Option('--concurrency <n>', 'downloads at once (default 4)'))
+    .addOption(new Option('--pull-pause', 'pull the pause image for the target platform from its registry and carry it'))
+    .addOption(new Option('--pause-image-archive <file>', 'carry this pause image archive (OCI layout or docker save tar)'))
+    .addOption(new Option('--insecure-registry <host>', 'registry reached over plain HTTP when pulling (loopback always is); repeatable').argParser(collect))
 }
 
 export interface ArtifactFlags {
@@ -101,6 +104,9 @@ export interface ArtifactFlags {
   upstream?: boolean
   checksum?: string[]
   concurrency?: string
+  pullPause?: boolean
+  pauseImageArchive?: string
+  insecureRegistry?: string[]
 }
 
 /** The artifact flags, validated: what fetchArtifacts needs besides the components and the network. */
@@ -112,6 +118,9 @@ export interface ArtifactSettings {
   offline: boolean
   checksums: Record<string, string>
   concurrency: number
+  pullPause: boolean
+  pauseImageArchive: string | undefined
+  insecureRegistries: string[]
 }
 
 export function artifactSettingsFromFlags(commandFlags: ArtifactFlags & { config?: string }, env: NodeJS.ProcessEnv = process.env): ArtifactSettings {
@@ -142,5 +151,11 @@ export function artifactSettingsFromFlags(commandFlags: ArtifactFlags & { config
     offline: flags.offline ?? false,
     checksums: parseChecksumOverrides(flags.checksum ?? []),
     concurrency,
+    pullPause: flags.pullPause ?? false,
+    pauseImageArchive: flags.pauseImageArchive,
+    insecureRegistries: (flags.insecureRegistry ?? []).map((host) => {
+      if (!/^[A-Za-z0-9.-]+(:\d{1,5})?$/.test(host)) throw new UsageError(`--insecure-registry ${JSON.stringify(host)} is not a registry host[:port]`)
+      return host.toLowerCase()
+    }),
   }
 }

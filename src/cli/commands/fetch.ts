@@ -10,6 +10,8 @@ import { createHttpClient, type Http, type HttpClient, offlineHttp } from '../..
 import { type DownloadEntry, listDownloads } from '../../fetch/list.js'
 import { createProgressReporter, type ProgressStream } from '../../fetch/progress.js'
 import { checkChecksumOverrides, artifactRelativePath } from '../../fetch/sources.js'
+import { type PauseImage, normalizedImageName, preparePauseImage, targetPlatform } from '../../fetch/pause-image.js'
+import type { HttpFetch } from '../../oci/index.js'
 import { type ArtifactFlags, type TargetFlags, artifactSettingsFromFlags, requestFromFlags } from '../target-options.js'
 import { VERSION } from '../version.js'
 
@@ -20,6 +22,8 @@ export interface FetchCommandIo {
   progressStream?: ProgressStream | undefined
   /** The network; default an undici client honoring HTTP(S)_PROXY and NO_PROXY. Tests inject one. */
   http?: Http | undefined
+  /** The registry client's fetch for --pull-pause; default Node's fetch. Tests inject one. */
+  registryFetch?: HttpFetch | undefined
   env?: NodeJS.ProcessEnv | undefined
 }
 
@@ -35,6 +39,11 @@ function checksumColumn(entry: DownloadEntry): string {
 /** One line per file, tab-separated: URL, file name, SHA-256 (or its source), path in an --artifacts-dir or mirror. */
 export function formatDownloadList(entries: DownloadEntry[]): string {
   return entries.map((e) => [e.url, e.fileName, checksumColumn(e), e.path].join('\t')).join('\n')
+}
+
+function formatPauseImage(image: PauseImage): string {
+  const from = image.source === 'archive' ? 'from the given archive' : image.source === 'cache' ? 'cached' : 'pulled'
+  return `pause image ${image.imageName} (${image.platform}) ${from}: ${image.path} ${image.sha256}\n`
 }
 
 function formatFetched(name: string, cacheDir: string, artifacts: FetchedArtifact[]): string {
@@ -54,10 +63,30 @@ export async function fetchCommand(catalog: Catalog, flags: FetchFlags, io: Fetc
 
   if (flags.printUrls) {
     const entries = await listDownloads(resolved.components, { cacheDir: settings.cacheDir, checksums: settings.checksums })
-    if (flags.json) io.stdout(`${JSON.stringify(entries, null, 2)}\n`)
-    else if (entries.length > 0) io.stdout(`${formatDownloadList(entries)}\n`)
+    const platform = targetPlatform(resolved.family, resolved.target.arch)
+    const image = settings.pullPause
+      ? { reference: normalizedImageName(resolved.options.pauseImage), platform: `${platform.os}/${platform.arch}${platform.variant ? `/${platform.variant}` : ''}` }
+      : null
+    if (flags.json) io.stdout(`${JSON.stringify(image ? { artifacts: entries, pauseImage: image } : entries, null, 2)}\n`)
+    else {
+      if (entries.length > 0) io.stdout(`${formatDownloadList(entries)}\n`)
+      if (image) io.stdout(`docker://${image.reference}\t(pause image)\tpulled for ${image.platform}\t--pause-image-archive FILE\n`)
+    }
     return
   }
+
+  const pauseImage = await preparePauseImage({
+    reference: resolved.options.pauseImage,
+    family: resolved.family,
+    arch: resolved.target.arch,
+    archive: settings.pauseImageArchive,
+    pull: settings.pullPause,
+    insecureRegistries: settings.insecureRegistries,
+    offline: settings.offline,
+    cacheDir: settings.cacheDir,
+    http: io.registryFetch,
+  })
+  if (pauseImage && !flags.json) io.stdout(formatPauseImage(pauseImage))
 
   if (resolved.components.length === 0) {
     if (flags.json) io.stdout('[]\n')
