@@ -66,7 +66,12 @@ export const kubeedgeSchema = z
   .refine((k) => k.versions.includes(k.default), { message: 'default must be one of versions', path: ['default'] })
 
 const installSchema = z.discriminatedUnion('kind', [
-  z.strictObject({ kind: z.literal('archive'), dest: z.string().min(1), strip: z.number().int().min(0).max(3).default(0) }),
+  z.strictObject({
+    kind: z.literal('archive'),
+    dest: z.string().min(1),
+    strip: z.number().int().min(0).max(3).default(0),
+    watch: z.string().min(1).optional().describe('Where the archive lands when dest is wide (e.g. / for opt/kata/...): changes there restart services.'),
+  }),
   z.strictObject({ kind: z.literal('binary'), dest: z.string().min(1) }),
   z.strictObject({
     kind: z.literal('upstream-installer'),

@@ -132,7 +132,10 @@ export function buildPlan(resolved: Resolved, files: RenderedFile[]): Plan {
   // Runtime binaries before support binaries, so a partial install never leaves CNI without its runtime's config.
   const ordered = [...resolved.components.filter((c) => c.role === 'runtime'), ...resolved.components.filter((c) => c.role === 'support')]
   steps.push(...ordered.map(componentStep))
-  const componentDests = new Map(ordered.map((c) => [c.id, c.install.kind === 'upstream-installer' ? [] : [c.install.dest]]))
+  // What a component's install changes on the node, for restart decisions.
+  const componentDests = new Map(
+    ordered.map((c) => [c.id, c.install.kind === 'upstream-installer' ? [] : c.install.kind === 'archive' && c.install.watch ? [c.install.watch] : [c.install.dest]]),
+  )
 
   if (runtime.source === 'packages') {
     steps.push({
