@@ -70,6 +70,17 @@ export type Step =
       command: string[]
       createDirs: string[]
     })
+  /**
+   * Loads a bundled image into the runtime's own store, so the node never pulls it. `image` is the name every
+   * config uses; `tool` is the runtime's loader; `address` is the runtime's socket or pipe for that tool.
+   */
+  | (StepBase & {
+      kind: 'import-image'
+      file: string
+      image: string
+      tool: 'ctr' | 'docker' | 'isula' | 'podman'
+      address: string
+    })
   | (StepBase & { kind: 'check-runtime'; endpoint: string; sandboxImage: string; crictl: boolean })
 
 export type StepKind = Step['kind']

@@ -2,6 +2,7 @@
  * Resolved target + rendered files → the ordered install plan (plan.json). Pure.
  * Order: preflight → runtime binaries → support binaries → packages → files → links → kernel → services → runtime containers → CRI check.
  */
+import { UsageError } from '../model/errors.js'
 import { BUNDLE, LINUX_PATHS, WINDOWS_PATHS, configSourcePath } from '../model/layout.js'
 import { type Check, PLAN_SCHEMA_VERSION, type Plan, type Step, type StepOf } from '../model/plan.js'
 import type { Resolved, ResolvedComponent } from '../resolve/resolve.js'
@@ -125,7 +126,30 @@ function filesFor(files: RenderedFile[], service: string): string[] {
   return files.filter((f) => f.restarts.includes(service)).map((f) => f.dest)
 }
 
-export function buildPlan(resolved: Resolved, files: RenderedFile[]): Plan {
+/** What a bundle carries besides the catalog's components: images to load on the node. */
+export interface BundleInputs {
+  images: { file: string; image: string }[]
+}
+
+/** The runtime's own image loader and the socket (or pipe) it talks to. */
+function imageLoader(resolved: Resolved): { tool: StepOf<'import-image'>['tool']; address: string } | null {
+  switch (resolved.runtime.name) {
+    case 'containerd':
+    case 'kata':
+      return { tool: 'ctr', address: resolved.family === 'windows' ? WINDOWS_PATHS.containerdPipe : LINUX_PATHS.containerdSocket }
+    case 'docker':
+      return { tool: 'docker', address: '/var/run/docker.sock' }
+    case 'isulad':
+      return { tool: 'isula', address: '/var/run/isulad.sock' }
+    case 'cri-o':
+      // CRI-O reads containers-storage, which podman writes.
+      return { tool: 'podman', address: '' }
+    case 'virtlet':
+      return null
+  }
+}
+
+export function buildPlan(resolved: Resolved, files: RenderedFile[], inputs: BundleInputs = { images: [] }): Plan {
   const { runtime, options, target } = resolved
   const steps: Step[] = [{ kind: 'preflight', id: 'preflight', description: 'check the node before changing anything', checks: preflightChecks(resolved) }]
 
@@ -194,6 +218,12 @@ export function buildPlan(resolved: Resolved, files: RenderedFile[]): Plan {
   }
 
   if (runtime.name === 'virtlet') steps.push(...virtletContainers(resolved))
+
+  const loader = imageLoader(resolved)
+  for (const [index, { file, image }] of inputs.images.entries()) {
+    if (!loader) throw new UsageError(`${runtime.displayName} bundles cannot carry images to load`, { hint: 'Leave out --pull-pause and --pause-image-archive.' })
+    steps.push({ kind: 'import-image', id: `import-image:${index}`, description: `load ${image} into ${runtime.displayName}`, file, image, ...loader })
+  }
 
   steps.push({
     kind: 'check-runtime',

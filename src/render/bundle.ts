@@ -5,7 +5,7 @@
 import type { Catalog } from '../catalog/schema.js'
 import { BUNDLE } from '../model/layout.js'
 import type { Plan } from '../model/plan.js'
-import { buildPlan } from '../plan/build-plan.js'
+import { type BundleInputs, buildPlan } from '../plan/build-plan.js'
 import type { ValidRequest } from '../resolve/request.js'
 import { type Resolved, resolveTarget } from '../resolve/resolve.js'
 import { type RenderedFile, renderNodeFiles } from './files.js'
@@ -31,10 +31,10 @@ export function renderPlanJson(plan: Plan): string {
   return `${JSON.stringify(plan, null, 2)}\n`
 }
 
-export function renderBundle(catalog: Catalog, request: ValidRequest, templates: TemplateSource): RenderedBundle {
+export function renderBundle(catalog: Catalog, request: ValidRequest, templates: TemplateSource, inputs?: BundleInputs): RenderedBundle {
   const resolved = resolveTarget(catalog, request)
   const nodeFiles = renderNodeFiles(resolved, templates)
-  const plan = buildPlan(resolved, nodeFiles)
+  const plan = buildPlan(resolved, nodeFiles, inputs)
   const script: BundleFile =
     resolved.family === 'windows'
       ? { path: BUNDLE.installPs1, content: renderInstallPs1(plan, templates), mode: '0644' }

@@ -230,3 +230,26 @@ t.test('plan: ordered, unique ids, every file written once, services restart on 
   t.equal(r.plan.schemaVersion, 1)
   t.end()
 })
+
+t.test('a carried pause image is loaded with the runtime\'s own tool, after the services start', async (t) => {
+  const { buildPlan } = await import('../../src/plan/build-plan.js')
+  const cases: [RawRequest, string, string][] = [
+    [{ os: 'ubuntu', runtime: 'containerd' }, 'ctr', '/run/containerd/containerd.sock'],
+    [{ os: 'ubuntu', runtime: 'kata' }, 'ctr', '/run/containerd/containerd.sock'],
+    [{ os: 'windows', runtime: 'containerd' }, 'ctr', '\\\\.\\pipe\\containerd-containerd'],
+    [{ os: 'ubuntu', runtime: 'docker' }, 'docker', '/var/run/docker.sock'],
+    [{ os: 'openeuler', runtime: 'isulad' }, 'isula', '/var/run/isulad.sock'],
+    [{ os: 'centos', runtime: 'cri-o' }, 'podman', ''],
+  ]
+  for (const [raw, tool, address] of cases) {
+    const r = render(raw)
+    const plan = buildPlan(r.resolved, r.files, { images: [{ file: 'images/pause-3.6-linux-amd64.oci.tar', image: 'docker.io/kubeedge/pause:3.6' }] })
+    const kinds = plan.steps.map((s) => s.kind)
+    const index = kinds.indexOf('import-image')
+    t.match(plan.steps[index], { tool, address, image: 'docker.io/kubeedge/pause:3.6' }, JSON.stringify(raw))
+    t.equal(kinds[index + 1], 'check-runtime')
+    t.ok(index > Math.max(kinds.lastIndexOf('enable-service'), kinds.lastIndexOf('register-windows-service')))
+  }
+  const virtlet = render({ os: 'ubuntu', runtime: 'virtlet', 'kubeedge-version': '1.14' })
+  t.throws(() => buildPlan(virtlet.resolved, virtlet.files, { images: [{ file: 'images/x.tar', image: 'docker.io/x/y:1' }] }), /cannot carry images/)
+})

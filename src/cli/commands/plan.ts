@@ -25,6 +25,8 @@ function detail(step: Step): string {
       return `${step.service}; restarted when ${step.restartWhenChanged.length} paths change`
     case 'run-container':
       return `${step.engine} ${step.detach ? 'run -d' : 'run --rm'} ${step.name} (${step.image})`
+    case 'import-image':
+      return `${step.tool}: ${step.file} as ${step.image}`
     case 'check-runtime':
       return `${step.endpoint}, sandbox image ${step.sandboxImage}`
   }

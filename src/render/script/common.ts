@@ -119,6 +119,7 @@ export function bundleFiles(plan: Plan): string[] {
     'enable-service': () => [],
     'register-windows-service': () => [],
     'run-container': () => [],
+    'import-image': (step) => [step.file],
     'check-runtime': () => [],
   }
   for (const step of plan.steps) (perKind[step.kind] as (s: Step) => string[])(step).forEach(add)

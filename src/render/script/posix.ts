@@ -174,6 +174,12 @@ const stepLines: StepLines = {
     const detach = step.detach ? 'true' : 'false'
     return [call('run_container', step.name, step.image, detach, String(step.createDirs.length), ...step.createDirs, ...flags, step.image, ...step.command)]
   },
+  'import-image': (step) => {
+    assertBundlePath(step.id, 'file', step.file)
+    assertText(step.id, 'image', step.image)
+    assertText(step.id, 'address', step.address)
+    return [call('import_image', step.tool, step.file, step.image, step.address)]
+  },
   'check-runtime': (step) => {
     assertText(step.id, 'endpoint', step.endpoint)
     assertText(step.id, 'sandboxImage', step.sandboxImage)

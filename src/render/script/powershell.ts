@@ -121,6 +121,12 @@ const stepLines: StepLines = {
     step.restartWhenChanged.forEach((path) => assertWindowsPath(step.id, 'restartWhenChanged', path))
     return [call('Register-BundleService', step.service, step.binary, step.args, step.restartWhenChanged)]
   },
+  'import-image': (step) => {
+    if (step.tool !== 'ctr') return [notOnWindows(`${step.kind} with ${step.tool}`, step.id)]
+    assertText(step.id, 'image', step.image)
+    assertNativeArg(step.id, 'address', step.address)
+    return [call('Import-BundleImage', step.file, step.image, step.address)]
+  },
   'check-runtime': (step, plan) => {
     assertNativeArg(step.id, 'endpoint', step.endpoint)
     assertText(step.id, 'sandboxImage', step.sandboxImage)

@@ -44,6 +44,7 @@ const STEP_KINDS: Step['kind'][] = [
   'enable-service',
   'register-windows-service',
   'run-container',
+  'import-image',
   'check-runtime',
 ]
 

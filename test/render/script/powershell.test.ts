@@ -33,6 +33,7 @@ const FUNCTION_OF: Record<Step['kind'], string> = {
   'install-archive': 'Install-Archive',
   'write-file': 'Install-BundleFile',
   'register-windows-service': 'Register-BundleService',
+  'import-image': 'Import-BundleImage',
   'check-runtime': 'Test-Runtime',
   'install-binary': 'throw',
   'run-upstream-installer': 'throw',
@@ -115,6 +116,7 @@ t.test('every step runs in plan order, with every value as a literal that reads 
     'artifacts/cni-plugins-windows-amd64-v1.9.1.zip',
     'config/Program Files/containerd/config.toml',
     "config/it's ’odd’ $(x).txt",
+    'images/pause-3.9-windows-amd64.oci.tar',
   ])
   const firstStep = parsed.findIndex((c) => c.command === 'Start-Step')
   t.ok(parsed.findIndex((c) => c.command === 'Test-Archive') < firstStep)
