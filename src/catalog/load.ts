@@ -1,7 +1,11 @@
-/** Reads bundles/ from disk (the I/O half of the catalog; parse.ts is the pure half). */
+/**
+ * Reads bundles/ from disk (the I/O half of the catalog; parse.ts is the pure half). In the builder's
+ * single executable there is no package folder: the catalog embedded in it at build time is used instead.
+ */
 import { existsSync, readFileSync, readdirSync } from 'node:fs'
 import { dirname, join, relative } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { embeddedFiles } from '../sea/embedded.js'
 import type { Catalog } from './schema.js'
 import { type CatalogFiles, parseCatalog } from './parse.js'
 
@@ -33,6 +37,25 @@ export function readCatalogFiles(dir: string): CatalogFiles {
   return files
 }
 
-export function loadCatalog(dir: string = defaultBundlesDir()): Catalog {
-  return parseCatalog(readCatalogFiles(dir))
+/**
+ * The shipped catalog (or `dir`, e.g. --catalog). A SEA uses its embedded copy rather than any bundles/
+ * folder that happens to sit near the executable: one executable behaves the same wherever it is copied.
+ */
+export function loadCatalog(dir?: string): Catalog {
+  if (dir === undefined) {
+    const embedded = embeddedFiles('catalog')
+    if (embedded !== null) return parseCatalog(embedded)
+  }
+  return parseCatalog(readCatalogFiles(dir ?? defaultBundlesDir()))
+}
+
+/** One file of the shipped catalog by its path under bundles/ (embedded in a SEA, else read from disk). */
+export function readShippedCatalogFile(name: string): string {
+  const embedded = embeddedFiles('catalog')
+  if (embedded !== null) {
+    const text = embedded[name]
+    if (text === undefined) throw new Error(`edgebundle: bundles/${name} is not embedded in this executable`)
+    return text
+  }
+  return readFileSync(join(defaultBundlesDir(), ...name.split('/')), 'utf8')
 }

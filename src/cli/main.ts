@@ -15,9 +15,14 @@ import { validateRequest } from '../resolve/request.js'
 import { listMatrix } from '../resolve/resolve.js'
 import { fileTemplates } from '../io/templates.js'
 import { writeFolderAtomically } from '../io/output-dir.js'
+import { type ExeFlags, exeCommand } from './commands/exe.js'
+import { type BuildFlags, buildCommand } from './commands/build.js'
 import { type FetchFlags, fetchCommand } from './commands/fetch.js'
 import { formatMatrix, summarizeMatrix } from './commands/list.js'
 import { formatPlan } from './commands/plan.js'
+import { inspectCommand } from './commands/inspect.js'
+import { keygenCommand } from './commands/keygen.js'
+import { type VerifyFlags, verifyCommand } from './commands/verify.js'
 import { addArtifactOptions, addTargetOptions, requestFromFlags } from './target-options.js'
 import { VERSION } from './version.js'
 
@@ -105,6 +110,68 @@ export function buildProgram(io: Io = defaultIo): Command {
     .addOption(new Option('--verbose', 'one line per file, retry and resume'))
     .action(async (flags: FetchFlags) => {
       await fetchCommand(catalog(), flags, { stdout: io.stdout, stderr: io.stderr, progressStream: io.progressStream, http: io.http, registryFetch: io.registryFetch })
+    })
+
+  addArtifactOptions(addTargetOptions(program.command('build').description('build the offline bundle for a target: <name>.tar.gz (Linux) or <name>.zip (Windows)')))
+    .addOption(new Option('--out <dir>', 'folder to write the archive into (default: the current folder)'))
+    .addOption(new Option('--sign <key>', 'sign SHA256SUMS with this ed25519 private key (edgebundle keygen)'))
+    .addOption(
+      new Option('--node-binary <platform=path>', 'a Node binary of the pinned version for the installer, e.g. arm=/opt/node/bin/node; repeatable').argParser(
+        (value: string, previous: string[] | undefined) => [...(previous ?? []), value],
+      ),
+    )
+    .addOption(new Option('--npm-registry <url>', 'where the Node runtime packages come from (default `npm config get registry`)'))
+    .addOption(new Option('--json', 'machine-readable result'))
+    .addOption(new Option('--verbose', 'one line per downloaded file'))
+    .action(async (flags: BuildFlags) => {
+      await buildCommand(catalog(), flags, { stdout: io.stdout, stderr: io.stderr, progressStream: io.progressStream, http: io.http, registryFetch: io.registryFetch })
+    })
+
+  program
+    .command('exe')
+    .description('build the installer executable (install, install.exe) for a platform, cached per platform and installer version')
+    .addOption(new Option('--platform <platform>', 'linux/amd64, linux/arm64, linux/arm or windows/amd64').makeOptionMandatory())
+    .addOption(new Option('--out <dir>', 'folder to write install (install.exe for Windows) into').makeOptionMandatory())
+    .addOption(
+      new Option('--node-binary <platform=path>', 'a Node binary of the pinned version, or its npm package .tgz, e.g. arm=/opt/node/bin/node; repeatable').argParser(
+        (value: string, previous: string[] | undefined) => [...(previous ?? []), value],
+      ),
+    )
+    .addOption(new Option('--npm-registry <url>', 'where Node packages come from (default $EDGEBUNDLE_NPM_REGISTRY, else `npm config get registry`)'))
+    .addOption(new Option('--cache-dir <dir>', 'cache (default $EDGEBUNDLE_CACHE_DIR, else $XDG_CACHE_HOME/edgebundle or ~/.cache/edgebundle)'))
+    .addOption(new Option('--offline', 'never open a network connection: the cache and --node-binary only'))
+    .addOption(new Option('--json', 'machine-readable output'))
+    .action(async (flags: ExeFlags) => {
+      await exeCommand(flags, { stdout: io.stdout, stderr: io.stderr, http: io.http })
+    })
+
+  program
+    .command('verify')
+    .description('check a bundle archive without unpacking it: every file against SHA256SUMS and manifest.json, the layout, the signature')
+    .argument('<bundle>', 'the bundle archive (<name>.tar.gz or <name>.zip)')
+    .addOption(new Option('--pubkey <file>', 'ed25519 public key (edgebundle keygen\'s FILE.pub): SHA256SUMS.sig must exist and verify with it'))
+    .addOption(new Option('--require-signature', 'fail unless the bundle carries a signature verified with --pubkey'))
+    .addOption(new Option('--json', 'machine-readable result'))
+    .action(async (bundle: string, flags: VerifyFlags) => {
+      await verifyCommand(bundle, flags, { stdout: io.stdout })
+    })
+
+  program
+    .command('inspect')
+    .description('show what a bundle archive holds: target, versions, components, plan steps, files, signature (read without unpacking)')
+    .argument('<bundle>', 'the bundle archive (<name>.tar.gz or <name>.zip)')
+    .addOption(new Option('--json', 'the full report, every file with its size, mode and sha256'))
+    .action(async (bundle: string, flags: { json?: boolean }) => {
+      await inspectCommand(bundle, flags, { stdout: io.stdout })
+    })
+
+  program
+    .command('keygen')
+    .description('make an ed25519 key pair for signing bundles: FILE (private, mode 0600) and FILE.pub')
+    .addOption(new Option('--out <file>', 'where to write the private key; the public key goes to FILE.pub; never overwrites').makeOptionMandatory())
+    .addOption(new Option('--json', 'machine-readable result'))
+    .action(async (flags: { out: string; json?: boolean }) => {
+      await keygenCommand(flags, { stdout: io.stdout })
     })
 
   return program

@@ -1,0 +1,253 @@
+/**
+ * edgebundle build: one target → one bundle archive. A short ordered pipeline over a shared context; each
+ * step names itself for progress and errors. I/O lives here and in the modules it calls; what the bundle
+ * says (plan, configs, scripts, README, SBOM, manifest) comes from the pure core.
+ */
+import { createHash } from 'node:crypto'
+import { readdirSync } from 'node:fs'
+import { join } from 'node:path'
+import type { Catalog } from '../catalog/schema.js'
+import { fetchArtifacts, type FetchedArtifact } from '../fetch/fetch.js'
+import type { Http } from '../fetch/http.js'
+import { hashFile } from '../fetch/cache.js'
+import { type PauseImage, preparePauseImage } from '../fetch/pause-image.js'
+import type { FetchReporter } from '../fetch/fetch.js'
+import { BUNDLE } from '../model/layout.js'
+import { type BundleManifest, MANIFEST_SCHEMA_VERSION, type ManifestFile } from '../model/manifest.js'
+import type { HttpFetch } from '../oci/index.js'
+import { type PackEntry, writeBundleArchive } from '../pack/index.js'
+import { type RenderedBundle, renderBundle } from '../render/bundle.js'
+import type { TemplateSource } from '../render/templates.js'
+import type { ValidRequest } from '../resolve/request.js'
+import { buildInstallerExecutable, type BuiltExecutable } from '../sea/build-exe.js'
+import type { ExePlatform } from '../sea/runtimes.js'
+import { formatSha256Sums, signChecksums } from '../sign/index.js'
+import { renderBundleReadme } from './readme.js'
+import { type SbomComponent, renderSbom } from './sbom.js'
+
+/** The default timestamp of every archive entry when SOURCE_DATE_EPOCH is unset: 2020-01-01T00:00:00Z. */
+export const DEFAULT_SOURCE_DATE_EPOCH = 1577836800
+
+export interface BuildSettings {
+  cacheDir: string
+  artifactsDirs: string[]
+  mirrors: string[]
+  upstream: boolean
+  offline: boolean
+  checksums: Record<string, string>
+  concurrency: number
+  pullPause: boolean
+  pauseImageArchive: string | undefined
+  insecureRegistries: string[]
+  /** --packages-dir, whose file names validateRequest has already checked. */
+  packagesDir: string | undefined
+  /** Private key (PEM) to sign SHA256SUMS with. */
+  signingKeyPem: string | undefined
+  sourceDateEpoch: number
+  nodeBinaries: Partial<Record<ExePlatform, string>>
+  npmRegistry: string | undefined
+}
+
+export interface BuildIo {
+  templates: TemplateSource
+  http?: Http | undefined
+  registryFetch?: HttpFetch | undefined
+  reporter?: FetchReporter | undefined
+  note: (message: string) => void
+  edgebundleVersion: string
+  env?: NodeJS.ProcessEnv
+}
+
+export interface BuildResult {
+  name: string
+  archive: string
+  sha256: string
+  size: number
+  files: number
+  timings: Record<string, number>
+  executable: { cached: boolean; size: number }
+}
+
+/** A file of the bundle: content we made, or a file on disk (cache, --artifacts-dir, --packages-dir). */
+interface StagedFile {
+  path: string
+  mode: '0644' | '0755'
+  sha256: string
+  size: number
+  source: { content: Buffer } | { file: string }
+}
+
+function staged(path: string, content: string | Buffer, mode: StagedFile['mode'] = '0644'): StagedFile {
+  const bytes = typeof content === 'string' ? Buffer.from(content) : content
+  return { path, mode, sha256: createHash('sha256').update(bytes).digest('hex'), size: bytes.length, source: { content: bytes } }
+}
+
+export function exePlatformOf(request: ValidRequest, family: 'linux' | 'windows'): ExePlatform {
+  return `${family}/${request.target.arch}` as ExePlatform
+}
+
+function byPath(a: { path: string }, b: { path: string }): number {
+  return a.path < b.path ? -1 : a.path > b.path ? 1 : 0
+}
+
+export async function buildBundle(catalog: Catalog, request: ValidRequest, settings: BuildSettings, outDir: string, io: BuildIo): Promise<BuildResult> {
+  const timings: Record<string, number> = {}
+  const timed = async <T>(name: string, work: () => Promise<T> | T): Promise<T> => {
+    const start = performance.now()
+    try {
+      return await work()
+    } finally {
+      timings[name] = Math.round(performance.now() - start)
+    }
+  }
+
+  // 1. The pause image first: the plan must know whether the bundle carries it.
+  const family = catalog.platforms.oses[request.target.os].family
+  const pauseImage: PauseImage | null = await timed('pause image', () =>
+    preparePauseImage({
+      reference: request.options.pauseImage,
+      family,
+      arch: request.target.arch,
+      archive: settings.pauseImageArchive,
+      pull: settings.pullPause,
+      insecureRegistries: settings.insecureRegistries,
+      offline: settings.offline,
+      cacheDir: settings.cacheDir,
+      http: io.registryFetch,
+    }),
+  )
+  const imageFile = pauseImage ? `${BUNDLE.imagesDir}/${pauseImage.fileName}` : undefined
+
+  // 2. Plan and rendered files (pure).
+  const rendered: RenderedBundle = renderBundle(catalog, request, io.templates, {
+    images: pauseImage && imageFile ? [{ file: imageFile, image: pauseImage.imageName }] : [],
+  })
+  const { resolved, plan } = rendered
+
+  // 3. Upstream artifacts, verified, from the cache or the network.
+  const artifacts: FetchedArtifact[] = await timed('artifacts', () =>
+    resolved.components.length === 0
+      ? []
+      : fetchArtifacts(resolved.components, {
+          cacheDir: settings.cacheDir,
+          http: io.http,
+          artifactsDirs: settings.artifactsDirs,
+          mirrors: settings.mirrors,
+          upstream: settings.upstream,
+          offline: settings.offline,
+          checksums: settings.checksums,
+          concurrency: settings.concurrency,
+          ...(io.reporter ? { reporter: io.reporter } : {}),
+        }),
+  )
+
+  // 4. The installer executable for the target platform (cached per platform and installer).
+  const platform = exePlatformOf(request, family)
+  const executable: BuiltExecutable = await timed('executable', () =>
+    buildInstallerExecutable(platform, {
+      cacheDir: settings.cacheDir,
+      ...(io.http ? { http: io.http } : {}),
+      offline: settings.offline,
+      nodeBinaries: settings.nodeBinaries,
+      ...(settings.npmRegistry ? { npmRegistry: settings.npmRegistry } : {}),
+      ...(io.env ? { env: io.env } : {}),
+      note: io.note,
+    }),
+  )
+
+  // 5. Stage every file.
+  const files: StagedFile[] = await timed('stage', async () => {
+    const list: StagedFile[] = rendered.files.map((f) => staged(f.path, f.content, f.mode === '0755' ? '0755' : '0644'))
+    list.push({ path: BUNDLE.installExe[family], mode: '0755', sha256: executable.sha256, size: executable.size, source: { file: executable.path } })
+    for (const artifact of artifacts) {
+      const size = (await hashFile(artifact.path)).size
+      const mode = artifact.component.format === 'binary' ? '0755' : '0644'
+      list.push({ path: `${BUNDLE.artifactsDir}/${artifact.component.fileName}`, mode, sha256: artifact.sha256, size, source: { file: artifact.path } })
+    }
+    if (pauseImage && imageFile) list.push({ path: imageFile, mode: '0644', sha256: pauseImage.sha256, size: pauseImage.size, source: { file: pauseImage.path } })
+    if (settings.packagesDir) {
+      for (const name of readdirSync(settings.packagesDir).sort()) {
+        const path = join(settings.packagesDir, name)
+        const { sha256, size } = await hashFile(path)
+        list.push({ path: `${BUNDLE.packagesDir}/${name}`, mode: '0644', sha256, size, source: { file: path } })
+      }
+    }
+    return list
+  })
+
+  const sbomComponents: SbomComponent[] = [
+    ...artifacts.map((a): SbomComponent => ({
+      type: 'file',
+      id: a.component.id,
+      name: a.component.id,
+      version: a.component.version,
+      sha256: a.sha256,
+      file: `${BUNDLE.artifactsDir}/${a.component.fileName}`,
+      url: a.component.url,
+      license: a.component.license,
+      description: a.component.description,
+      homepage: a.component.homepage,
+    })),
+    {
+      type: 'application',
+      id: 'installer',
+      name: `edgebundle installer (Node.js ${executable.nodeVersion})`,
+      version: io.edgebundleVersion,
+      sha256: executable.sha256,
+      file: BUNDLE.installExe[family],
+      license: 'Apache-2.0',
+    },
+  ]
+  if (pauseImage && imageFile) {
+    sbomComponents.push({ type: 'container', id: 'pause-image', name: pauseImage.imageName, version: request.options.pauseImage.split(/[:@]/).at(-1)!, sha256: pauseImage.sha256, file: imageFile })
+  }
+  const manifestComponents = sbomComponents
+    .filter((c) => c.type !== 'application')
+    .map((c) => ({ id: c.id, version: c.version, url: c.url ?? (c.type === 'container' ? `docker://${c.name}` : ''), sha256: c.sha256, file: c.file }))
+
+  files.push(
+    staged(
+      BUNDLE.readme,
+      renderBundleReadme(
+        {
+          plan,
+          osName: catalog.platforms.oses[request.target.os].displayName,
+          edgebundleVersion: io.edgebundleVersion,
+          components: manifestComponents,
+          imageCarried: pauseImage !== null,
+          signed: settings.signingKeyPem !== undefined,
+        },
+        io.templates,
+      ),
+    ),
+  )
+  files.push(staged(BUNDLE.sbom, renderSbom({ bundle: plan.name, edgebundleVersion: io.edgebundleVersion, components: sbomComponents })))
+  files.sort(byPath)
+
+  const manifest: BundleManifest = {
+    schemaVersion: MANIFEST_SCHEMA_VERSION,
+    name: plan.name,
+    target: plan.target,
+    options: plan.options,
+    components: manifestComponents,
+    files: files.map((f): ManifestFile => ({ path: f.path, size: f.size, mode: f.mode, sha256: f.sha256 })),
+    edgebundleVersion: io.edgebundleVersion,
+    sourceDateEpoch: settings.sourceDateEpoch,
+  }
+  files.push(staged(BUNDLE.manifest, `${JSON.stringify(manifest, null, 2)}\n`))
+  const checksums = formatSha256Sums(files)
+  files.push(staged(BUNDLE.checksums, checksums))
+  if (settings.signingKeyPem !== undefined) files.push(staged(BUNDLE.signature, signChecksums(Buffer.from(checksums), settings.signingKeyPem)))
+
+  // 6. One archive, written atomically.
+  const format = family === 'windows' ? 'zip' : 'tar.gz'
+  const archive = join(outDir, `${plan.name}.${format}`)
+  const entries: PackEntry[] = files.sort(byPath).map((f) => ({
+    path: `${plan.name}/${f.path}`,
+    mode: f.mode === '0755' ? 0o755 : 0o644,
+    source: 'file' in f.source ? { file: f.source.file } : { content: f.source.content },
+  }))
+  await timed('pack', () => writeBundleArchive(entries, archive, { format, mtime: new Date(settings.sourceDateEpoch * 1000) }))
+  const { sha256, size } = await hashFile(archive)
+  return { name: plan.name, archive, sha256, size, files: files.length, timings, executable: { cached: executable.cached, size: executable.size } }
+}

@@ -1,0 +1,40 @@
+/** The bundle's README.md: what is inside, how to run it, and the keadm join line for this target. */
+import type { Plan } from '../model/plan.js'
+import { compileTemplate } from '../render/handlebars.js'
+import type { TemplateSource } from '../render/templates.js'
+
+export interface ReadmeInput {
+  plan: Plan
+  osName: string
+  edgebundleVersion: string
+  components: { id: string; version: string; file: string }[]
+  imageCarried: boolean
+  signed: boolean
+}
+
+export function renderBundleReadme(input: ReadmeInput, templates: TemplateSource): string {
+  const { plan } = input
+  const windows = plan.target.os === 'windows'
+  const keadm = windows ? 'keadm.exe' : 'keadm'
+  return compileTemplate<Record<string, unknown>>(templates('bundle-README.md.hbs'))({
+    name: plan.name,
+    osName: input.osName,
+    arch: plan.target.arch,
+    kubeedge: plan.kubeedge.version,
+    runtimeName: plan.runtime.name,
+    runtimeVersion: plan.runtime.version,
+    runtimeSource: plan.runtime.source,
+    edgebundleVersion: input.edgebundleVersion,
+    endpoint: plan.runtime.endpoint,
+    cgroupDriver: windows ? 'none (Windows)' : plan.options.cgroupDriver,
+    pauseImage: plan.options.pauseImage,
+    imageCarried: input.imageCarried,
+    cniSubnet: windows ? 'set by the Windows network (HNS)' : plan.options.cniSubnet,
+    windows,
+    keadmJoin: [`${keadm} join --cloudcore-ipport=<CLOUDCORE_IP:PORT> --token=<TOKEN>`, ...plan.kubeedge.keadmJoinArgs].join(' '),
+    steps: plan.steps.map((step) => step.description),
+    components: input.components,
+    signed: input.signed,
+    archiveExtension: windows ? 'zip' : 'tar.gz',
+  })
+}

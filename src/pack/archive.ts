@@ -1,0 +1,85 @@
+/**
+ * writeBundleArchive: a bundle's files into `<name>.tar.gz` (Linux) or `<name>.zip` (Windows), streamed
+ * from disk, reproducible to the byte, written atomically.
+ *
+ * tar.gz is three stages: tar serialization (tar.ts) → compression (gzip.ts) → the output file, with a
+ * tap that hashes the bytes on their way out (so the caller learns the archive's sha256 without reading
+ * it back). zip is archiver's engine (zip.ts) → the same tap and output.
+ */
+import { createHash } from 'node:crypto'
+import { resolve } from 'node:path'
+import { Transform, type TransformCallback } from 'node:stream'
+import { pipeline } from 'node:stream/promises'
+import { EdgebundleError } from '../model/errors.js'
+import { writeFileAtomically } from './atomic.js'
+import { type ArchiveFormat, type PackEntry, planEntries } from './entries.js'
+import { PackError } from './errors.js'
+import { gzipStages } from './gzip.js'
+import { USTAR_MAX_MTIME, tarStream } from './tar.js'
+import { zipStream } from './zip.js'
+
+export interface WriteArchiveOptions {
+  format: ArchiveFormat
+  /**
+   * The one timestamp of every entry: SOURCE_DATE_EPOCH, or a constant. Never the current time.
+   * Whole seconds are used (tar has no finer field).
+   */
+  mtime: Date
+}
+
+export interface PackResult {
+  /** The archive as written (absolute path). */
+  output: string
+  /** Archive size in bytes and its sha256 (lowercase hex). */
+  size: number
+  sha256: string
+  /** Number of entries, folders included. */
+  entries: number
+}
+
+/** Hashes and counts the bytes that pass. */
+class DigestTap extends Transform {
+  private readonly hash = createHash('sha256')
+  size = 0
+  sha256 = ''
+
+  override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
+    this.hash.update(chunk)
+    this.size += chunk.length
+    callback(null, chunk)
+  }
+
+  override _flush(callback: TransformCallback): void {
+    this.sha256 = this.hash.digest('hex')
+    callback()
+  }
+}
+
+export async function writeBundleArchive(entries: readonly PackEntry[], output: string, options: WriteArchiveOptions): Promise<PackResult> {
+  const millis = options.mtime.getTime()
+  if (!Number.isFinite(millis) || millis < 0 || millis / 1000 > USTAR_MAX_MTIME) {
+    throw new Error(`internal: archive mtime ${String(options.mtime)} is not a date between 1970 and 2242`)
+  }
+  const seconds = Math.floor(millis / 1000)
+  const planned = await planEntries(entries, options.format)
+  const tap = new DigestTap()
+  const target = resolve(output)
+  try {
+    await writeFileAtomically(target, async (sink) => {
+      if (options.format === 'tar.gz') {
+        await pipeline([tarStream(planned, seconds), ...gzipStages(), tap, sink])
+      } else {
+        // Whole seconds here too, so a tar.gz and a zip of one build carry the same time.
+        await pipeline([zipStream(planned, new Date(seconds * 1000)), tap, sink])
+      }
+    })
+  } catch (error) {
+    if (error instanceof EdgebundleError) throw error
+    const code = (error as NodeJS.ErrnoException).code
+    if (code !== undefined) {
+      throw new PackError(`cannot write ${target}: ${code}`, { cause: error, hint: code === 'ENOSPC' ? 'The output folder\'s file system is full.' : undefined })
+    }
+    throw error
+  }
+  return { output: target, size: tap.size, sha256: tap.sha256, entries: planned.length }
+}

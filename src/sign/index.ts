@@ -1,0 +1,13 @@
+/** Signing and checksum files: the public surface of src/sign. */
+export { type ChecksumLine, type ParsedChecksumFile, checksumPathProblem, formatSha256Sums, parseSha256Sums } from './checksums.js'
+export { type WrittenKeyPair, readPrivateKeyFile, readPublicKeyFile, writeSigningKeyFiles } from './key-files.js'
+export {
+  SIGNATURE_LENGTH,
+  type SigningKeyPair,
+  generateSigningKey,
+  parsePrivateKey,
+  parsePublicKey,
+  publicKeyFingerprint,
+  signChecksums,
+  verifyChecksumsSignature,
+} from './keys.js'
