@@ -9,6 +9,7 @@ import { join } from 'node:path'
 import type { Catalog } from '../catalog/schema.js'
 import { fetchArtifacts, type FetchedArtifact } from '../fetch/fetch.js'
 import type { Http } from '../fetch/http.js'
+import type { ArtifactSettings } from '../fetch/settings.js'
 import { hashFile } from '../fetch/cache.js'
 import { type PauseImage, preparePauseImage } from '../fetch/pause-image.js'
 import type { FetchReporter } from '../fetch/fetch.js'
@@ -28,17 +29,7 @@ import { type SbomComponent, renderSbom } from './sbom.js'
 /** The default timestamp of every archive entry when SOURCE_DATE_EPOCH is unset: 2020-01-01T00:00:00Z. */
 export const DEFAULT_SOURCE_DATE_EPOCH = 1577836800
 
-export interface BuildSettings {
-  cacheDir: string
-  artifactsDirs: string[]
-  mirrors: string[]
-  upstream: boolean
-  offline: boolean
-  checksums: Record<string, string>
-  concurrency: number
-  pullPause: boolean
-  pauseImageArchive: string | undefined
-  insecureRegistries: string[]
+export interface BuildSettings extends ArtifactSettings {
   /** --packages-dir, whose file names validateRequest has already checked. */
   packagesDir: string | undefined
   /** Private key (PEM) to sign SHA256SUMS with. */

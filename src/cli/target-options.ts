@@ -7,6 +7,7 @@ import { resolveCacheDir } from '../fetch/cache.js'
 import { parseChecksumOverrides, parseMirrors } from '../fetch/sources.js'
 import { ARCHES, CGROUP_DRIVERS, OSES, RUNTIMES, RUNTIME_SOURCES } from '../model/target.js'
 import { DEFAULTS, type RawRequest } from '../resolve/request.js'
+import type { ArtifactSettings } from '../fetch/settings.js'
 import { artifactDefaults, mergeRequest, readConfigFile } from './config-file.js'
 
 const collect = (value: string, previous: string[] | undefined) => [...(previous ?? []), value]
@@ -109,19 +110,7 @@ export interface ArtifactFlags {
   insecureRegistry?: string[]
 }
 
-/** The artifact flags, validated: what fetchArtifacts needs besides the components and the network. */
-export interface ArtifactSettings {
-  cacheDir: string
-  artifactsDirs: string[]
-  mirrors: string[]
-  upstream: boolean
-  offline: boolean
-  checksums: Record<string, string>
-  concurrency: number
-  pullPause: boolean
-  pauseImageArchive: string | undefined
-  insecureRegistries: string[]
-}
+export type { ArtifactSettings } from '../fetch/settings.js'
 
 export function artifactSettingsFromFlags(commandFlags: ArtifactFlags & { config?: string }, env: NodeJS.ProcessEnv = process.env): ArtifactSettings {
   // Config file values fill in what the flags leave unset; repeatable flags replace the file's list.

@@ -9,7 +9,7 @@
 import { existsSync, readFileSync, statSync } from 'node:fs'
 import { dirname, join, resolve } from 'node:path'
 import { BUNDLE } from '../model/layout.js'
-import { type Check, type CheckKind, PLAN_SCHEMA_VERSION, type Plan, type Step, type StepKind } from '../model/plan.js'
+import { type Check, type CheckKind, PLAN_SCHEMA_VERSION, type Plan, type StepKind } from '../model/plan.js'
 import { BundleNotFoundError, PlanFormatError } from './errors.js'
 
 export interface BundleLocation {
@@ -203,28 +203,7 @@ export function readPlan(dir: string): Plan {
   return checkPlan(data)
 }
 
-/** The bundle-relative files a step reads. Exhaustive, so a new step kind must say which files it uses. */
-const STEP_BUNDLE_FILES: { [K in StepKind]: (step: Extract<Step, { kind: K }>) => string[] } = {
-  preflight: () => [],
-  'install-archive': (step) => [step.file],
-  'install-binary': (step) => [step.file],
-  'run-upstream-installer': (step) => [step.file],
-  'install-packages': (step) => step.files,
-  'write-file': (step) => [step.source],
-  symlink: () => [],
-  'load-kernel-modules': () => [],
-  // `file` here is the node path the write-file step put there, not a bundle file.
-  'apply-sysctl': () => [],
-  'enable-service': () => [],
-  'register-windows-service': () => [],
-  'run-container': () => [],
-  'import-image': (step) => [step.file],
-  'check-runtime': () => [],
-}
-
-export function bundleFilesOf(step: Step): string[] {
-  return (STEP_BUNDLE_FILES[step.kind] as (s: Step) => string[])(step)
-}
+export { stepBundleFiles as bundleFilesOf } from '../plan/bundle-files.js'
 
 /**
  * A node path as the installer will touch it: unchanged without --root; under --root, the Linux path

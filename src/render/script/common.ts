@@ -3,7 +3,8 @@
  * listed in SHA256SUMS, and the checks that refuse plan values no script could carry out safely. The planner
  * validates user input; these guards catch a defective plan at render time instead of on a node.
  */
-import type { Check, CheckKind, Plan, Step, StepKind } from '../../model/plan.js'
+import type { Check, CheckKind, Plan } from '../../model/plan.js'
+import { planBundleFiles } from '../../plan/bundle-files.js'
 import { shWord } from '../quote.js'
 
 export type CheckOf<K extends CheckKind> = Extract<Check, { kind: K }>
@@ -99,32 +100,8 @@ export function assertStepIds(plan: Plan): void {
   }
 }
 
-/** The bundle files each step reads, in plan order without repeats: each must be listed in SHA256SUMS. */
-export function bundleFiles(plan: Plan): string[] {
-  const files: string[] = []
-  const add = (file: string) => {
-    if (!files.includes(file)) files.push(file)
-  }
-  const perKind: { [K in StepKind]: (step: Extract<Step, { kind: K }>) => string[] } = {
-    preflight: () => [],
-    'install-archive': (step) => [step.file],
-    'install-binary': (step) => [step.file],
-    'run-upstream-installer': (step) => [step.file],
-    'install-packages': (step) => step.files,
-    'write-file': (step) => [step.source],
-    symlink: () => [],
-    'load-kernel-modules': () => [],
-    // A node path (absolute) was written by an earlier step; a bundle path is read from the bundle.
-    'apply-sysctl': (step) => (step.file.startsWith('/') ? [] : [step.file]),
-    'enable-service': () => [],
-    'register-windows-service': () => [],
-    'run-container': () => [],
-    'import-image': (step) => [step.file],
-    'check-runtime': () => [],
-  }
-  for (const step of plan.steps) (perKind[step.kind] as (s: Step) => string[])(step).forEach(add)
-  return files
-}
+/** Every bundle file the plan reads: a script must find each listed in SHA256SUMS before any step. */
+export const bundleFiles = planBundleFiles
 
 /** The archive steps whose listings a script checks before it changes anything. */
 export function archiveSteps(plan: Plan): { file: string; format: string; strip: number }[] {
