@@ -103,3 +103,27 @@ t.test('build: an offline bundle that real tools accept, byte-identical when reb
   t.equal(bad.code, 2)
   t.same(readdirSync(out4), [], 'nothing half-written')
 })
+
+t.test('build for Windows: a zip that unzip -t accepts, and verify agrees with both archives', { skip, timeout: 15 * 60_000 }, async (t) => {
+  const installer = await installerFor(t, 'windows/amd64')
+  if (!installer) return
+  const work = t.testdir()
+  const artifacts = debianArtifacts()
+  const catalog = testCatalog(work, artifacts)
+  const out = join(work, 'out')
+  const built = await cli([
+    'build', '--catalog', catalog, '--os', 'windows', '--runtime', 'containerd', '--runtime-version', artifacts.versions.containerd,
+    '--artifacts-dir', artifacts.dir, '--offline', '--cache-dir', SEA_TEST_CACHE, '--out', out,
+  ])
+  t.equal(built.code, 0, built.stderr)
+  const zip = join(out, 'edgebundle-1.23-windows-amd64-containerd.zip')
+  const test = spawnSync('unzip', ['-t', zip], { encoding: 'utf8' })
+  t.equal(test.status, 0, test.stdout)
+  t.match(test.stdout, /No errors detected/)
+  const names = execFileSync('unzip', ['-Z1', zip], { encoding: 'utf8' })
+  for (const path of ['install.exe', 'install.ps1', 'plan.json', 'SHA256SUMS', 'config/C/Program Files/containerd/config.toml', `artifacts/containerd-${artifacts.versions.containerd}-windows-amd64.tar.gz`]) {
+    t.match(names, `edgebundle-1.23-windows-amd64-containerd/${path}`)
+  }
+  const verified = await cli(['verify', zip])
+  t.equal(verified.code, 0, verified.stdout + verified.stderr)
+})
