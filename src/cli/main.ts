@@ -16,7 +16,7 @@ import { listMatrix } from '../resolve/resolve.js'
 import { fileTemplates } from '../io/templates.js'
 import { writeFolderAtomically } from '../io/output-dir.js'
 import { type ExeFlags, exeCommand } from './commands/exe.js'
-import { type BuildFlags, buildCommand } from './commands/build.js'
+import { type BuildFlags, buildCommand, buildMatrixCommand, isMatrix, singleTarget } from './commands/build.js'
 import { type FetchFlags, fetchCommand } from './commands/fetch.js'
 import { formatMatrix, summarizeMatrix } from './commands/list.js'
 import { formatPlan } from './commands/plan.js'
@@ -112,7 +112,10 @@ export function buildProgram(io: Io = defaultIo): Command {
       await fetchCommand(catalog(), flags, { stdout: io.stdout, stderr: io.stderr, progressStream: io.progressStream, http: io.http, registryFetch: io.registryFetch })
     })
 
-  addArtifactOptions(addTargetOptions(program.command('build').description('build the offline bundle for a target: <name>.tar.gz (Linux) or <name>.zip (Windows)')))
+  addArtifactOptions(
+    addTargetOptions(program.command('build').description('build the offline bundle for a target: <name>.tar.gz (Linux) or <name>.zip (Windows); several targets at once with repeated --os/--arch/--runtime or --all'), { matrix: true }),
+  )
+    .addOption(new Option('--all', 'every supported os/arch/runtime combination (narrowed by any --os/--arch/--runtime given)'))
     .addOption(new Option('--out <dir>', 'folder to write the archive into (default: the current folder)'))
     .addOption(new Option('--sign <key>', 'sign SHA256SUMS with this ed25519 private key (edgebundle keygen)'))
     .addOption(
@@ -124,7 +127,9 @@ export function buildProgram(io: Io = defaultIo): Command {
     .addOption(new Option('--json', 'machine-readable result'))
     .addOption(new Option('--verbose', 'one line per downloaded file'))
     .action(async (flags: BuildFlags) => {
-      await buildCommand(catalog(), flags, { stdout: io.stdout, stderr: io.stderr, progressStream: io.progressStream, http: io.http, registryFetch: io.registryFetch })
+      const buildIo = { stdout: io.stdout, stderr: io.stderr, progressStream: io.progressStream, http: io.http, registryFetch: io.registryFetch }
+      if (isMatrix(flags)) await buildMatrixCommand(catalog(), flags, buildIo)
+      else await buildCommand(catalog(), singleTarget(flags), buildIo)
     })
 
   program

@@ -12,11 +12,14 @@ import { artifactDefaults, mergeRequest, readConfigFile } from './config-file.js
 
 const collect = (value: string, previous: string[] | undefined) => [...(previous ?? []), value]
 
-export function addTargetOptions(command: Command): Command {
+/** `matrix`: --os, --arch and --runtime may repeat (build builds every combination). */
+export function addTargetOptions(command: Command, options: { matrix?: boolean } = {}): Command {
+  const axis = (option: Option) => (options.matrix ? option.argParser(collect) : option)
+  const repeat = options.matrix ? '; repeatable' : ''
   return command
-    .addOption(new Option('--os <os>', `target operating system: ${OSES.join(', ')}`))
-    .addOption(new Option('--arch <arch>', `CPU architecture: ${ARCHES.join(', ')} (default ${DEFAULTS.arch})`))
-    .addOption(new Option('--runtime <runtime>', `container runtime: ${RUNTIMES.join(', ')}`))
+    .addOption(axis(new Option('--os <os>', `target operating system: ${OSES.join(', ')}${repeat}`)))
+    .addOption(axis(new Option('--arch <arch>', `CPU architecture: ${ARCHES.join(', ')} (default ${DEFAULTS.arch})${repeat}`)))
+    .addOption(axis(new Option('--runtime <runtime>', `container runtime: ${RUNTIMES.join(', ')}${repeat}`)))
     .addOption(new Option('--kubeedge-version <version>', 'KubeEdge version, 1.12 to 1.23 (default the newest)'))
     .addOption(new Option('--cgroup-driver <driver>', `${CGROUP_DRIVERS.join(' or ')}, the same for runtime and edgecore (default ${DEFAULTS.cgroupDriver})`))
     .addOption(new Option('--pause-image <ref>', `pod sandbox image every config names (default ${DEFAULTS.pauseImage})`))

@@ -127,3 +127,31 @@ t.test('build for Windows: a zip that unzip -t accepts, and verify agrees with b
   const verified = await cli(['verify', zip])
   t.equal(verified.code, 0, verified.stdout + verified.stderr)
 })
+
+t.test('build a matrix: supported targets in parallel, unsupported ones listed with their reason', { skip, timeout: 15 * 60_000 }, async (t) => {
+  if (!(await installerFor(t, 'linux/amd64')) || !(await installerFor(t, 'windows/amd64'))) return
+  const work = t.testdir()
+  const artifacts = debianArtifacts()
+  const catalog = testCatalog(work, artifacts)
+  const out = join(work, 'out')
+  const result = await cli([
+    'build', '--catalog', catalog, '--os', 'ubuntu', '--os', 'windows', '--runtime', 'containerd', '--runtime', 'cri-o', '--runtime-source', 'preinstalled',
+    '--artifacts-dir', artifacts.dir, '--offline', '--cache-dir', SEA_TEST_CACHE, '--out', out,
+  ])
+  t.equal(result.code, 0, result.stderr + result.stdout)
+  t.match(result.stdout, /^ubuntu\/amd64\/containerd\s+built/m)
+  t.match(result.stdout, /^ubuntu\/amd64\/cri-o\s+built/m)
+  t.match(result.stdout, /^windows\/amd64\/containerd\s+built/m)
+  t.match(result.stdout, /^windows\/amd64\/cri-o\s+skipped\s+CRI-O runs on Linux only/m)
+  t.match(result.stdout, /3 built, 1 skipped, 0 failed/)
+  t.same(readdirSync(out).sort(), [
+    'edgebundle-1.23-ubuntu-amd64-containerd.tar.gz',
+    'edgebundle-1.23-ubuntu-amd64-cri-o.tar.gz',
+    'edgebundle-1.23-windows-amd64-containerd.zip',
+  ])
+  // A matrix build makes the same bytes as building each target alone.
+  const alone = join(work, 'alone')
+  const single = await cli(['build', '--catalog', catalog, '--os', 'ubuntu', '--runtime', 'cri-o', '--runtime-source', 'preinstalled', '--artifacts-dir', artifacts.dir, '--offline', '--cache-dir', SEA_TEST_CACHE, '--out', alone])
+  t.equal(single.code, 0, single.stderr)
+  t.ok(readFileSync(join(out, 'edgebundle-1.23-ubuntu-amd64-cri-o.tar.gz')).equals(readFileSync(join(alone, 'edgebundle-1.23-ubuntu-amd64-cri-o.tar.gz'))))
+})

@@ -6,7 +6,10 @@ import { formatBytes } from '../../fetch/progress.js'
 import { createHttpClient, type Http, type HttpClient } from '../../fetch/http.js'
 import { createProgressReporter, type ProgressStream } from '../../fetch/progress.js'
 import { checkChecksumOverrides } from '../../fetch/sources.js'
-import { UsageError } from '../../model/errors.js'
+import { EdgebundleError, UsageError } from '../../model/errors.js'
+import { ARCHES, OSES, RUNTIMES } from '../../model/target.js'
+import { mapLimit } from '../../fetch/fetch.js'
+import { availableParallelism } from 'node:os'
 import type { HttpFetch } from '../../oci/index.js'
 import { fileTemplates } from '../../io/templates.js'
 import { readPrivateKeyFile } from '../../sign/index.js'
@@ -16,8 +19,24 @@ import { type ArtifactFlags, type TargetFlags, artifactSettingsFromFlags, reques
 import { VERSION } from '../version.js'
 import { parseNodeBinaries } from './exe.js'
 
-export type BuildFlags = TargetFlags &
-  ArtifactFlags & { out?: string; sign?: string; nodeBinary?: string[]; npmRegistry?: string; json?: boolean; verbose?: boolean }
+/** --os, --arch and --runtime repeat for build (a matrix); the other target flags are single. */
+export type BuildFlags = Omit<TargetFlags, 'os' | 'arch' | 'runtime'> &
+  ArtifactFlags & {
+    os?: string | string[]
+    arch?: string | string[]
+    runtime?: string | string[]
+    all?: boolean
+    out?: string
+    sign?: string
+    nodeBinary?: string[]
+    npmRegistry?: string
+    json?: boolean
+    verbose?: boolean
+  }
+
+type SingleBuildFlags = BuildFlags & { os?: string; arch?: string; runtime?: string }
+
+const asList = (value: string | string[] | undefined): string[] => (value === undefined ? [] : Array.isArray(value) ? value : [value])
 
 export interface BuildCommandIo {
   stdout: (text: string) => void
@@ -36,7 +55,94 @@ export function sourceDateEpoch(env: NodeJS.ProcessEnv): number {
   return Number(value)
 }
 
-export async function buildCommand(catalog: Catalog, flags: BuildFlags, io: BuildCommandIo): Promise<BuildResult> {
+export interface MatrixRow {
+  target: string
+  status: 'built' | 'skipped' | 'failed'
+  note: string
+  result?: BuildResult
+  exitCode?: number
+}
+
+/** Every os/arch/runtime the flags name (all of an axis under --all when the axis is not given). */
+export function matrixTargets(flags: BuildFlags): { os: string; arch: string; runtime: string }[] {
+  const pick = (given: string[], all: readonly string[], fallback: string[]) => (given.length > 0 ? given : flags.all ? [...all] : fallback)
+  const oses = pick(asList(flags.os), OSES, [])
+  const arches = pick(asList(flags.arch), ARCHES, ['amd64'])
+  const runtimes = pick(asList(flags.runtime), RUNTIMES, [])
+  return oses.flatMap((os) => arches.flatMap((arch) => runtimes.map((runtime) => ({ os, arch, runtime }))))
+}
+
+/** One target: repeatable axes given once become plain values. */
+export function singleTarget(flags: BuildFlags): SingleBuildFlags {
+  const first = (value: string | string[] | undefined) => asList(value)[0]
+  return { ...flags, os: first(flags.os), arch: first(flags.arch), runtime: first(flags.runtime) }
+}
+
+export function isMatrix(flags: BuildFlags): boolean {
+  return flags.all === true || [flags.os, flags.arch, flags.runtime].some((value) => Array.isArray(value) && value.length > 1)
+}
+
+/**
+ * Several targets: the supported ones build in parallel (one per core; they share the cache, and the
+ * executable cache lets one build per platform make the installer), the unsupported ones are listed with
+ * their reason, and a summary table ends the run.
+ */
+export async function buildMatrixCommand(catalog: Catalog, flags: BuildFlags, io: BuildCommandIo): Promise<MatrixRow[]> {
+  const targets = matrixTargets(flags)
+  if (targets.length === 0) throw new UsageError('build --all or a matrix needs at least one --os and --runtime, or --all', { hint: 'e.g. edgebundle build --all --kubeedge-version 1.23' })
+  const rows: MatrixRow[] = []
+  const runnable: { row: MatrixRow; flags: SingleBuildFlags }[] = []
+  for (const target of targets) {
+    const label = `${target.os}/${target.arch}/${target.runtime}`
+    const single: SingleBuildFlags = { ...flags, ...target, json: false }
+    try {
+      // Resolve up front: an unsupported combination is a skip with its reason, not a failure.
+      resolveTarget(catalog, validateRequest(catalog, requestFromFlags(single)))
+      const row: MatrixRow = { target: label, status: 'built', note: '' }
+      rows.push(row)
+      runnable.push({ row, flags: single })
+    } catch (error) {
+      if (error instanceof UsageError) rows.push({ target: label, status: 'skipped', note: error.message.replace(/^.* is not supported: /, '') })
+      else throw error
+    }
+  }
+  // One progress display for the whole matrix: a line per finished target, not one set of bars per build.
+  const quiet: BuildCommandIo = { ...io, stdout: () => {}, stderr: () => {}, progressStream: undefined }
+  let finished = 0
+  const results = await mapLimit(runnable, Math.max(1, availableParallelism()), async ({ row, flags: single }) => {
+    const start = performance.now()
+    try {
+      return await buildCommand(catalog, single, quiet)
+    } finally {
+      finished++
+      io.stderr(`[${finished}/${runnable.length}] ${row.target} done in ${((performance.now() - start) / 1000).toFixed(1)} s\n`)
+    }
+  })
+  results.forEach((settled, index) => {
+    const { row } = runnable[index]!
+    if (settled.status === 'fulfilled') {
+      row.result = settled.value
+      row.note = `${formatBytes(settled.value.size)}  ${settled.value.archive}`
+    } else {
+      const error = settled.reason as Error
+      row.status = 'failed'
+      row.note = error.message.split('\n')[0]!
+      row.exitCode = error instanceof EdgebundleError ? error.exitCode : 1
+    }
+  })
+  if (flags.json) io.stdout(`${JSON.stringify(rows, null, 2)}\n`)
+  else {
+    const width = Math.max(6, ...rows.map((r) => r.target.length))
+    const lines = rows.map((r) => `${r.target.padEnd(width)}  ${r.status.padEnd(7)}  ${r.note}`)
+    const count = (status: MatrixRow['status']) => rows.filter((r) => r.status === status).length
+    io.stdout(`${'TARGET'.padEnd(width)}  RESULT   NOTE\n${lines.join('\n')}\n\n${count('built')} built, ${count('skipped')} skipped, ${count('failed')} failed\n`)
+  }
+  const failed = rows.find((r) => r.status === 'failed')
+  if (failed) throw new EdgebundleError(`${rows.filter((r) => r.status === 'failed').length} of ${runnable.length} builds failed (first: ${failed.target}: ${failed.note})`, (failed.exitCode ?? 1) as 1)
+  return rows
+}
+
+export async function buildCommand(catalog: Catalog, flags: SingleBuildFlags, io: BuildCommandIo): Promise<BuildResult> {
   const env = io.env ?? process.env
   const request = validateRequest(catalog, requestFromFlags(flags))
   const resolved = resolveTarget(catalog, request)
