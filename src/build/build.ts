@@ -11,7 +11,7 @@ import { fetchArtifacts, type FetchedArtifact } from '../fetch/fetch.js'
 import type { Http } from '../fetch/http.js'
 import type { ArtifactSettings } from '../fetch/settings.js'
 import { hashFile } from '../fetch/cache.js'
-import { type PauseImage, preparePauseImage } from '../fetch/pause-image.js'
+import { type PauseImage, pauseImageRequest, preparePauseImage } from '../fetch/pause-image.js'
 import type { FetchReporter } from '../fetch/fetch.js'
 import { BUNDLE } from '../model/layout.js'
 import { type BundleManifest, MANIFEST_SCHEMA_VERSION, type ManifestFile } from '../model/manifest.js'
@@ -95,17 +95,7 @@ export async function buildBundle(catalog: Catalog, request: ValidRequest, setti
   // 1. The pause image first: the plan must know whether the bundle carries it.
   const family = catalog.platforms.oses[request.target.os].family
   const pauseImage: PauseImage | null = await timed('pause image', () =>
-    preparePauseImage({
-      reference: request.options.pauseImage,
-      family,
-      arch: request.target.arch,
-      archive: settings.pauseImageArchive,
-      pull: settings.pullPause,
-      insecureRegistries: settings.insecureRegistries,
-      offline: settings.offline,
-      cacheDir: settings.cacheDir,
-      http: io.registryFetch,
-    }),
+    preparePauseImage(pauseImageRequest({ pauseImage: request.options.pauseImage, family, arch: request.target.arch }, settings, io.registryFetch)),
   )
   const imageFile = pauseImage ? `${BUNDLE.imagesDir}/${pauseImage.fileName}` : undefined
 

@@ -26,6 +26,25 @@ export interface PauseImageRequest {
   http?: HttpFetch | undefined
 }
 
+/** The request for a target from the artifact settings (fetch and build ask the same way). */
+export function pauseImageRequest(
+  target: { pauseImage: string; family: OsFamily; arch: Arch },
+  settings: { pauseImageArchive: string | undefined; pullPause: boolean; insecureRegistries: string[]; offline: boolean; cacheDir: string },
+  http: HttpFetch | undefined,
+): PauseImageRequest {
+  return {
+    reference: target.pauseImage,
+    family: target.family,
+    arch: target.arch,
+    archive: settings.pauseImageArchive,
+    pull: settings.pullPause,
+    insecureRegistries: settings.insecureRegistries,
+    offline: settings.offline,
+    cacheDir: settings.cacheDir,
+    http,
+  }
+}
+
 export interface PauseImage {
   path: string
   sha256: string

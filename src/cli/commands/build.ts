@@ -1,16 +1,14 @@
 /** edgebundle build: resolve, fetch, assemble and pack one bundle (the main command). */
+import { availableParallelism } from 'node:os'
 import { resolve } from 'node:path'
 import { buildBundle, DEFAULT_SOURCE_DATE_EPOCH, type BuildResult } from '../../build/build.js'
 import type { Catalog } from '../../catalog/schema.js'
-import { formatBytes } from '../../fetch/progress.js'
+import { mapLimit } from '../../fetch/fetch.js'
 import { createHttpClient, type Http, type HttpClient } from '../../fetch/http.js'
-import { createProgressReporter, type ProgressStream } from '../../fetch/progress.js'
+import { createProgressReporter, formatBytes } from '../../fetch/progress.js'
 import { checkChecksumOverrides } from '../../fetch/sources.js'
 import { EdgebundleError, UsageError } from '../../model/errors.js'
 import { ARCHES, OSES, RUNTIMES } from '../../model/target.js'
-import { mapLimit } from '../../fetch/fetch.js'
-import { availableParallelism } from 'node:os'
-import type { HttpFetch } from '../../oci/index.js'
 import { fileTemplates } from '../../io/templates.js'
 import { readPrivateKeyFile } from '../../sign/index.js'
 import { validateRequest } from '../../resolve/request.js'
@@ -18,6 +16,7 @@ import { resolveTarget } from '../../resolve/resolve.js'
 import { type ArtifactFlags, type TargetFlags, artifactSettingsFromFlags, requestFromFlags } from '../target-options.js'
 import { VERSION } from '../version.js'
 import { parseNodeBinaries } from './exe.js'
+import type { FetchCommandIo } from './fetch.js'
 
 /** --os, --arch and --runtime repeat for build (a matrix); the other target flags are single. */
 export type BuildFlags = Omit<TargetFlags, 'os' | 'arch' | 'runtime'> &
@@ -38,14 +37,8 @@ type SingleBuildFlags = BuildFlags & { os?: string; arch?: string; runtime?: str
 
 const asList = (value: string | string[] | undefined): string[] => (value === undefined ? [] : Array.isArray(value) ? value : [value])
 
-export interface BuildCommandIo {
-  stdout: (text: string) => void
-  stderr: (text: string) => void
-  progressStream?: ProgressStream | undefined
-  http?: Http | undefined
-  registryFetch?: HttpFetch | undefined
-  env?: NodeJS.ProcessEnv | undefined
-}
+/** The same edges as fetch: output, the terminal for progress, the network (tests inject loopback clients). */
+export type BuildCommandIo = FetchCommandIo
 
 /** SOURCE_DATE_EPOCH (reproducible-builds.org): every archive timestamp; unset → a fixed constant, never the clock. */
 export function sourceDateEpoch(env: NodeJS.ProcessEnv): number {

@@ -10,7 +10,7 @@ import { createHttpClient, type Http, type HttpClient, offlineHttp } from '../..
 import { type DownloadEntry, listDownloads } from '../../fetch/list.js'
 import { createProgressReporter, type ProgressStream } from '../../fetch/progress.js'
 import { checkChecksumOverrides, artifactRelativePath } from '../../fetch/sources.js'
-import { type PauseImage, normalizedImageName, preparePauseImage, targetPlatform } from '../../fetch/pause-image.js'
+import { type PauseImage, normalizedImageName, pauseImageRequest, preparePauseImage, targetPlatform } from '../../fetch/pause-image.js'
 import type { HttpFetch } from '../../oci/index.js'
 import { type ArtifactFlags, type TargetFlags, artifactSettingsFromFlags, requestFromFlags } from '../target-options.js'
 import { VERSION } from '../version.js'
@@ -75,17 +75,9 @@ export async function fetchCommand(catalog: Catalog, flags: FetchFlags, io: Fetc
     return
   }
 
-  const pauseImage = await preparePauseImage({
-    reference: resolved.options.pauseImage,
-    family: resolved.family,
-    arch: resolved.target.arch,
-    archive: settings.pauseImageArchive,
-    pull: settings.pullPause,
-    insecureRegistries: settings.insecureRegistries,
-    offline: settings.offline,
-    cacheDir: settings.cacheDir,
-    http: io.registryFetch,
-  })
+  const pauseImage = await preparePauseImage(
+    pauseImageRequest({ pauseImage: resolved.options.pauseImage, family: resolved.family, arch: resolved.target.arch }, settings, io.registryFetch),
+  )
   if (pauseImage && !flags.json) io.stdout(formatPauseImage(pauseImage))
 
   if (resolved.components.length === 0) {
