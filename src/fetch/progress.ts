@@ -5,6 +5,7 @@
 import { MultiBar, type SingleBar } from 'cli-progress'
 import type { ResolvedComponent } from '../resolve/resolve.js'
 import type { FetchReporter, FetchedArtifact } from './fetch.js'
+import { formatBytes } from '../render/format-bytes.js'
 
 export interface ProgressStream extends NodeJS.WritableStream {
   isTTY?: boolean
@@ -23,16 +24,7 @@ export interface ProgressOptions {
   log: (line: string) => void
 }
 
-export function formatBytes(bytes: number): string {
-  const units = ['B', 'KiB', 'MiB', 'GiB']
-  let value = bytes
-  let unit = 0
-  while (value >= 1024 && unit < units.length - 1) {
-    value /= 1024
-    unit++
-  }
-  return unit === 0 ? `${value} B` : `${value.toFixed(1)} ${units[unit]}`
-}
+export { formatBytes } from '../render/format-bytes.js'
 
 const key = (c: ResolvedComponent) => `${c.id}@${c.version}@${c.platform}`
 

@@ -1,17 +1,7 @@
 /** Human-readable output of `edgebundle verify` and `edgebundle inspect`. */
+import { formatBytes } from '../render/format-bytes.js'
 import type { BundleReport } from './inspect.js'
 
-export function formatBytes(bytes: number): string {
-  if (bytes < 1024) return `${bytes} B`
-  const units = ['KiB', 'MiB', 'GiB', 'TiB']
-  let value = bytes / 1024
-  let unit = 0
-  while (value >= 1024 && unit < units.length - 1) {
-    value /= 1024
-    unit++
-  }
-  return `${value.toFixed(1)} ${units[unit]}`
-}
 
 export function formatSignature(signature: BundleReport['signature']): string {
   const key = signature.keyFingerprint === null ? '' : ` (key ${signature.keyFingerprint})`

@@ -1,5 +1,5 @@
 /** Reading built bundles: the public surface of src/inspect. */
-export { formatBytes, formatInspect, formatSignature, formatVerify } from './format.js'
+export { formatInspect, formatSignature, formatVerify } from './format.js'
 export { type PlanSummary, type ReadManifest } from './documents.js'
 export { ArchiveCorruptError, BundleVerificationError } from './errors.js'
 export {

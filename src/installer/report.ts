@@ -5,6 +5,7 @@
  */
 import type { IntegrityProblem } from './errors.js'
 import { describeProblem } from './errors.js'
+import { formatBytes } from '../render/format-bytes.js'
 
 export type InstallerEvent =
   | { event: 'version'; installer: string; node: string; platform: string; bundle: string | null }
@@ -31,17 +32,6 @@ export function jsonReporter(out: Output): Reporter {
   return { emit: (event) => out.stdout(`${JSON.stringify(event)}\n`) }
 }
 
-function formatBytes(bytes: number): string {
-  if (bytes < 1024) return `${bytes} B`
-  const units = ['KiB', 'MiB', 'GiB']
-  let value = bytes / 1024
-  let unit = 0
-  while (value >= 1024 && unit < units.length - 1) {
-    value /= 1024
-    unit++
-  }
-  return `${value.toFixed(1)} ${units[unit]}`
-}
 
 /** Text: progress and results on stdout, problems and errors on stderr. */
 export function textReporter(out: Output): Reporter {
