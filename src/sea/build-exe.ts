@@ -137,13 +137,10 @@ export function packageVersion(root: string = packageRoot()): string {
  * may use Node built-ins and src/ only, and a bundle that pulls in anything from node_modules (zod,
  * commander, handlebars, …) is refused rather than shipped.
  */
-export async function bundleInstallerScript(): Promise<SeaScript> {
-  const embedded = embeddedText('installer')
-  if (embedded !== null) return { code: embedded, sha256: sha256Of(embedded), origin: 'embedded' }
-  const root = packageRoot()
-  const esbuild = loadEsbuild(root)
-  const result = await esbuild.build({
-    entryPoints: [join(root, 'src', 'installer', 'main.ts')],
+/** esbuild options every SEA script shares: one minified CommonJS file for Node 22, kept in memory. */
+export function seaScriptOptions(root: string, entry: string) {
+  return {
+    entryPoints: [join(root, ...entry.split('/'))] as string[],
     absWorkingDir: root,
     bundle: true,
     platform: 'node',
@@ -153,8 +150,18 @@ export async function bundleInstallerScript(): Promise<SeaScript> {
     legalComments: 'none',
     charset: 'utf8',
     write: false,
-    metafile: true,
     logLevel: 'silent',
+  } as const
+}
+
+export async function bundleInstallerScript(): Promise<SeaScript> {
+  const embedded = embeddedText('installer')
+  if (embedded !== null) return { code: embedded, sha256: sha256Of(embedded), origin: 'embedded' }
+  const root = packageRoot()
+  const esbuild = loadEsbuild(root)
+  const result = await esbuild.build({
+    ...seaScriptOptions(root, 'src/installer/main.ts'),
+    metafile: true,
     define: { EDGEBUNDLE_VERSION: JSON.stringify(packageVersion(root)) },
   })
   const dependencies = Object.keys(result.metafile.inputs).filter((input) => input.includes('node_modules/'))

@@ -13,7 +13,7 @@ import { createHash } from 'node:crypto'
 import { createRequire } from 'node:module'
 import { join, relative } from 'node:path'
 import { packageRoot } from '../catalog/load.js'
-import { type BuiltExecutable, type ExecutableOptions, type SeaScript, buildSeaExecutable, bundleInstallerScript, installExecutable, loadEsbuild, packageVersion } from './build-exe.js'
+import { type BuiltExecutable, type ExecutableOptions, type SeaScript, buildSeaExecutable, bundleInstallerScript, installExecutable, loadEsbuild, packageVersion, seaScriptOptions } from './build-exe.js'
 import { SEA_ASSETS } from './embedded.js'
 
 export const BUILDER_EXECUTABLE = 'edgebundle-linux-x64'
@@ -36,19 +36,9 @@ function readTree(dir: string, keep: (name: string) => boolean): Record<string, 
 export async function bundleBuilderScript(root: string = packageRoot()): Promise<SeaScript> {
   const esbuild = loadEsbuild(root)
   const result = await esbuild.build({
-    entryPoints: [join(root, 'src', 'cli', 'entry.ts')],
-    absWorkingDir: root,
-    bundle: true,
-    platform: 'node',
-    format: 'cjs',
-    target: 'node22',
-    minify: true,
+    ...seaScriptOptions(root, 'src/cli/entry.ts'),
     // Error classes name themselves from new.target.name; keep those names readable.
     keepNames: true,
-    legalComments: 'none',
-    charset: 'utf8',
-    write: false,
-    logLevel: 'silent',
     define: {
       EDGEBUNDLE_VERSION: JSON.stringify(packageVersion(root)),
       // CommonJS has no import.meta: the modules that use it (packageRoot, createRequire) get the file URL of
