@@ -22,7 +22,7 @@ import type { TemplateSource } from '../render/templates.js'
 import type { ValidRequest } from '../resolve/request.js'
 import { buildInstallerExecutable, type BuiltExecutable } from '../sea/build-exe.js'
 import type { ExePlatform } from '../sea/runtimes.js'
-import { formatSha256Sums, signChecksums } from '../sign/index.js'
+import { formatSha256Sums, publicKeyPemOf, signChecksums } from '../sign/index.js'
 import { renderBundleReadme } from './readme.js'
 import { type SbomComponent, renderSbom } from './sbom.js'
 
@@ -202,6 +202,7 @@ export async function buildBundle(catalog: Catalog, request: ValidRequest, setti
       ),
     ),
   )
+  if (settings.signingKeyPem !== undefined) files.push(staged(BUNDLE.signerKey, publicKeyPemOf(settings.signingKeyPem)))
   files.push(staged(BUNDLE.sbom, renderSbom({ bundle: plan.name, edgebundleVersion: io.edgebundleVersion, components: sbomComponents })))
   files.sort(byPath)
 

@@ -173,6 +173,9 @@ export function checkPlan(data: unknown): Plan {
     for (const [field, type] of Object.entries(STEP_FIELDS[kind as StepKind])) {
       if (!hasType(step[field], type)) problems.push(`${at} (${kind}): ${field} is not a ${type}`)
     }
+    if (kind === 'write-file' && step.merge !== undefined && step.merge !== 'json' && step.merge !== 'toml') {
+      problems.push(`${at} (write-file): merge must be json or toml`)
+    }
     if (kind === 'preflight' && Array.isArray(step.checks)) {
       step.checks.forEach((check: unknown, checkIndex: number) => {
         if (!isRecord(check) || typeof check.kind !== 'string' || !Object.hasOwn(CHECK_KINDS, check.kind)) {

@@ -21,6 +21,10 @@ export type IntegrityProblemKind =
   | 'duplicate'
   /** plan.json uses a bundle file that SHA256SUMS does not cover, so it could not be verified. */
   | 'not-covered'
+  /** The bundle holds a file SHA256SUMS does not list (added after the build). */
+  | 'unlisted'
+  /** SHA256SUMS.sig is missing where a key requires it, or does not verify. */
+  | 'signature'
 
 export interface IntegrityProblem {
   kind: IntegrityProblemKind
@@ -50,6 +54,10 @@ export function describeProblem(problem: IntegrityProblem): string {
       return `SHA256SUMS line ${problem.line}: not "<sha256>  <path>": ${JSON.stringify(problem.path)}`
     case 'duplicate':
       return `${problem.path}${where}: listed again with another checksum`
+    case 'unlisted':
+      return `${problem.path}: not listed in SHA256SUMS (added after the bundle was built)`
+    case 'signature':
+      return `${problem.path}: ${problem.detail ?? 'bad signature'}`
     case 'not-covered':
       return `${problem.path}: used by plan.json${problem.detail ? ` (${problem.detail})` : ''} but not listed in SHA256SUMS`
   }

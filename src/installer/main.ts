@@ -5,6 +5,7 @@
  * reaches only Node's built-in modules.
  */
 import { isSea } from 'node:sea'
+import { hostNodeAccess } from './host.js'
 import { runInstaller } from './run.js'
 
 /** node:sea throws where SEA support is compiled out; such a process is not a SEA either. */
@@ -32,6 +33,8 @@ function writer(stream: NodeJS.WriteStream): (text: string) => void {
 }
 
 runInstaller(process.argv.slice(2), {
+  env: process.env,
+  node: hostNodeAccess(),
   stdout: writer(process.stdout),
   stderr: writer(process.stderr),
   isSea: runningAsSea(),

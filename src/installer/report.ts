@@ -15,7 +15,17 @@ export type InstallerEvent =
   | { event: 'verified'; files: number; bytes: number; ms: number }
   | { event: 'step'; index: number; total: number; id: string; kind: string; description: string; actions: string[]; dryRun: boolean }
   | { event: 'warning'; message: string }
-  | { event: 'done'; exitCode: number; dryRun: boolean; steps: number }
+  | { event: 'info'; message: string }
+  | { event: 'signature'; status: 'verified' | 'unsigned' | 'unchecked'; key: 'pubkey' | 'trusted' | 'bundle' | null; fingerprint: string | null }
+  | { event: 'check'; kind: string; severity: string; outcome: 'ok' | 'skipped' | 'failed'; message: string; whatToDo?: string }
+  | { event: 'change'; step: string; action: string; dryRun: boolean }
+  | { event: 'step-done'; id: string; changed: number; unchanged: number }
+  | { event: 'rolled-back'; run: number; name: string; finished: boolean; records: number; dryRun: boolean; reason: 'rollback' | 'uninstall' | 'step-failed' }
+  | { event: 'undo'; action: string; dryRun: boolean }
+  | { event: 'status'; runs: { run: number; name: string; finished: boolean; changes: Record<string, number> }[] }
+  /** The keadm join command: the token shown as <token>, never itself. */
+  | { event: 'join'; command: string[]; ran: boolean; exitCode?: number }
+  | { event: 'done'; exitCode: number; dryRun: boolean; steps: number; changed?: number; unchanged?: number; warnings?: number }
   | { event: 'error'; exitCode: number; message: string; hint?: string }
 
 export interface Output {
@@ -32,6 +42,8 @@ export function jsonReporter(out: Output): Reporter {
   return { emit: (event) => out.stdout(`${JSON.stringify(event)}\n`) }
 }
 
+
+const KEY_SOURCE = { pubkey: 'the --pubkey key', trusted: "this node's trusted key", bundle: "the bundle's own signer.pub" } as const
 
 /** Text: progress and results on stdout, problems and errors on stderr. */
 export function textReporter(out: Output): Reporter {
@@ -68,8 +80,52 @@ export function textReporter(out: Output): Reporter {
         case 'warning':
           out.stderr(`warning: ${event.message}\n`)
           return
+        case 'info':
+          out.stdout(`  ${event.message}\n`)
+          return
+        case 'signature':
+          if (event.status === 'verified') out.stdout(`signature verified with ${KEY_SOURCE[event.key ?? 'bundle']} (${event.fingerprint})\n`)
+          else if (event.status === 'unsigned') out.stdout('the bundle is not signed\n')
+          return
+        case 'check':
+          if (event.outcome === 'ok') out.stdout(`  ok: ${event.message}\n`)
+          else if (event.outcome === 'skipped') out.stdout(`  skipped: ${event.message}\n`)
+          else if (event.severity === 'error') out.stderr(`  FAILED: ${event.message}${event.whatToDo ? `\n    what to do: ${event.whatToDo}` : ''}\n`)
+          else out.stderr(`warning: ${event.message}${event.whatToDo ? ` (${event.whatToDo})` : ''}\n`)
+          return
+        case 'change':
+          out.stdout(`  ${event.dryRun ? 'would: ' : ''}${event.action}\n`)
+          return
+        case 'step-done':
+          if (event.changed === 0 && event.unchanged > 0) out.stdout(`  unchanged: ${event.unchanged} already in place\n`)
+          return
+        case 'undo':
+          out.stdout(`  ${event.dryRun ? 'would ' : ''}${event.action}\n`)
+          return
+        case 'rolled-back':
+          out.stdout(
+            event.dryRun
+              ? `dry run: run ${event.run} (${event.name}) would be undone: ${event.records} records\n`
+              : `${event.reason === 'step-failed' ? 'rolled back the failed run' : 'undid run'} ${event.run} (${event.name}${event.finished ? '' : ', interrupted'}): ${event.records} records\n`,
+          )
+          return
+        case 'status':
+          if (event.runs.length === 0) out.stdout('nothing installed: no edgebundle runs are recorded on this node\n')
+          for (const run of event.runs) {
+            const changes = Object.entries(run.changes).map(([kind, count]) => `${count} ${kind}`).join(', ')
+            out.stdout(`run ${run.run}: ${run.name} (${run.finished ? 'finished' : 'interrupted: run install again to finish it, or rollback'})${changes ? `: ${changes}` : ''}\n`)
+          }
+          return
+        case 'join':
+          if (event.ran) out.stdout(event.exitCode === 0 ? 'keadm join succeeded\n' : '')
+          else out.stdout(`\nJoin the node to the cluster (the token is not shown; --join runs it with yours):\n\n    ${event.command.join(' ')}\n\n`)
+          return
         case 'done':
-          out.stdout(event.dryRun ? `dry run complete: ${event.steps} steps listed, nothing changed\n` : `done: ${event.steps} steps\n`)
+          if (event.dryRun) out.stdout(`dry run complete: ${event.changed ?? 0} would change, ${event.unchanged ?? 0} unchanged; nothing was changed\n`)
+          else if (event.changed === 0) out.stdout(`nothing to do: the node already matches the bundle (0 changed, ${event.unchanged ?? 0} unchanged)\n`)
+          else if (event.changed !== undefined) out.stdout(`done: ${event.changed} changed, ${event.unchanged ?? 0} unchanged\n`)
+          else out.stdout('done\n')
+          if (event.warnings) out.stdout(`${event.warnings} warning(s) above\n`)
           return
         case 'error':
           out.stderr(`install: ${event.message}\n`)

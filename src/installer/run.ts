@@ -1,51 +1,80 @@
 /**
- * The installer's flow, in the order DESIGN fixes: find the bundle → verify it (SHA256SUMS) before
- * anything is trusted → read plan.json → (preflight → steps → runtime check → report). This version
- * carries out --dry-run: verification and the list of what each step would do. The full installer
- * replaces the dry-run branch below with preflight, the step executors, the journal and rollback.
+ * The installer's flow, in the order DESIGN fixes: find the bundle → verify it (SHA256SUMS, then the
+ * signature) before anything is trusted → check every archive → preflight → steps → runtime check over
+ * CRI → report. Plus rollback, uninstall, status and verify, which work from the journal
+ * (docs/node-state.md).
  *
- * Returns the exit code; main.ts sets it. Nothing here calls process.exit, so tests run it in-process.
+ * Returns the exit code; main.ts sets it. Nothing here calls process.exit, so tests run it in-process;
+ * every piece of the node (files, commands, the probe preflight reads, CRI) comes in through
+ * InstallerIo, so tests and the crash harness can stand in for any of them.
  */
-import { join } from 'node:path'
+import { statSync } from 'node:fs'
+import { join, resolve } from 'node:path'
 import { EXIT, type ExitCode, EdgebundleError, UsageError } from '../model/errors.js'
 import { BUNDLE } from '../model/layout.js'
 import type { Plan } from '../model/plan.js'
-import { USAGE, parseInstallerArgs } from './cli.js'
+import { scanArchive } from './archive/index.js'
 import { type LocateContext, bundleFilesOf, locateBundle, peekBundleName, readPlan } from './bundle.js'
+import { type InstallerArgs, type JoinArgs, USAGE, parseInstallerArgs } from './cli.js'
 import { IntegrityError, type IntegrityProblem } from './errors.js'
+import { PreflightError, type StepContext, type StepServices, executeStep, scratchSpace } from './execute.js'
+import { Journal, type NodePaths, nodePaths } from './journal.js'
+import type { NodeFs } from './node-fs.js'
+import { Placer, StepError } from './place.js'
 import { type Output, type Reporter, jsonReporter, textReporter } from './report.js'
-import { describeStep } from './steps.js'
-import { readSha256Sums, verifyEntries } from './verify.js'
+import { type SignatureCheck, checkSignature } from './signature.js'
+import type { NodeSystem } from './system.js'
+import { rollbackLastRun, uninstallAll } from './undo.js'
+import { readSha256Sums, unlistedFiles, verifyEntries } from './verify.js'
 
 /** The installer's version, set by esbuild's define when the executable is built. */
 declare const EDGEBUNDLE_VERSION: string | undefined
 export const INSTALLER_VERSION: string = typeof EDGEBUNDLE_VERSION === 'string' ? EDGEBUNDLE_VERSION : '0.0.0-dev'
+
+/** The node, as the installer reaches it. main.ts passes the real ones; tests pass their own. */
+export interface NodeAccess {
+  fs: NodeFs
+  system: NodeSystem
+  /** Built per run: preflight and CRI need to know --root and --dry-run. */
+  services(context: { root: string | undefined; dryRun: boolean; style: NodePaths['style'] }): StepServices
+}
 
 export interface InstallerIo extends Output, LocateContext {
   nodeVersion: string
   /** process.platform-process.arch with Node's names, e.g. linux-arm64, win32-x64. */
   platform: string
   now(): number
+  env?: Record<string, string | undefined>
+  /** Absent: verification, dry listing and status still work; installing needs it. */
+  node?: NodeAccess
 }
 
 /**
- * Verifies the bundle: every SHA256SUMS entry hashes right, and every bundle file the plan uses is
- * listed. Throws IntegrityError with all problems found, after reporting each one.
+ * Verifies the bundle: the signature over SHA256SUMS (when there is one, or a key demands one), then
+ * every SHA256SUMS entry hashes right, and every bundle file the plan uses is listed. Throws
+ * IntegrityError with all problems found, after reporting each one.
  */
-export async function verifyBundle(dir: string, reporter: Reporter, now: () => number): Promise<{ files: number; bytes: number }> {
+export async function verifyBundle(
+  dir: string,
+  reporter: Reporter,
+  now: () => number,
+  keys: { pubkey?: string | undefined; trusted?: string | undefined } = {},
+): Promise<{ files: number; bytes: number; signature: SignatureCheck }> {
   const started = now()
   const parsed = await readSha256Sums(join(dir, BUNDLE.checksums))
   if (parsed === null) {
     throw new IntegrityError(`${BUNDLE.checksums} is missing from ${dir}, so the bundle cannot be verified`, [], 'Copy the complete bundle again: SHA256SUMS must sit beside plan.json.')
   }
+  const signature = await checkSignature(dir, keys)
   reporter.emit({ event: 'verify-start', files: parsed.entries.length })
-  const problems: IntegrityProblem[] = [...parsed.problems]
+  const problems: IntegrityProblem[] = [...signature.problems, ...parsed.problems]
   if (!parsed.entries.some((entry) => entry.path === BUNDLE.plan)) problems.push({ kind: 'not-covered', path: BUNDLE.plan })
   const result = await verifyEntries(dir, parsed.entries)
   problems.push(...result.problems)
+  const listed = new Set(parsed.entries.map((entry) => entry.path))
+  for (const path of await unlistedFiles(dir, listed, [BUNDLE.checksums, BUNDLE.signature])) problems.push({ kind: 'unlisted', path })
   // Only now is plan.json trustworthy enough to read its file references (when it verified).
   if (problems.length === 0) {
-    const listed = new Set(parsed.entries.map((entry) => entry.path))
     for (const step of readPlan(dir).steps) {
       for (const file of bundleFilesOf(step)) {
         if (!listed.has(file)) problems.push({ kind: 'not-covered', path: file, detail: `step ${step.id}` })
@@ -56,8 +85,10 @@ export async function verifyBundle(dir: string, reporter: Reporter, now: () => n
   if (problems.length > 0) {
     throw new IntegrityError(`the bundle in ${dir} failed verification (${problems.length} problem${problems.length === 1 ? '' : 's'}); nothing was changed`, problems)
   }
+  reporter.emit({ event: 'signature', status: signature.status, key: signature.key, fingerprint: signature.fingerprint })
+  for (const warning of signature.warnings) reporter.emit({ event: 'warning', message: warning })
   reporter.emit({ event: 'verified', files: result.files, bytes: result.bytes, ms: now() - started })
-  return result
+  return { ...result, signature }
 }
 
 function reportPlan(plan: Plan, dir: string, reporter: Reporter, dryRun: boolean): void {
@@ -74,11 +105,216 @@ function reportPlan(plan: Plan, dir: string, reporter: Reporter, dryRun: boolean
   })
 }
 
+/** --root DIR, checked and made absolute (the journal and every node path hang off it). */
+function resolveRoot(root: string | undefined, cwd: string): string | undefined {
+  if (root === undefined) return undefined
+  const absolute = resolve(cwd, root)
+  let isDir = false
+  try {
+    isDir = statSync(absolute).isDirectory()
+  } catch {
+    // reported below
+  }
+  if (!isDir) throw new UsageError(`--root ${root} is not a folder`, { hint: 'Give the folder where the node\'s root filesystem is mounted.' })
+  // "--root /" is the live filesystem's layout, but still "no services".
+  return absolute === '/' ? '' : absolute.replace(/[\\/]+$/, '')
+}
+
+const styleOf = (plan: Plan | null, platform: string): NodePaths['style'] =>
+  plan ? (plan.target.os === 'windows' ? 'windows' : 'posix') : platform.startsWith('win32') ? 'windows' : 'posix'
+
+/** Every archive the plan unpacks, checked member by member before any step runs. */
+async function checkArchives(plan: Plan, dir: string): Promise<void> {
+  for (const step of plan.steps) {
+    if (step.kind !== 'install-archive' && step.kind !== 'run-upstream-installer') continue
+    if (step.format === 'zip') continue
+    await scanArchive(join(dir, ...step.file.split('/')), step.format, step.kind === 'install-archive' ? step.strip : 0)
+  }
+}
+
+/** keadm join for this bundle: the address and token given at install time, the bundle's own flags after. */
+export function keadmJoinArgv(plan: Plan, join: JoinArgs, token: string): string[] {
+  return [
+    'join',
+    `--cloudcore-ipport=${join.cloudcore}`,
+    `--token=${token}`,
+    ...(join.nodeName === undefined ? [] : [`--edgenode-name=${join.nodeName}`]),
+    ...plan.kubeedge.keadmJoinArgs,
+  ]
+}
+
+async function joinCluster(plan: Plan, join: JoinArgs, node: NodeAccess, reporter: Reporter): Promise<ExitCode> {
+  const shown = ['keadm', ...keadmJoinArgv(plan, join, '<token>')]
+  if (!join.run) {
+    reporter.emit({ event: 'join', command: shown, ran: false })
+    return EXIT.ok
+  }
+  if (node.system.which('keadm') === null) {
+    throw new StepError('keadm is not installed, so the node cannot join', 'Install keadm (the KubeEdge release for this node), then run the install again with --join; everything else is in place.')
+  }
+  const result = await node.system.run('keadm', keadmJoinArgv(plan, join, join.token))
+  // keadm may echo its flags: the token leaves this process only as keadm's argument.
+  const scrub = (text: string) => text.split(join.token).join('<token>')
+  for (const line of scrub(result.stdout + result.stderr).split('\n').filter((l) => l.trim() !== '')) reporter.emit({ event: 'info', message: line })
+  reporter.emit({ event: 'join', command: shown, ran: true, exitCode: result.code })
+  if (result.code !== 0) throw new StepError(`keadm join failed (exit ${result.code}); the runtime stays installed`, 'Fix what keadm reports above and run the install again with --join.')
+  return EXIT.ok
+}
+
+interface Counters {
+  changed: number
+  unchanged: number
+  warnings: number
+}
+
+async function install(args: InstallerArgs, io: InstallerIo, reporter: Reporter, counters: Counters): Promise<ExitCode> {
+  const location = locateBundle(args.bundle, io)
+  const root = resolveRoot(args.root, io.cwd)
+  const node = io.node
+  const trusted = node ? await readTrusted(node.fs, root) : undefined
+  await verifyBundle(location.dir, reporter, io.now, { pubkey: args.pubkey === undefined ? undefined : resolve(io.cwd, args.pubkey), trusted })
+  const plan = readPlan(location.dir)
+  reportPlan(plan, location.dir, reporter, args.dryRun)
+  for (const warning of plan.warnings ?? []) reporter.emit({ event: 'warning', message: warning })
+  await checkArchives(plan, location.dir)
+  if (!node) throw new UsageError('this build of the installer cannot reach the node')
+
+  const style = styleOf(plan, io.platform)
+  const paths = nodePaths(style, root)
+  const journal = await new Journal(node.fs, paths, plan.name).load()
+  let stepId = ''
+  let stepChanged = 0
+  let stepUnchanged = 0
+  const placer = new Placer(node.fs, journal, paths, { dryRun: args.dryRun, root }, {
+    change(action) {
+      counters.changed++
+      stepChanged++
+      reporter.emit({ event: 'change', step: stepId, action, dryRun: args.dryRun })
+    },
+    unchanged() {
+      counters.unchanged++
+      stepUnchanged++
+    },
+  })
+  const scratch = scratchSpace()
+  const context: StepContext = {
+    plan,
+    bundleDir: location.dir,
+    root,
+    dryRun: args.dryRun,
+    placer,
+    journal,
+    system: node.system,
+    services: node.services({ root, dryRun: args.dryRun, style }),
+    events: {
+      info: (message) => reporter.emit({ event: 'info', message }),
+      warn(message) {
+        counters.warnings++
+        reporter.emit({ event: 'warning', message })
+      },
+      check(result) {
+        if (result.outcome === 'failed' && result.severity === 'warning') counters.warnings++
+        reporter.emit({
+          event: 'check',
+          kind: result.check.kind,
+          severity: result.severity,
+          outcome: result.outcome,
+          message: result.message,
+          ...(result.whatToDo === undefined ? {} : { whatToDo: result.whatToDo }),
+        })
+      },
+    },
+    scratch: () => scratch.make(),
+  }
+  try {
+    for (const [index, step] of plan.steps.entries()) {
+      stepId = step.id
+      placer.step = step.id
+      stepChanged = 0
+      stepUnchanged = 0
+      reporter.emit({ event: 'step', index: index + 1, total: plan.steps.length, id: step.id, kind: step.kind, description: step.description, actions: [], dryRun: args.dryRun })
+      await executeStep(step, context)
+      reporter.emit({ event: 'step-done', id: step.id, changed: stepChanged, unchanged: stepUnchanged })
+    }
+    if (!args.dryRun) await journal.finish()
+  } catch (error) {
+    await scratch.cleanup()
+    if (error instanceof PreflightError || args.dryRun || !journal.isOpen) throw error
+    // A failed step takes its whole run back: the node is left as it was before this run.
+    const failure = error instanceof EdgebundleError ? error : new StepError(`step ${stepId}: ${(error as Error).message}`)
+    const undone = await rollbackLastRun(undoContext(node, journal, paths, root, false, reporter, counters))
+    if (undone) reporter.emit({ event: 'rolled-back', ...undone, dryRun: false, reason: 'step-failed' })
+    throw new StepError(`step ${stepId} failed: ${failure.message}${undone ? '; its run was rolled back' : ''}`, failure.hint)
+  }
+  await scratch.cleanup()
+  if (args.join !== null && !args.dryRun) await joinCluster(plan, args.join, node, reporter)
+  else if (args.join !== null) reporter.emit({ event: 'join', command: ['keadm', ...keadmJoinArgv(plan, args.join, '<token>')], ran: false })
+  reporter.emit({ event: 'done', exitCode: EXIT.ok, dryRun: args.dryRun, steps: plan.steps.length, ...counters })
+  return EXIT.ok
+}
+
+/** The node's own trust anchor (provisioned once per fleet), when it has one. */
+async function readTrusted(fs: NodeFs, root: string | undefined): Promise<string | undefined> {
+  const path = join(root ?? '/', 'etc', 'edgebundle', 'trusted.pub')
+  if (process.platform === 'win32' && root === undefined) return undefined
+  const stat = await fs.lstat(path)
+  return stat?.isFile() ? path : undefined
+}
+
+function undoContext(node: NodeAccess, journal: Journal, paths: NodePaths, root: string | undefined, dryRun: boolean, reporter: Reporter, counters: Counters) {
+  return {
+    fs: node.fs,
+    journal,
+    paths,
+    system: node.system,
+    dryRun,
+    root,
+    note: (action: string) => reporter.emit({ event: 'undo', action, dryRun }),
+    warn(message: string) {
+      counters.warnings++
+      reporter.emit({ event: 'warning', message })
+    },
+  }
+}
+
+/** rollback, uninstall and status need no bundle (an operator may undo from a damaged copy), only the journal. */
+async function fromJournal(args: InstallerArgs, io: InstallerIo, reporter: Reporter, counters: Counters): Promise<ExitCode> {
+  const node = io.node
+  if (!node) throw new UsageError('this build of the installer cannot reach the node')
+  const root = resolveRoot(args.root, io.cwd)
+  let plan: Plan | null = null
+  try {
+    plan = readPlan(locateBundle(args.bundle, io).dir)
+  } catch {
+    // Without a readable bundle the node's own OS decides the path style.
+  }
+  const paths = nodePaths(styleOf(plan, io.platform), root)
+  const journal = await new Journal(node.fs, paths, plan?.name ?? 'unknown').load()
+  if (args.command === 'status') {
+    reporter.emit({
+      event: 'status',
+      runs: journal.runs().map((run) => {
+        const changes: Record<string, number> = {}
+        for (const record of run.records) if (record.op !== 'begin' && record.op !== 'end') changes[record.op] = (changes[record.op] ?? 0) + 1
+        return { run: run.run, name: run.name, finished: run.finished, changes }
+      }),
+    })
+    return EXIT.ok
+  }
+  const context = undoContext(node, journal, paths, root, args.dryRun, reporter, counters)
+  const undone = args.command === 'rollback' ? [await rollbackLastRun(context)].filter((run) => run !== null) : await uninstallAll(context)
+  for (const run of undone) reporter.emit({ event: 'rolled-back', ...run, dryRun: args.dryRun, reason: args.command === 'rollback' ? 'rollback' : 'uninstall' })
+  if (undone.length === 0) reporter.emit({ event: 'info', message: 'nothing to undo: no edgebundle runs are recorded on this node' })
+  reporter.emit({ event: 'done', exitCode: EXIT.ok, dryRun: args.dryRun, steps: 0, warnings: counters.warnings })
+  return EXIT.ok
+}
+
 export async function runInstaller(argv: string[], io: InstallerIo): Promise<ExitCode> {
   // --json is honored even when the rest of the line is bad, so a driving tool always gets JSON back.
   let reporter: Reporter = argv.includes('--json') ? jsonReporter(io) : textReporter(io)
+  const counters: Counters = { changed: 0, unchanged: 0, warnings: 0 }
   try {
-    const args = parseInstallerArgs(argv)
+    const args = parseInstallerArgs(argv, io.env ?? {})
     reporter = args.json ? jsonReporter(io) : textReporter(io)
     if (args.mode === 'help') {
       io.stdout(USAGE)
@@ -94,32 +330,23 @@ export async function runInstaller(argv: string[], io: InstallerIo): Promise<Exi
       reporter.emit({ event: 'version', installer: INSTALLER_VERSION, node: io.nodeVersion, platform: io.platform, bundle })
       return EXIT.ok
     }
-    if (!args.dryRun) {
-      throw new UsageError('this installer version verifies a bundle and lists its steps (--dry-run); it does not install yet', {
-        hint: 'Run it with --dry-run, and install with install.sh (install.ps1 on Windows) from the same bundle.',
-      })
+    switch (args.command) {
+      case 'verify': {
+        const location = locateBundle(args.bundle, io)
+        const root = resolveRoot(args.root, io.cwd)
+        const trusted = io.node ? await readTrusted(io.node.fs, root) : undefined
+        await verifyBundle(location.dir, reporter, io.now, { pubkey: args.pubkey === undefined ? undefined : resolve(io.cwd, args.pubkey), trusted })
+        await checkArchives(readPlan(location.dir), location.dir)
+        reporter.emit({ event: 'done', exitCode: EXIT.ok, dryRun: false, steps: 0 })
+        return EXIT.ok
+      }
+      case 'install':
+        return await install(args, io, reporter, counters)
+      case 'rollback':
+      case 'uninstall':
+      case 'status':
+        return await fromJournal(args, io, reporter, counters)
     }
-
-    const location = locateBundle(args.bundle, io)
-    await verifyBundle(location.dir, reporter, io.now)
-    const plan = readPlan(location.dir)
-    reportPlan(plan, location.dir, reporter, true)
-    for (const warning of plan.warnings ?? []) reporter.emit({ event: 'warning', message: warning })
-    const context = { root: args.root, startsServices: args.root === undefined }
-    plan.steps.forEach((step, index) => {
-      reporter.emit({
-        event: 'step',
-        index: index + 1,
-        total: plan.steps.length,
-        id: step.id,
-        kind: step.kind,
-        description: step.description,
-        actions: describeStep(step, context),
-        dryRun: true,
-      })
-    })
-    reporter.emit({ event: 'done', exitCode: EXIT.ok, dryRun: true, steps: plan.steps.length })
-    return EXIT.ok
   } catch (error) {
     if (error instanceof EdgebundleError) {
       // An integrity failure has reported each problem as an event already; its summary is enough here.

@@ -9,7 +9,7 @@
  */
 import { createHash } from 'node:crypto'
 import { createReadStream } from 'node:fs'
-import { readFile, realpath, stat } from 'node:fs/promises'
+import { readFile, readdir, realpath, stat } from 'node:fs/promises'
 import { join, sep } from 'node:path'
 import type { IntegrityProblem } from './errors.js'
 
@@ -205,4 +205,21 @@ export async function readSha256Sums(file: string): Promise<ParsedChecksums | nu
     throw error
   }
   return parseSha256Sums(text)
+}
+
+/**
+ * Files (and links) under `root` that SHA256SUMS does not list, apart from SHA256SUMS and its signature:
+ * `sha256sum -c` checks only what is listed, so an added file would otherwise slip through.
+ */
+export async function unlistedFiles(root: string, listed: ReadonlySet<string>, own: readonly string[]): Promise<string[]> {
+  const out: string[] = []
+  const walk = async (dir: string, prefix: string) => {
+    for (const entry of await readdir(dir, { withFileTypes: true })) {
+      const relative = prefix === '' ? entry.name : `${prefix}/${entry.name}`
+      if (entry.isDirectory()) await walk(join(dir, entry.name), relative)
+      else if (!listed.has(relative) && !own.includes(relative)) out.push(relative)
+    }
+  }
+  await walk(root, '')
+  return out.sort()
 }

@@ -5,6 +5,8 @@ export const BUNDLE = {
   manifest: 'manifest.json',
   checksums: 'SHA256SUMS',
   signature: 'SHA256SUMS.sig',
+  /** The signer's public key, in a signed bundle: checks integrity when the node has no key of its own. */
+  signerKey: 'signer.pub',
   readme: 'README.md',
   sbom: 'sbom.cdx.json',
   installSh: 'install.sh',

@@ -49,7 +49,11 @@ export type Step =
       interpreter: 'bash' | 'sh'
     })
   | (StepBase & { kind: 'install-packages'; manager: 'dpkg' | 'rpm'; files: string[] })
-  | (StepBase & { kind: 'write-file'; source: string; dest: string; mode: string })
+  /**
+   * merge: the node's existing file is merged with this one rather than replaced (where the installer can:
+   * the executable does; install.sh replaces it, keeping the backup).
+   */
+  | (StepBase & { kind: 'write-file'; source: string; dest: string; mode: string; merge?: 'json' | 'toml' })
   | (StepBase & { kind: 'symlink'; path: string; target: string })
   | (StepBase & { kind: 'load-kernel-modules'; modules: string[] })
   | (StepBase & { kind: 'apply-sysctl'; file: string })

@@ -179,6 +179,7 @@ export function buildPlan(resolved: Resolved, files: RenderedFile[], inputs: Bun
       source: configSourcePath(file.dest),
       dest: file.dest,
       mode: file.mode,
+      ...(file.merge ? { merge: file.merge } : {}),
     })
   }
 

@@ -25,6 +25,8 @@ export interface RenderedFile {
   format: 'toml' | 'json' | 'yaml' | 'text'
   /** Services to restart when this file changes. */
   restarts: string[]
+  /** The runtime's main config: merged into the node's existing one rather than replacing it. */
+  merge?: 'json' | 'toml'
   /** One line for README and `plan` output. */
   purpose: string
 }
@@ -57,6 +59,7 @@ export function renderNodeFiles(resolved: Resolved, templates: TemplateSource): 
       content: header(resolved, '#') + toml(containerdConfig(settings)),
       mode: '0644',
       format: 'toml',
+      merge: 'toml',
       restarts: ['containerd'],
       purpose: `containerd config (version ${settings.configVersion}): CRI enabled, sandbox image, cgroup driver, CNI dirs`,
     })
@@ -124,6 +127,7 @@ export function renderNodeFiles(resolved: Resolved, templates: TemplateSource): 
       content: json(dockerDaemonJson({ cgroupDriver: options.cgroupDriver, mirrors: options.registryMirrors })),
       mode: '0644',
       format: 'json',
+      merge: 'json',
       restarts: ['docker'],
       purpose: `Docker daemon.json: native.cgroupdriver=${options.cgroupDriver}`,
     })
@@ -173,6 +177,7 @@ export function renderNodeFiles(resolved: Resolved, templates: TemplateSource): 
       ),
       mode: '0644',
       format: 'json',
+      merge: 'json',
       restarts: ['isulad'],
       purpose: 'iSulad daemon.json: CNI, CRI v1, sandbox image, cgroup driver, websocket port off 10350',
     })

@@ -13,7 +13,7 @@
 import { createHash, randomBytes } from 'node:crypto'
 import { readFileSync } from 'node:fs'
 import { chmod, copyFile, mkdir, readFile, readdir, rename, rm, stat, utimes, writeFile } from 'node:fs/promises'
-import { createRequire } from 'node:module'
+import { createRequire, isBuiltin } from 'node:module'
 import { basename, dirname, join } from 'node:path'
 import { packageRoot } from '../catalog/load.js'
 import { hashFile } from '../fetch/cache.js'
@@ -132,11 +132,6 @@ export function packageVersion(root: string = packageRoot()): string {
   return (JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { version: string }).version
 }
 
-/**
- * The installer as one CommonJS script (the SEA main script). It must stay small for a fast start: it
- * may use Node built-ins and src/ only, and a bundle that pulls in anything from node_modules (zod,
- * commander, handlebars, …) is refused rather than shipped.
- */
 /** esbuild options every SEA script shares: one minified CommonJS file for Node 22, kept in memory. */
 export function seaScriptOptions(root: string, entry: string) {
   return {
@@ -154,6 +149,33 @@ export function seaScriptOptions(root: string, entry: string) {
   } as const
 }
 
+/**
+ * The npm packages the installer script may contain, each with why. Everything else from node_modules
+ * (zod, commander, handlebars, …) is refused rather than shipped: each package costs bundle size and
+ * start-up time on every node, and the SEA's require() reaches Node's built-ins only, so nothing can be
+ * loaded from disk at run time instead.
+ */
+export const INSTALLER_PACKAGES: Readonly<Record<string, string>> = {
+  '@grpc/grpc-js': 'the runtime check over CRI (src/installer/cri) speaks gRPC to the runtime socket; loaded on first use',
+  '@js-sdsl/ordered-map': "required by @grpc/grpc-js at load time (its channelz registry's ordered maps)",
+  'smol-toml': "merging the bundle's containerd config.toml into the node's own (src/installer/merge.ts); dependency-free, ~20 KB",
+}
+
+/**
+ * Left out of the bundle as a plain require(): @grpc/grpc-js loads @grpc/proto-loader (and through it
+ * protobufjs and yargs, ~10x grpc-js's own size) only to parse the .proto files of channelz and ORCA,
+ * two server-side features the installer never turns on. The codec in src/installer/cri replaces it.
+ * Should that require ever run inside the executable, it fails with "Cannot find module".
+ */
+export const INSTALLER_EXTERNAL: readonly string[] = ['@grpc/proto-loader']
+
+/** The npm package a node_modules path belongs to (its last node_modules segment), e.g. @grpc/grpc-js. */
+export function packageOfInput(input: string): string {
+  const rest = input.slice(input.lastIndexOf('node_modules/') + 'node_modules/'.length).split('/')
+  return rest[0]!.startsWith('@') ? `${rest[0]}/${rest[1]}` : rest[0]!
+}
+
+/** The installer as one CommonJS script (the SEA main script): src/installer, Node built-ins and INSTALLER_PACKAGES only. */
 export async function bundleInstallerScript(): Promise<SeaScript> {
   const embedded = embeddedText('installer')
   if (embedded !== null) return { code: embedded, sha256: sha256Of(embedded), origin: 'embedded' }
@@ -162,12 +184,27 @@ export async function bundleInstallerScript(): Promise<SeaScript> {
   const result = await esbuild.build({
     ...seaScriptOptions(root, 'src/installer/main.ts'),
     metafile: true,
+    external: [...INSTALLER_EXTERNAL],
     define: { EDGEBUNDLE_VERSION: JSON.stringify(packageVersion(root)) },
   })
-  const dependencies = Object.keys(result.metafile.inputs).filter((input) => input.includes('node_modules/'))
-  if (dependencies.length > 0) {
-    throw new ExecutableBuildError(`the installer bundle pulls in dependencies, which slow its start: ${dependencies.slice(0, 5).join(', ')}`, {
-      hint: 'src/installer may import Node built-ins and dependency-free modules of src/ only.',
+  const refused = [
+    ...new Set(
+      Object.keys(result.metafile.inputs)
+        .filter((input) => input.includes('node_modules/'))
+        .map(packageOfInput)
+        .filter((name) => !Object.hasOwn(INSTALLER_PACKAGES, name)),
+    ),
+  ]
+  // A require() left in the script must be a built-in or a known never-taken path (INSTALLER_EXTERNAL).
+  const externals = Object.values(result.metafile.outputs).flatMap((output) => output.imports.filter((i) => i.external).map((i) => i.path))
+  const unresolved = [...new Set(externals.filter((path) => !isBuiltin(path) && !INSTALLER_EXTERNAL.includes(path)))]
+  if (refused.length > 0 || unresolved.length > 0) {
+    const what = [
+      ...(refused.length > 0 ? [`packages not allowed in the installer: ${refused.slice(0, 5).join(', ')}`] : []),
+      ...(unresolved.length > 0 ? [`requires that would fail in the executable: ${unresolved.slice(0, 5).join(', ')}`] : []),
+    ]
+    throw new ExecutableBuildError(`the installer bundle pulls in dependencies, which slow its start (${what.join('; ')})`, {
+      hint: `src/installer may import Node built-ins, dependency-free modules of src/ and these packages only: ${Object.keys(INSTALLER_PACKAGES).join(', ')} (INSTALLER_PACKAGES in src/sea/build-exe.ts says why each).`,
     })
   }
   const code = result.outputFiles[0]!.text

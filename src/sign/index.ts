@@ -8,6 +8,7 @@ export {
   parsePrivateKey,
   parsePublicKey,
   publicKeyFingerprint,
+  publicKeyPemOf,
   signChecksums,
   verifyChecksumsSignature,
 } from './keys.js'

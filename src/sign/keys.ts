@@ -93,6 +93,11 @@ export function parsePublicKey(pem: string | Buffer, label = 'the public key'): 
   return requireEd25519(key, label)
 }
 
+/** The public half of a private key, as SPKI PEM: what a signed bundle carries as signer.pub. */
+export function publicKeyPemOf(privateKeyPem: string): string {
+  return createPublicKey(parsePrivateKey(privateKeyPem)).export({ type: 'spki', format: 'pem' }).toString()
+}
+
 /** The SHA256SUMS.sig content for these SHA256SUMS bytes: the raw 64-byte ed25519 signature. */
 export function signChecksums(checksums: Uint8Array | string, privateKeyPem: string): Buffer {
   const key = parsePrivateKey(privateKeyPem)

@@ -1,15 +1,18 @@
 /**
  * The installer's flow in-process (the same code the executable runs): usage, --version, bundle discovery,
- * the dry run over real rendered bundles (text and --json), and every integrity failure exiting 3.
+ * a dry run of a Windows bundle (--json), and every integrity failure exiting 3. install.test.ts carries
+ * out Linux bundles.
  */
-import { appendFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { appendFileSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import t, { type Test } from 'tap'
 import { checkPlan } from '../../src/installer/bundle.js'
 import { PlanFormatError } from '../../src/installer/errors.js'
+import { hostNodeAccess } from '../../src/installer/host.js'
 import { type InstallerIo, runInstaller } from '../../src/installer/run.js'
-import { jsonEvents, makeBundle, stepIdsFromText, writeChecksums } from './fixtures.js'
+import { jsonEvents, makeBundle, writeChecksums } from './fixtures.js'
+import { makeInstallableBundle } from './node-fixtures.js'
 
 const work = mkdtempSync(join(tmpdir(), 'edgebundle-installer-run-'))
 t.teardown(() => rmSync(work, { recursive: true, force: true }))
@@ -17,6 +20,7 @@ let counter = 0
 const freshDir = (name: string) => join(work, `${++counter}-${name}`)
 
 async function install(argv: string[], context: Partial<Pick<InstallerIo, 'isSea' | 'execPath' | 'cwd'>> = {}) {
+  // The real node: every test here either fails before touching it or works under --root / --dry-run.
   let stdout = ''
   let stderr = ''
   const code = await runInstaller(argv, {
@@ -28,6 +32,7 @@ async function install(argv: string[], context: Partial<Pick<InstallerIo, 'isSea
     nodeVersion: 'v22.23.3',
     platform: 'linux-x64',
     now: () => performance.now(),
+    node: hostNodeAccess(),
   })
   return { code, stdout, stderr }
 }
@@ -35,22 +40,18 @@ async function install(argv: string[], context: Partial<Pick<InstallerIo, 'isSea
 const ubuntu = { os: 'ubuntu', arch: 'arm64', runtime: 'containerd' }
 const windows = { os: 'windows', arch: 'amd64', runtime: 'containerd' }
 
-t.test('usage: --help, bad flags and a missing --dry-run', async (t) => {
+t.test('usage: --help, commands, bad flags', async (t) => {
   const help = await install(['--help'])
   t.equal(help.code, 0)
-  t.match(help.stdout, /^Usage: install \[options\]/)
-  t.match(help.stdout, /--dry-run/)
-  for (const argv of [['--bogus'], ['extra'], ['--bundle'], ['--bundle', '--dry-run'], ['--bundle=']]) {
+  t.match(help.stdout, /^Usage: install \[COMMAND\] \[options\]/)
+  for (const word of ['--dry-run', 'rollback', 'uninstall', 'status', 'verify', '--pubkey', '--cloudcore', '--join']) t.match(help.stdout, word)
+  for (const argv of [['--bogus'], ['extra'], ['install', 'rollback'], ['--bundle'], ['--bundle', '--dry-run'], ['--bundle='], ['--pubkey='], ['rollback', '--cloudcore', 'h:1', '--token', 't']]) {
     const result = await install(argv)
     t.equal(result.code, 2, argv.join(' '))
     t.match(result.stderr, /^install: /, argv.join(' '))
   }
   t.match((await install(['--bogus'])).stderr, /unknown option --bogus/)
-  const bundle = makeBundle(freshDir('usage'), ubuntu)
-  const noDryRun = await install(['--bundle', bundle.dir])
-  t.equal(noDryRun.code, 2, 'installing itself is not in this version: a usage error, not a silent no-op')
-  t.match(noDryRun.stderr, /--dry-run/)
-  t.match(noDryRun.stderr, /install\.sh/)
+  t.match((await install(['extra'])).stderr, /unknown command "extra"/)
   const json = await install(['--bogus', '--json'])
   t.equal(json.code, 2)
   t.match(jsonEvents(json.stdout), [{ event: 'error', exitCode: 2 }], '--json answers in JSON even for bad usage')
@@ -68,61 +69,37 @@ t.test('--version names the installer, Node, the platform and the bundle when th
 })
 
 t.test('finds the bundle from the executable, or --bundle; refuses folders that are none', async (t) => {
-  const bundle = makeBundle(freshDir('locate'), ubuntu)
-  const fromExe = await install(['--dry-run'], { isSea: true, execPath: join(bundle.dir, 'install'), cwd: tmpdir() })
+  const bundle = makeInstallableBundle(freshDir('locate'), ubuntu, freshDir('locate-work'))
+  const fromExe = await install(['verify'], { isSea: true, execPath: join(bundle.dir, 'install'), cwd: tmpdir() })
   t.equal(fromExe.code, 0, fromExe.stderr)
-  t.match(fromExe.stdout, `bundle folder: ${bundle.dir}`)
-  const relative = await install(['--dry-run', '--bundle', '.'], { cwd: bundle.dir })
+  t.match(fromExe.stdout, /^verified \d+ files/m)
+  const relative = await install(['verify', '--bundle', '.'], { cwd: bundle.dir })
   t.equal(relative.code, 0, '--bundle is taken relative to the working folder')
 
-  const notSea = await install(['--dry-run'])
+  const notSea = await install(['verify'])
   t.equal(notSea.code, 2)
   t.match(notSea.stderr, /Pass --bundle DIR/)
   const empty = mkdtempSync(join(work, 'empty-'))
-  t.equal((await install(['--dry-run', '--bundle', empty])).code, 2)
-  t.equal((await install(['--dry-run', '--bundle', join(empty, 'nope')])).code, 2)
-  const stray = await install(['--dry-run'], { isSea: true, execPath: join(empty, 'install') })
+  t.equal((await install(['verify', '--bundle', empty])).code, 2)
+  t.equal((await install(['verify', '--bundle', join(empty, 'nope')])).code, 2)
+  const stray = await install(['verify'], { isSea: true, execPath: join(empty, 'install') })
   t.equal(stray.code, 2)
   t.match(stray.stderr, /not inside an unpacked bundle/)
 })
 
-t.test('dry run lists every step in plan order with what it would do (Linux)', async (t) => {
-  const bundle = makeBundle(freshDir('linux'), ubuntu)
-  const result = await install(['--dry-run', '--bundle', bundle.dir])
-  t.equal(result.code, 0, result.stderr)
-  const files = readFileSync(join(bundle.dir, 'SHA256SUMS'), 'utf8').trim().split('\n').length
-  t.match(result.stdout, new RegExp(`^verified ${files} files `, 'm'))
-  t.same(stepIdsFromText(result.stdout), bundle.plan.steps.map((step) => step.id))
-  t.match(result.stdout, /would extract artifacts\/containerd-[\d.]+-linux-arm64\.tar\.gz \(tar\.gz\) into \/usr\/local$/m)
-  t.match(result.stdout, /would write \/etc\/containerd\/config\.toml \(mode 0644\) from config\/etc\/containerd\/config\.toml/)
-  t.match(result.stdout, /would check the CPU architecture is aarch64 or arm64/)
-  t.match(result.stdout, /would enable and start containerd/)
-  t.match(result.stdout, /dry run complete: \d+ steps listed, nothing changed/)
-
-  const rooted = await install(['--dry-run', '--bundle', bundle.dir, '--root', '/mnt/image'])
-  t.equal(rooted.code, 0)
-  t.match(rooted.stdout, /would write \/mnt\/image\/etc\/containerd\/config\.toml/)
-  t.match(rooted.stdout, /would enable containerd \(not started under --root\)/)
-  t.notMatch(rooted.stdout, /would enable and start/)
-})
-
-t.test('dry run on a Windows bundle, and --json: one event per line, steps in order', async (t) => {
-  const bundle = makeBundle(freshDir('windows'), windows)
-  const text = await install(['--dry-run', '--bundle', bundle.dir])
-  t.equal(text.code, 0, text.stderr)
-  t.same(stepIdsFromText(text.stdout), bundle.plan.steps.map((step) => step.id))
-  t.match(text.stdout, /would register Windows service containerd: "C:\\Program Files\\containerd\\containerd\.exe" --register-service/)
-
-  const json = await install(['--dry-run', '--json', '--bundle', bundle.dir])
-  t.equal(json.code, 0)
+t.test('a dry run of a Windows bundle under --root, with --json: one event per line, steps in order', async (t) => {
+  const bundle = makeInstallableBundle(freshDir('windows'), windows, freshDir('windows-work'))
+  const root = mkdtempSync(join(work, 'windows-root-'))
+  const json = await install(['--dry-run', '--json', '--bundle', bundle.dir, '--root', root])
+  t.equal(json.code, 0, json.stdout)
   t.equal(json.stderr, '', 'nothing but JSON, and only on stdout')
   const events = jsonEvents(json.stdout)
-  t.same([...new Set(events.map((e) => e.event))], ['verify-start', 'verified', 'bundle', 'step', 'done'])
   const steps = events.filter((e) => e.event === 'step')
   t.same(steps.map((e) => e.id), bundle.plan.steps.map((step) => step.id))
   t.same(steps.map((e) => e.index), bundle.plan.steps.map((_, i) => i + 1))
-  t.ok(steps.every((e) => Array.isArray(e.actions) && (e.actions as unknown[]).length > 0 && e.dryRun === true))
+  t.ok(events.some((e) => e.event === 'change' && /^write C:\\Program Files\\containerd\\config\.toml$/.test(String(e.action))), 'Windows node paths')
   t.match(events.at(-1), { event: 'done', exitCode: 0, dryRun: true, steps: bundle.plan.steps.length })
+  t.same(readdirSync(root), [], 'a dry run writes nothing')
 })
 
 t.test('integrity: any changed, missing, unlisted or unsafe file exits 3 and names it', async (t) => {
@@ -150,6 +127,9 @@ t.test('integrity: any changed, missing, unlisted or unsafe file exits 3 and nam
   const unlisted = makeBundle(freshDir('unlisted'), ubuntu)
   const sums = join(unlisted.dir, 'SHA256SUMS')
   writeFileSync(sums, readFileSync(sums, 'utf8').split('\n').filter((line) => !line.endsWith(`  ${unlisted.placeholders[0]}`)).join('\n'))
+  await expectIntegrity(t, unlisted.dir, /: not listed in SHA256SUMS \(added after the bundle was built\)/, 'unlisted')
+  // Gone from the folder and from SHA256SUMS: only plan.json still names it.
+  rmSync(join(unlisted.dir, unlisted.placeholders[0]!))
   await expectIntegrity(t, unlisted.dir, /used by plan\.json \(step install-containerd\) but not listed in SHA256SUMS/, 'not-covered')
 
   const escaping = makeBundle(freshDir('escaping'), ubuntu)

@@ -1,0 +1,425 @@
+/**
+ * The step executors: one per step kind (a Record over StepKind, so a new kind does not compile until
+ * the installer carries it out), each doing what install.sh's function of the same name does, through
+ * the Placer (files, journaled) and NodeSystem (commands). Archive unpacking, preflight and the CRI
+ * check come in as services, so each can be tested on its own and replaced in tests.
+ */
+import { createHash } from 'node:crypto'
+import { mkdir, mkdtemp, readFile, rm, stat } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { EdgebundleError, EXIT } from '../model/errors.js'
+import type { Check, Plan, Step, StepKind, StepOf } from '../model/plan.js'
+import { containerRunArgs } from '../plan/container-args.js'
+import type { Journal } from './journal.js'
+import { mergeConfig } from './merge.js'
+import type { PreflightResult } from './preflight.js'
+import { type Placer, StepError } from './place.js'
+import type { NodeSystem } from './system.js'
+
+export type CheckResult = PreflightResult
+
+export interface RuntimeCheck {
+  /** The runtime answered: name and version as it reports them. */
+  runtime: string
+  /** Conditions that are not true (RuntimeReady, NetworkReady), with reasons. */
+  notReady: string[]
+  /** The sandbox image the runtime reports, when it reports one. */
+  sandboxImage: string | null
+}
+
+export interface StepServices {
+  preflight(checks: Check[]): Promise<CheckResult[]>
+  /** Checks an archive member by member, then unpacks it into the empty host folder `into`. */
+  extractArchive(file: string, format: 'tar.gz' | 'tar.zst', strip: number, into: string): Promise<void>
+  /** Asks the runtime over CRI; throws when it does not answer. null: this endpoint cannot be dialled here. */
+  checkRuntime(endpoint: string, sandboxImage: string): Promise<RuntimeCheck | null>
+}
+
+export interface StepEvents {
+  info(message: string): void
+  warn(message: string): void
+  check(result: CheckResult): void
+}
+
+export interface StepContext {
+  plan: Plan
+  bundleDir: string
+  root: string | undefined
+  dryRun: boolean
+  placer: Placer
+  journal: Journal
+  system: NodeSystem
+  services: StepServices
+  events: StepEvents
+  /** A fresh scratch folder on this machine (not under --root), removed at the end of the run. */
+  scratch(): Promise<string>
+}
+
+/** Preflight found problems (exit 4); nothing has been changed yet. */
+export class PreflightError extends EdgebundleError {
+  constructor(readonly failures: CheckResult[]) {
+    super(`${failures.length} preflight check${failures.length === 1 ? '' : 's'} failed; nothing was changed`, EXIT.preflight, {
+      hint: failures.map((failure) => `${failure.message}: ${failure.whatToDo ?? 'see above'}`).join('\n  '),
+    })
+  }
+}
+
+type Executor<K extends StepKind> = (step: StepOf<K>, context: StepContext) => Promise<void>
+
+const live = (context: StepContext) => context.root === undefined
+const bundleFile = (context: StepContext, file: string) => join(context.bundleDir, ...file.split('/'))
+const octal = (mode: string) => Number.parseInt(mode, 8)
+
+async function run(context: StepContext, command: string, args: string[], what: string, options: { cwd?: string; env?: Record<string, string> } = {}) {
+  const result = await context.system.run(command, args, options)
+  if (result.code !== 0) {
+    const detail = (result.stderr.trim() || result.stdout.trim()).split('\n').slice(-10).join('\n    ')
+    throw new StepError(`${what} failed (${command} exited with ${result.code})${detail ? `:\n    ${detail}` : ''}`)
+  }
+  return result
+}
+
+async function unpack(context: StepContext, file: string, format: 'tar.gz' | 'tar.zst', strip: number): Promise<string> {
+  const tree = join(await context.scratch(), 'tree')
+  await mkdir(tree, { mode: 0o700 })
+  await context.services.extractArchive(bundleFile(context, file), format, strip, tree)
+  return tree
+}
+
+/** The module name as the kernel lists it: dashes become underscores. */
+async function moduleLoaded(name: string): Promise<boolean> {
+  const kernelName = name.replace(/-/g, '_')
+  try {
+    if ((await stat(`/sys/module/${kernelName}`)).isDirectory()) return true
+  } catch {
+    // not built in or loaded under that name
+  }
+  try {
+    return (await readFile('/proc/modules', 'utf8')).split('\n').some((line) => line.split(' ')[0] === kernelName)
+  } catch {
+    return false
+  }
+}
+
+/** `key = value` lines of a sysctl.d file, as `sysctl -p` reads them. */
+export function sysctlSettings(text: string): { key: string; value: string }[] {
+  const out: { key: string; value: string }[] = []
+  for (const raw of text.split('\n')) {
+    const line = raw.trim()
+    if (line === '' || line.startsWith('#') || line.startsWith(';') || !line.includes('=')) continue
+    const key = line.slice(0, line.indexOf('=')).replace(/\s/g, '').replace(/^-/, '')
+    const value = line.slice(line.indexOf('=') + 1).trim().replace(/\s+/g, ' ')
+    out.push({ key, value })
+  }
+  return out
+}
+
+async function packageInstalled(context: StepContext, manager: 'dpkg' | 'rpm', file: string): Promise<{ name: string; installed: boolean; anyVersion: boolean }> {
+  const root = context.root
+  if (manager === 'dpkg') {
+    const field = async (name: string) => (await run(context, 'dpkg-deb', ['-f', file, name], `reading ${file}`)).stdout.trim()
+    const arch = await field('Architecture')
+    const name = arch === 'all' ? await field('Package') : `${await field('Package')}:${arch}`
+    const version = await field('Version')
+    const query = await context.system.run('dpkg-query', [`--admindir=${root ?? ''}/var/lib/dpkg`, '-W', '-f=${Status} ${Version}', name])
+    const have = query.code === 0 ? query.stdout : ''
+    return { name, installed: have === `install ok installed ${version}`, anyVersion: have.startsWith('install ok installed ') }
+  }
+  const nevra = (await run(context, 'rpm', ['-qp', '--nosignature', '--qf', '%{NAME}-%{VERSION}-%{RELEASE}.%{ARCH}', file], `reading ${file}`)).stdout.trim()
+  const name = (await run(context, 'rpm', ['-qp', '--nosignature', '--qf', '%{NAME}', file], `reading ${file}`)).stdout.trim()
+  const rootArgs = root === undefined ? [] : ['--root', root]
+  const installed = (await context.system.run('rpm', ['-q', ...rootArgs, nevra])).code === 0
+  const anyVersion = installed || (await context.system.run('rpm', ['-q', ...rootArgs, name])).code === 0
+  return { name, installed, anyVersion }
+}
+
+const EXECUTORS: { [K in StepKind]: Executor<K> } = {
+  async preflight(step, context) {
+    const results = await context.services.preflight(step.checks)
+    for (const result of results) context.events.check(result)
+    const failures = results.filter((result) => result.outcome === 'failed' && result.severity === 'error')
+    if (failures.length > 0) throw new PreflightError(failures)
+  },
+
+  async 'install-archive'(step, context) {
+    if (step.format === 'zip') throw new StepError(`${step.file}: zip archives are not in any plan this installer carries out`)
+    const tree = await unpack(context, step.file, step.format, step.strip)
+    await context.placer.copyTree(tree, step.dest)
+    await rm(tree, { recursive: true, force: true })
+  },
+
+  async 'install-binary'(step, context) {
+    await context.placer.placeFile({ file: bundleFile(context, step.file) }, step.dest, 0o755)
+  },
+
+  async 'run-upstream-installer'(step, context) {
+    if (context.dryRun) {
+      // Its output is only known by running it; a dry run runs nothing.
+      context.placer.events.change(`run ${step.subdir}/${step.script} from ${step.file} and place what it installs`)
+      return
+    }
+    if (context.system.which(step.interpreter) === null) throw new StepError(`the installer of ${step.component} needs ${step.interpreter}, which is not installed`)
+    const tree = await unpack(context, step.file, step.format, 0)
+    const script = join(tree, ...step.subdir.split('/'), ...step.script.split('/'))
+    if (!(await stat(script).catch(() => null))?.isFile()) throw new StepError(`${step.file} has no ${step.subdir}/${step.script}`)
+    const destdir = join(await context.scratch(), 'destdir')
+    context.events.info(`running ${step.subdir}/${step.script} from ${step.file}`)
+    await run(context, step.interpreter, [`./${step.script}`], `the installer of ${step.component} (${step.subdir}/${step.script})`, {
+      cwd: join(tree, ...step.subdir.split('/')),
+      env: { DESTDIR: destdir },
+    })
+    await context.placer.copyTree(destdir, '/')
+    await rm(tree, { recursive: true, force: true })
+    await rm(destdir, { recursive: true, force: true })
+  },
+
+  async 'install-packages'(step, context) {
+    const tools = step.manager === 'dpkg' ? ['dpkg', 'dpkg-deb', 'dpkg-query'] : ['rpm']
+    for (const tool of tools) {
+      if (context.system.which(tool) === null) throw new StepError(`${tool} is not installed: this bundle needs a node that installs .${step.manager === 'dpkg' ? 'deb' : 'rpm'} packages`)
+    }
+    const files = step.files.map((file) => bundleFile(context, file))
+    const pending: { name: string; anyVersion: boolean }[] = []
+    for (const file of files) {
+      const state = await packageInstalled(context, step.manager, file)
+      if (state.installed) {
+        context.placer.events.unchanged()
+      } else {
+        pending.push(state)
+        context.placer.events.change(`install ${file.split(/[\\/]/).pop()}`)
+      }
+    }
+    if (pending.length === 0 || context.dryRun) return
+    const run_ = await context.journal.open()
+    // Recorded first: a package that was not there at all is removed by rollback (an upgraded one stays).
+    for (const pkg of pending.filter((p) => !p.anyVersion)) {
+      await context.journal.append({ op: 'package', run: run_, step: step.id, manager: step.manager, name: pkg.name })
+    }
+    const rootArgs = context.root === undefined ? [] : step.manager === 'dpkg' ? [`--root=${context.root}`] : ['--root', context.root]
+    if (step.manager === 'dpkg') await run(context, 'dpkg', [...rootArgs, '-i', ...files], 'installing the packages')
+    else await run(context, 'rpm', [...rootArgs, '-Uvh', '--replacepkgs', ...files], 'installing the packages')
+  },
+
+  async 'write-file'(step, context) {
+    const source = bundleFile(context, step.source)
+    if (step.merge === undefined) return context.placer.placeFile({ file: source }, step.dest, octal(step.mode))
+    const base = await context.placer.originalContent(step.dest)
+    if (base === null) return context.placer.placeFile({ file: source }, step.dest, octal(step.mode))
+    const ours = await readFile(source, 'utf8')
+    const header = ours.match(/^(#.*\n)*/)?.[0] ?? ''
+    const merged = mergeConfig(step.merge, base.toString('utf8'), ours, header)
+    if (merged.merged) {
+      context.events.info(`merging into the node's own ${step.dest}: its settings stay, the bundle's win where both set one`)
+      return context.placer.placeFile({ data: Buffer.from(merged.content) }, step.dest, octal(step.mode))
+    }
+    context.events.warn(`${step.dest} is replaced, not merged: ${merged.reason}; the node's version is kept in the backup`)
+    await context.placer.placeFile({ file: source }, step.dest, octal(step.mode))
+  },
+
+  async symlink(step, context) {
+    await context.placer.placeSymlink(step.target, step.path)
+  },
+
+  async 'load-kernel-modules'(step, context) {
+    if (!live(context)) return context.events.info('skipped under --root: the node loads its modules when it boots')
+    for (const module of step.modules) {
+      if (await moduleLoaded(module)) {
+        context.placer.events.unchanged()
+        continue
+      }
+      if (!context.dryRun) await run(context, 'modprobe', ['--', module], `loading the kernel module ${module}`)
+      context.placer.events.change(`load kernel module ${module}`)
+    }
+  },
+
+  async 'apply-sysctl'(step, context) {
+    if (!live(context)) return context.events.info('skipped under --root: the node applies /etc/sysctl.d when it boots')
+    let text: string
+    try {
+      text = await readFile(step.file, 'utf8')
+    } catch {
+      // A dry run has not written the file yet: the bundle's copy says the same.
+      const source = context.plan.files.find((file) => file.dest === step.file)
+      if (!context.dryRun || source === undefined) throw new StepError(`cannot read ${step.file}`)
+      text = await readFile(bundleFile(context, source.source), 'utf8')
+    }
+    let pending = false
+    for (const { key, value } of sysctlSettings(text)) {
+      const have = await context.system.run('sysctl', ['-n', key])
+      if (have.code === 0 && have.stdout.trim().replace(/\s+/g, ' ') === value) {
+        context.placer.events.unchanged()
+      } else {
+        pending = true
+        context.placer.events.change(`set ${key} = ${value}`)
+      }
+    }
+    if (pending && !context.dryRun) await run(context, 'sysctl', ['-p', step.file], `applying ${step.file}`)
+  },
+
+  async 'enable-service'(step, context) {
+    if (!live(context)) {
+      context.events.warn(`${step.service}: services not started under --root; enable it in the image (systemctl --root=${context.root} enable ${step.service})`)
+      return
+    }
+    if (!context.system.systemdRunning()) {
+      context.events.warn(`${step.service}: systemd is not running here, so services not started; start ${step.service} by hand`)
+      return
+    }
+    if (!context.dryRun) await run(context, 'systemctl', ['daemon-reload'], 'systemctl daemon-reload')
+    const enabled = (await context.system.run('systemctl', ['is-enabled', '--quiet', '--', step.service])).code === 0
+    if (enabled) {
+      context.placer.events.unchanged()
+    } else {
+      if (!context.dryRun) {
+        const runNumber = await context.journal.open()
+        await context.journal.append({ op: 'service', run: runNumber, step: step.id, name: step.service })
+        await run(context, 'systemctl', ['enable', '--', step.service], `enabling ${step.service}`)
+      }
+      context.placer.events.change(`enable ${step.service}`)
+    }
+    const active = (await context.system.run('systemctl', ['is-active', '--quiet', '--', step.service])).code === 0
+    if (!active) {
+      if (!context.dryRun) await run(context, 'systemctl', ['start', '--', step.service], `starting ${step.service}`)
+      context.placer.events.change(`start ${step.service}`)
+      return
+    }
+    const changed = step.restartWhenChanged.find((path) => context.journal.changedAtOrUnder(path) || context.placer.changedInDryRun(path))
+    if (changed !== undefined) {
+      if (!context.dryRun) await run(context, 'systemctl', ['restart', '--', step.service], `restarting ${step.service}`)
+      context.placer.events.change(`restart ${step.service} (${changed} changed)`)
+      return
+    }
+    context.placer.events.unchanged()
+  },
+
+  async 'register-windows-service'(step, context) {
+    if (!live(context)) {
+      context.events.warn(`${step.service}: services are not registered under --root; run the installer on the node itself`)
+      return
+    }
+    const query = await context.system.run('sc.exe', ['query', step.service])
+    if (query.code !== 0) {
+      if (!context.dryRun) {
+        // sc.exe's own syntax: "binPath=" and its value are separate arguments.
+        const binPath = [step.binary, ...step.args].map((arg) => (/\s/.test(arg) ? `"${arg}"` : arg)).join(' ')
+        const runNumber = await context.journal.open()
+        await context.journal.append({ op: 'service', run: runNumber, step: step.id, name: step.service })
+        await run(context, 'sc.exe', ['create', step.service, 'binPath=', binPath, 'start=', 'auto'], `registering ${step.service}`)
+      }
+      context.placer.events.change(`register ${step.service}`)
+    }
+    const running = /RUNNING/.test((await context.system.run('sc.exe', ['query', step.service])).stdout)
+    const changed = step.restartWhenChanged.find((path) => context.journal.changedAtOrUnder(path))
+    if (running && changed === undefined) return context.placer.events.unchanged()
+    if (!context.dryRun) {
+      if (running) await run(context, 'sc.exe', ['stop', step.service], `stopping ${step.service}`)
+      await run(context, 'sc.exe', ['start', step.service], `starting ${step.service}`)
+    }
+    context.placer.events.change(running ? `restart ${step.service} (${changed} changed)` : `start ${step.service}`)
+  },
+
+  async 'run-container'(step, context) {
+    if (!live(context)) return context.events.info(`skipped under --root: run the installer on the node itself to run the container ${step.name}`)
+    if (context.system.which('docker') === null) throw new StepError(`docker is needed to run the container ${step.name}`)
+    for (const dir of step.createDirs) await context.placer.ensureDir(dir, 0o755)
+    const args = containerRunArgs(step)
+    // The same hash install.sh computes (printf '%s\n' name detach args… | sha256sum): either installer sees the other's container as current.
+    const sum = createHash('sha256').update([step.name, String(step.detach), ...args].map((line) => `${line}\n`).join('')).digest('hex')
+    const stamp = `${context.placer.paths.stateDir}/stamps/container-${step.name}.sha256`
+    const inspect = await context.system.run('docker', ['container', 'inspect', '-f', '{{.State.Running}} {{index .Config.Labels "edgebundle.hash"}}', step.name])
+    const state = inspect.code === 0 ? inspect.stdout.trim() : 'absent'
+    if (step.detach && state === `true ${sum}`) return context.placer.events.unchanged()
+    if (!step.detach) {
+      const previous = await readFile(context.placer.paths.host(stamp), 'utf8').catch(() => '')
+      if (previous.trim() === sum) return context.placer.events.unchanged()
+    }
+    if ((await context.system.run('docker', ['image', 'inspect', step.image])).code !== 0) {
+      throw new StepError(`the image ${step.image} is not in docker; load it first (docker load -i FILE): this node pulls nothing`)
+    }
+    if (context.dryRun) return context.placer.events.change(`run the container ${step.name} from ${step.image}`)
+    if (state !== 'absent') await run(context, 'docker', ['rm', '-f', step.name], `removing the old container ${step.name}`)
+    const runNumber = await context.journal.open()
+    await context.journal.append({ op: 'container', run: runNumber, step: step.id, name: step.name })
+    if (step.detach) {
+      await run(context, 'docker', ['run', '-d', '--name', step.name, '--restart=always', '--label', `edgebundle.hash=${sum}`, ...args], `starting the container ${step.name}`)
+      context.placer.events.change(`started the container ${step.name} from ${step.image}`)
+    } else {
+      await run(context, 'docker', ['run', '--rm', '--name', step.name, ...args], `running the container ${step.name}`)
+      await context.placer.placeFile({ data: Buffer.from(`${sum}\n`) }, stamp, 0o644)
+      context.placer.events.change(`ran the container ${step.name} from ${step.image} to completion`)
+    }
+  },
+
+  async 'import-image'(step, context) {
+    if (!live(context)) return context.events.info(`skipped under --root: ${step.image} is loaded when the runtime runs (re-run the installer on the node)`)
+    if (context.system.which(step.tool) === null) {
+      context.events.warn(`${step.tool} is not installed: ${step.image} was not loaded, so the runtime will try to pull it`)
+      return
+    }
+    const file = bundleFile(context, step.file)
+    const probe: Record<typeof step.tool, string[]> = {
+      ctr: ['--address', step.address, '--namespace', 'k8s.io', 'images', 'list', '--quiet', `name==${step.image}`],
+      docker: ['--host', `unix://${step.address}`, 'image', 'inspect', step.image],
+      isula: ['--host', `unix://${step.address}`, 'inspect', step.image],
+      podman: ['image', 'exists', step.image],
+    }
+    const have = await context.system.run(step.tool, probe[step.tool])
+    const present = have.code === 0 && (step.tool !== 'ctr' || have.stdout.trim() !== '')
+    if (present) {
+      context.placer.events.unchanged()
+      return context.events.info(`unchanged: the runtime already holds ${step.image}`)
+    }
+    if (context.dryRun) return context.placer.events.change(`load ${step.image} from ${step.file} with ${step.tool}`)
+    const load: Record<typeof step.tool, string[]> = {
+      ctr: ['--address', step.address, '--namespace', 'k8s.io', 'images', 'import', file],
+      docker: ['--host', `unix://${step.address}`, 'load', '--input', file],
+      isula: ['--host', `unix://${step.address}`, 'load', '--input', file],
+      podman: ['load', '--input', file],
+    }
+    await run(context, step.tool, load[step.tool], `loading ${step.image} with ${step.tool}`)
+    context.placer.events.change(`loaded ${step.image} with ${step.tool}`)
+  },
+
+  async 'check-runtime'(step, context) {
+    if (!live(context)) return context.events.info('skipped under --root: the runtime is not running')
+    if (context.dryRun) return context.events.info(`would ask the runtime at ${step.endpoint} over CRI whether it answers`)
+    let result: RuntimeCheck | null
+    try {
+      result = await context.services.checkRuntime(step.endpoint, step.sandboxImage)
+    } catch (error) {
+      if (context.system.systemdRunning()) throw new StepError(`the runtime does not answer at ${step.endpoint}: ${(error as Error).message}`, 'See its log: journalctl -u <its service>.')
+      context.events.warn(`the runtime does not answer at ${step.endpoint}: without systemd it was not started, so start it and check again with crictl info`)
+      return
+    }
+    if (result === null) {
+      context.events.warn(`the runtime at ${step.endpoint} cannot be asked over CRI from here; check it with crictl info`)
+      return
+    }
+    context.events.info(`the runtime answers at ${step.endpoint}: ${result.runtime}`)
+    for (const condition of result.notReady) context.events.warn(`the runtime reports ${condition}`)
+    if (result.sandboxImage === null) context.events.info(`the runtime does not report its sandbox image; the bundle configured ${step.sandboxImage}`)
+    else if (result.sandboxImage === step.sandboxImage) context.events.info(`it uses the pause image ${step.sandboxImage}`)
+    else context.events.warn(`the runtime reports the sandbox image ${result.sandboxImage}, not ${step.sandboxImage}: pods may try to pull it`)
+  },
+}
+
+export async function executeStep(step: Step, context: StepContext): Promise<void> {
+  await (EXECUTORS[step.kind] as Executor<StepKind>)(step as never, context)
+}
+
+/** A scratch-folder factory under ${TMPDIR:-/var/tmp} (not /tmp: often a small tmpfs), and its cleanup. */
+export function scratchSpace(): { make(): Promise<string>; cleanup(): Promise<void> } {
+  const made: string[] = []
+  const base = process.platform === 'win32' ? tmpdir() : (process.env.TMPDIR ?? '/var/tmp')
+  return {
+    async make() {
+      const dir = await mkdtemp(join(base, 'edgebundle.'))
+      made.push(dir)
+      return dir
+    },
+    async cleanup() {
+      for (const dir of made.splice(0)) await rm(dir, { recursive: true, force: true })
+    },
+  }
+}
