@@ -352,16 +352,17 @@ const EXECUTORS: { [K in StepKind]: Executor<K> } = {
   },
 
   async 'import-image'(step, context) {
-    if (!live(context)) return context.events.info(`skipped under --root: ${step.image} is loaded when the runtime runs (re-run the installer on the node)`)
+    const address = await runtimeSocket(context, step.address)
+    if (address === null) return context.events.info(`skipped under --root: ${step.image} is loaded when the runtime runs (re-run the installer on the node)`)
     if (context.system.which(step.tool) === null) {
       context.events.warn(`${step.tool} is not installed: ${step.image} was not loaded, so the runtime will try to pull it`)
       return
     }
     const file = bundleFile(context, step.file)
     const probe: Record<typeof step.tool, string[]> = {
-      ctr: ['--address', step.address, '--namespace', 'k8s.io', 'images', 'list', '--quiet', `name==${step.image}`],
-      docker: ['--host', `unix://${step.address}`, 'image', 'inspect', step.image],
-      isula: ['--host', `unix://${step.address}`, 'inspect', step.image],
+      ctr: ['--address', address, '--namespace', 'k8s.io', 'images', 'list', '--quiet', `name==${step.image}`],
+      docker: ['--host', `unix://${address}`, 'image', 'inspect', step.image],
+      isula: ['--host', `unix://${address}`, 'inspect', step.image],
       podman: ['image', 'exists', step.image],
     }
     const have = await context.system.run(step.tool, probe[step.tool])
@@ -372,9 +373,9 @@ const EXECUTORS: { [K in StepKind]: Executor<K> } = {
     }
     if (context.dryRun) return context.placer.events.change(`load ${step.image} from ${step.file} with ${step.tool}`)
     const load: Record<typeof step.tool, string[]> = {
-      ctr: ['--address', step.address, '--namespace', 'k8s.io', 'images', 'import', file],
-      docker: ['--host', `unix://${step.address}`, 'load', '--input', file],
-      isula: ['--host', `unix://${step.address}`, 'load', '--input', file],
+      ctr: ['--address', address, '--namespace', 'k8s.io', 'images', 'import', file],
+      docker: ['--host', `unix://${address}`, 'load', '--input', file],
+      isula: ['--host', `unix://${address}`, 'load', '--input', file],
       podman: ['load', '--input', file],
     }
     await run(context, step.tool, load[step.tool], `loading ${step.image} with ${step.tool}`)
@@ -382,11 +383,13 @@ const EXECUTORS: { [K in StepKind]: Executor<K> } = {
   },
 
   async 'check-runtime'(step, context) {
-    if (!live(context)) return context.events.info('skipped under --root: the runtime is not running')
-    if (context.dryRun) return context.events.info(`would ask the runtime at ${step.endpoint} over CRI whether it answers`)
+    const socket = await runtimeSocket(context, step.endpoint.replace(/^unix:\/\//, ''))
+    if (socket === null) return context.events.info('skipped under --root: the runtime is not running')
+    const endpoint = step.endpoint.startsWith('unix://') ? `unix://${socket}` : socket
+    if (context.dryRun) return context.events.info(`would ask the runtime at ${endpoint} over CRI whether it answers`)
     let result: RuntimeCheck | null
     try {
-      result = await context.services.checkRuntime(step.endpoint, step.sandboxImage)
+      result = await context.services.checkRuntime(endpoint, step.sandboxImage)
     } catch (error) {
       if (context.system.systemdRunning()) throw new StepError(`the runtime does not answer at ${step.endpoint}: ${(error as Error).message}`, 'See its log: journalctl -u <its service>.')
       context.events.warn(`the runtime does not answer at ${step.endpoint}: without systemd it was not started, so start it and check again with crictl info`)
@@ -402,6 +405,19 @@ const EXECUTORS: { [K in StepKind]: Executor<K> } = {
     else if (result.sandboxImage === step.sandboxImage) context.events.info(`it uses the pause image ${step.sandboxImage}`)
     else context.events.warn(`the runtime reports the sandbox image ${result.sandboxImage}, not ${step.sandboxImage}: pods may try to pull it`)
   },
+}
+
+/**
+ * The runtime socket the image import and the CRI check talk to: the plan's on the live node; under
+ * --root, the one inside the root when a runtime is serving there (a chroot, a staging test), else null
+ * (nothing to talk to: the steps are skipped).
+ */
+async function runtimeSocket(context: StepContext, address: string): Promise<string | null> {
+  if (live(context)) return address
+  if (!address.startsWith('/')) return null
+  const inRoot = context.placer.paths.host(address)
+  const stats = await stat(inRoot).catch(() => null)
+  return stats?.isSocket() ? inRoot : null
 }
 
 export async function executeStep(step: Step, context: StepContext): Promise<void> {
