@@ -5,7 +5,8 @@
  * check come in as services, so each can be tested on its own and replaced in tests.
  */
 import { createHash } from 'node:crypto'
-import { mkdir, mkdtemp, readFile, rm, stat } from 'node:fs/promises'
+import { mkdir, mkdtemp, readFile, realpath, rm, stat } from 'node:fs/promises'
+import { checkTree } from './archive/index.js'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { EdgebundleError, EXIT } from '../model/errors.js'
@@ -120,9 +121,11 @@ async function packageInstalled(context: StepContext, manager: 'dpkg' | 'rpm', f
   if (manager === 'dpkg') {
     const field = async (name: string) => (await run(context, 'dpkg-deb', ['-f', file, name], `reading ${file}`)).stdout.trim()
     const arch = await field('Architecture')
-    const name = arch === 'all' ? await field('Package') : `${await field('Package')}:${arch}`
+    const name = await field('Package')
+    // dpkg-query needs the architecture qualifier for a multi-arch package; the journal records the bare name.
+    const qualified = arch === 'all' ? name : `${name}:${arch}`
     const version = await field('Version')
-    const query = await context.system.run('dpkg-query', [`--admindir=${root ?? ''}/var/lib/dpkg`, '-W', '-f=${Status} ${Version}', name])
+    const query = await context.system.run('dpkg-query', [`--admindir=${root ?? ''}/var/lib/dpkg`, '-W', '-f=${Status} ${Version}', qualified])
     const have = query.code === 0 ? query.stdout : ''
     return { name, installed: have === `install ok installed ${version}`, anyVersion: have.startsWith('install ok installed ') }
   }
@@ -164,11 +167,18 @@ const EXECUTORS: { [K in StepKind]: Executor<K> } = {
     const script = join(tree, ...step.subdir.split('/'), ...step.script.split('/'))
     if (!(await stat(script).catch(() => null))?.isFile()) throw new StepError(`${step.file} has no ${step.subdir}/${step.script}`)
     const destdir = join(await context.scratch(), 'destdir')
+    await mkdir(destdir, { mode: 0o755 })
     context.events.info(`running ${step.subdir}/${step.script} from ${step.file}`)
     await run(context, step.interpreter, [`./${step.script}`], `the installer of ${step.component} (${step.subdir}/${step.script})`, {
       cwd: join(tree, ...step.subdir.split('/')),
       env: { DESTDIR: destdir },
     })
+    // What the script installed is checked like an unpacked archive before any of it reaches the node.
+    try {
+      await checkTree(`${step.subdir}/${step.script} of ${step.file}`, await realpath(destdir))
+    } catch (error) {
+      throw new StepError(`the installer of ${step.component} left an unsafe tree: ${(error as Error).message}`)
+    }
     await context.placer.copyTree(destdir, '/')
     await rm(tree, { recursive: true, force: true })
     await rm(destdir, { recursive: true, force: true })

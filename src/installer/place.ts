@@ -102,9 +102,15 @@ export class Placer {
     for (const dir of this.paths.ancestors(path)) {
       if (await this.isDir(dir)) continue
       if ((await this.fs.lstat(this.host(dir))) !== null) throw new StepError(`${dir} exists and is not a folder; the bundle needs a folder there`)
-      await this.journal.append({ op: 'dir', run: await this.journal.open(), step: this.step, path: dir })
+      await this.recordDir(dir)
       await this.fs.mkdir(this.host(dir), 0o755)
     }
+  }
+
+  /** `dir` once per run: a run continued after a crash between record and mkdir does not record it twice. */
+  private async recordDir(path: string): Promise<void> {
+    const run = await this.journal.open()
+    if (!this.journal.recordsInRun(path).has('dir')) await this.journal.append({ op: 'dir', run, step: this.step, path })
   }
 
   /** Saves what is at `path` (a file or symlink) as the run's backup and records `replace`, or records `new`. */
@@ -156,7 +162,7 @@ export class Placer {
     if (this.options.dryRun) return this.note(`create folder ${path}`, path)
     await this.journal.open()
     await this.makeParents(path)
-    await this.journal.append({ op: 'dir', run: await this.journal.open(), step: this.step, path })
+    await this.recordDir(path)
     await this.fs.mkdir(this.host(path), mode)
     this.note(`created folder ${path}`, path)
   }

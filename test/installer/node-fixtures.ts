@@ -27,6 +27,29 @@ function writeArchive(bundle: string, file: string, component: string, strip: nu
   execFileSync('tar', ['-c', ...format, '-f', join(bundle, ...file.split('/')), '--owner=0', '--group=0', '--sort=name', '-C', tree, '.'])
 }
 
+/** An upstream release archive whose own script installs into $DESTDIR, as CRI-O's `install` does. */
+function writeUpstreamInstaller(bundle: string, file: string, subdir: string, script: string, work: string): void {
+  const tree = join(work, `upstream-${subdir}`)
+  rmSync(tree, { recursive: true, force: true })
+  mkdirSync(join(tree, subdir, 'bin'), { recursive: true })
+  writeFileSync(join(tree, subdir, 'bin', 'runtimed'), '#!/bin/sh\necho runtimed\n')
+  chmodSync(join(tree, subdir, 'bin', 'runtimed'), 0o755)
+  writeFileSync(
+    join(tree, subdir, script),
+    [
+      '#!/usr/bin/env bash',
+      'set -euo pipefail',
+      'install -D -m 755 bin/runtimed "$DESTDIR/usr/local/bin/runtimed"',
+      'install -d -m 700 "$DESTDIR/etc/runtimed/secret.d"',
+      'printf "setting = 1\\n" > "$DESTDIR/etc/runtimed/runtimed.conf"',
+      'ln -sf runtimed "$DESTDIR/usr/local/bin/runtimed-alias"',
+      '',
+    ].join('\n'),
+  )
+  chmodSync(join(tree, subdir, script), 0o755)
+  execFileSync('tar', ['-czf', join(bundle, ...file.split('/')), '--owner=0', '--group=0', '--sort=name', '-C', tree, subdir])
+}
+
 export interface InstallableBundle {
   dir: string
   plan: Plan
@@ -37,6 +60,7 @@ export function makeInstallableBundle(dir: string, request: RawRequest, work: st
   const made = makeBundle(dir, request)
   for (const step of made.plan.steps) {
     if (step.kind === 'install-archive' && step.format !== 'zip') writeArchive(dir, step.file, step.component, step.strip, work)
+    if (step.kind === 'run-upstream-installer') writeUpstreamInstaller(dir, step.file, step.subdir, step.script, work)
     if (step.kind === 'install-binary') {
       const path = join(dir, ...step.file.split('/'))
       writeFileSync(path, `#!/bin/sh\necho ${step.component}\n`)

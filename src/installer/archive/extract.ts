@@ -162,7 +162,7 @@ async function lstatOrNull(path: string) {
  * install.sh's check_tree: only files, folders and symlinks that resolve inside the tree (catches link
  * chains a member list cannot show, such as a -> . and b -> a/a/..).
  */
-async function checkTree(file: string, top: string): Promise<void> {
+export async function checkTree(file: string, top: string): Promise<void> {
   const pending = ['']
   for (let folder = pending.pop(); folder !== undefined; folder = pending.pop()) {
     for (const entry of await readdir(`${top}${folder}`, { withFileTypes: true })) {

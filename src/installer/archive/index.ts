@@ -5,6 +5,6 @@
  */
 export type { ArchiveFormat } from './decompress.js'
 export { ArchiveError, UnsafeArchiveError } from './errors.js'
-export { extractArchive } from './extract.js'
+export { checkTree, extractArchive } from './extract.js'
 export type { ArchiveMember } from './rules.js'
 export { scanArchive } from './scan.js'
