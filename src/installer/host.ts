@@ -15,10 +15,13 @@ import { hostSystem } from './system.js'
 /** A just-restarted runtime may take a while to open its socket: 15 tries a second apart, as install.sh waits. */
 const CRI_PATIENCE = { timeoutMs: 5000, attempts: 15, delayMs: 1000 }
 
-export function hostServices({ root, dryRun, style }: Parameters<NodeAccess['services']>[0]): StepServices {
+export function hostServices({ root, dryRun, style, scans }: Parameters<NodeAccess['services']>[0]): StepServices {
   return {
     preflight: async (checks) => runPreflight(checks, { root, dryRun, platform: style === 'windows' ? 'windows' : 'linux' }, hostProbe()),
-    extractArchive: async (file, format, strip, into) => void (await extractArchive(file, format, strip, into)),
+    async extractArchive(file, format, strip, into) {
+      const scanned = await scans.done(file, format, strip)
+      await extractArchive(file, format, strip, into, scanned ? { scanned } : {})
+    },
     async checkRuntime(endpoint, sandboxImage) {
       const report = await checkRuntimeOverCri(endpoint, sandboxImage, CRI_PATIENCE)
       if (report.kind === 'unsupported-endpoint') return null

@@ -13,7 +13,7 @@ import { join, resolve } from 'node:path'
 import { EXIT, type ExitCode, EdgebundleError, UsageError } from '../model/errors.js'
 import { BUNDLE } from '../model/layout.js'
 import type { Plan } from '../model/plan.js'
-import { scanArchive } from './archive/index.js'
+import { ArchiveScans } from './archive/index.js'
 import { type LocateContext, bundleFilesOf, locateBundle, peekBundleName, readPlan } from './bundle.js'
 import { type InstallerArgs, type JoinArgs, USAGE, parseInstallerArgs } from './cli.js'
 import { IntegrityError, type IntegrityProblem } from './errors.js'
@@ -35,8 +35,8 @@ export const INSTALLER_VERSION: string = typeof EDGEBUNDLE_VERSION === 'string' 
 export interface NodeAccess {
   fs: NodeFs
   system: NodeSystem
-  /** Built per run: preflight and CRI need to know --root and --dry-run. */
-  services(context: { root: string | undefined; dryRun: boolean; style: NodePaths['style'] }): StepServices
+  /** Built per run: preflight and CRI need to know --root and --dry-run; unpacking reuses the run's archive scans. */
+  services(context: { root: string | undefined; dryRun: boolean; style: NodePaths['style']; scans: ArchiveScans }): StepServices
 }
 
 export interface InstallerIo extends Output, LocateContext {
@@ -59,6 +59,7 @@ export async function verifyBundle(
   reporter: Reporter,
   now: () => number,
   keys: { pubkey?: string | undefined; trusted?: string | undefined } = {},
+  alongside?: (listed: ReadonlySet<string>) => void,
 ): Promise<{ files: number; bytes: number; signature: SignatureCheck }> {
   const started = now()
   const parsed = await readSha256Sums(join(dir, BUNDLE.checksums))
@@ -69,9 +70,11 @@ export async function verifyBundle(
   reporter.emit({ event: 'verify-start', files: parsed.entries.length })
   const problems: IntegrityProblem[] = [...signature.problems, ...parsed.problems]
   if (!parsed.entries.some((entry) => entry.path === BUNDLE.plan)) problems.push({ kind: 'not-covered', path: BUNDLE.plan })
+  const listed = new Set(parsed.entries.map((entry) => entry.path))
+  // Work that only reads listed files may start now; its results count once verification passes.
+  alongside?.(listed)
   const result = await verifyEntries(dir, parsed.entries)
   problems.push(...result.problems)
-  const listed = new Set(parsed.entries.map((entry) => entry.path))
   for (const path of await unlistedFiles(dir, listed, [BUNDLE.checksums, BUNDLE.signature])) problems.push({ kind: 'unlisted', path })
   // Only now is plan.json trustworthy enough to read its file references (when it verified).
   if (problems.length === 0) {
@@ -123,12 +126,36 @@ function resolveRoot(root: string | undefined, cwd: string): string | undefined 
 const styleOf = (plan: Plan | null, platform: string): NodePaths['style'] =>
   plan ? (plan.target.os === 'windows' ? 'windows' : 'posix') : platform.startsWith('win32') ? 'windows' : 'posix'
 
+/** The archives a plan unpacks: file (bundle-relative), format and strip. */
+function planArchives(plan: Plan): { file: string; format: 'tar.gz' | 'tar.zst'; strip: number }[] {
+  return plan.steps.flatMap((step) =>
+    (step.kind === 'install-archive' || step.kind === 'run-upstream-installer') && step.format !== 'zip'
+      ? [{ file: step.file, format: step.format, strip: step.kind === 'install-archive' ? step.strip : 0 }]
+      : [],
+  )
+}
+
 /** Every archive the plan unpacks, checked member by member before any step runs. */
-async function checkArchives(plan: Plan, dir: string): Promise<void> {
-  for (const step of plan.steps) {
-    if (step.kind !== 'install-archive' && step.kind !== 'run-upstream-installer') continue
-    if (step.format === 'zip') continue
-    await scanArchive(join(dir, ...step.file.split('/')), step.format, step.kind === 'install-archive' ? step.strip : 0)
+async function checkArchives(plan: Plan, dir: string, scans: ArchiveScans): Promise<void> {
+  for (const archive of planArchives(plan)) await scans.scan(join(dir, ...archive.file.split('/')), archive.format, archive.strip)
+}
+
+/**
+ * Starts scanning the archives while the bundle is hashed. plan.json is not verified yet, so only
+ * archives SHA256SUMS lists (safe bundle paths) are read, nothing is written, and a plan that cannot be
+ * read is simply left for later: checkArchives, after verification, is what decides.
+ */
+function prescanArchives(dir: string, scans: ArchiveScans): (listed: ReadonlySet<string>) => void {
+  return (listed) => {
+    let plan: Plan
+    try {
+      plan = readPlan(dir)
+    } catch {
+      return
+    }
+    for (const archive of planArchives(plan)) {
+      if (listed.has(archive.file)) void scans.scan(join(dir, ...archive.file.split('/')), archive.format, archive.strip)
+    }
   }
 }
 
@@ -172,11 +199,13 @@ async function install(args: InstallerArgs, io: InstallerIo, reporter: Reporter,
   const root = resolveRoot(args.root, io.cwd)
   const node = io.node
   const trusted = node ? await readTrusted(node.fs, root) : undefined
-  await verifyBundle(location.dir, reporter, io.now, { pubkey: args.pubkey === undefined ? undefined : resolve(io.cwd, args.pubkey), trusted })
+  const scans = new ArchiveScans()
+  const keys = { pubkey: args.pubkey === undefined ? undefined : resolve(io.cwd, args.pubkey), trusted }
+  await verifyBundle(location.dir, reporter, io.now, keys, prescanArchives(location.dir, scans))
   const plan = readPlan(location.dir)
   reportPlan(plan, location.dir, reporter, args.dryRun)
   for (const warning of plan.warnings ?? []) reporter.emit({ event: 'warning', message: warning })
-  await checkArchives(plan, location.dir)
+  await checkArchives(plan, location.dir, scans)
   if (!node) throw new UsageError('this build of the installer cannot reach the node')
 
   const style = styleOf(plan, io.platform)
@@ -205,7 +234,7 @@ async function install(args: InstallerArgs, io: InstallerIo, reporter: Reporter,
     placer,
     journal,
     system: node.system,
-    services: node.services({ root, dryRun: args.dryRun, style }),
+    services: node.services({ root, dryRun: args.dryRun, style, scans }),
     events: {
       info: (message) => reporter.emit({ event: 'info', message }),
       warn(message) {
@@ -335,8 +364,10 @@ export async function runInstaller(argv: string[], io: InstallerIo): Promise<Exi
         const location = locateBundle(args.bundle, io)
         const root = resolveRoot(args.root, io.cwd)
         const trusted = io.node ? await readTrusted(io.node.fs, root) : undefined
-        await verifyBundle(location.dir, reporter, io.now, { pubkey: args.pubkey === undefined ? undefined : resolve(io.cwd, args.pubkey), trusted })
-        await checkArchives(readPlan(location.dir), location.dir)
+        const scans = new ArchiveScans()
+        const keys = { pubkey: args.pubkey === undefined ? undefined : resolve(io.cwd, args.pubkey), trusted }
+        await verifyBundle(location.dir, reporter, io.now, keys, prescanArchives(location.dir, scans))
+        await checkArchives(readPlan(location.dir), location.dir, scans)
         reporter.emit({ event: 'done', exitCode: EXIT.ok, dryRun: false, steps: 0 })
         return EXIT.ok
       }

@@ -20,9 +20,11 @@ export async function extractArchive(
   format: ArchiveFormat,
   strip: number,
   into: string,
-  options: ReadOptions = {},
+  options: ReadOptions & { scanned?: readonly ArchiveMember[] } = {},
 ): Promise<ArchiveMember[]> {
-  const members = await scanArchive(file, format, strip, options)
+  // A scan made earlier in the run (while the bundle was being verified) saves one decompression; the
+  // unpacking pass below still checks every member against it.
+  const members = options.scanned ? [...options.scanned] : await scanArchive(file, format, strip, options)
   const top = await realpath(into)
   if ((await readdir(top)).length > 0) throw new Error(`internal: ${into} must be empty to unpack ${file} into it`)
   const writer = new TreeWriter(top)
