@@ -9,6 +9,7 @@
  */
 import { LINUX_PATHS } from '../../model/layout.js'
 import { PLAN_SCHEMA_VERSION, type CheckKind, type Plan, type Step, type StepKind, type StepOf } from '../../model/plan.js'
+import { containerRunArgs } from '../../plan/container-args.js'
 import { compileTemplate } from '../handlebars.js'
 import { shQuote } from '../quote.js'
 import { SCRIPT_TEMPLATES, type TemplateSource } from '../templates.js'
@@ -85,15 +86,6 @@ function renderCheck(check: CheckOf<CheckKind>, step: string): string[] {
   return (checkLines[check.kind] as (c: CheckOf<CheckKind>, s: string) => string[])(check, step)
 }
 
-/** A docker --mount value; docker parses it as CSV, so a field holding , or " is CSV-quoted. */
-function mountOption(mount: StepOf<'run-container'>['mounts'][number]): string {
-  const csv = (field: string) => (/[",]/.test(field) ? `"${field.replace(/"/g, '""')}"` : field)
-  const fields = ['type=bind', `src=${mount.source}`, `dst=${mount.target}`]
-  if (mount.readOnly) fields.push('readonly')
-  if (mount.propagation) fields.push(`bind-propagation=${mount.propagation}`)
-  return `--mount=${fields.map(csv).join(',')}`
-}
-
 type StepLines = { [K in StepKind]: (step: StepOf<K>) => string[] }
 
 const stepLines: StepLines = {
@@ -156,23 +148,17 @@ const stepLines: StepLines = {
     assertText(step.id, 'image', step.image)
     if (step.image === '' || step.image.startsWith('-')) throw new PlanRenderError(step.id, `image ${JSON.stringify(step.image)} is not an image reference`)
     step.createDirs.forEach((dir) => assertLinuxPath(step.id, 'createDirs', dir))
-    const flags: string[] = []
-    if (step.privileged) flags.push('--privileged')
-    if (step.hostNamespaces) flags.push('--net=host', '--pid=host', '--uts=host', '--ipc=host')
     for (const mount of step.mounts) {
       assertLinuxPath(step.id, 'mount source', mount.source)
       assertLinuxPath(step.id, 'mount target', mount.target)
-      flags.push(mountOption(mount))
     }
     for (const [key, value] of Object.entries(step.env)) {
       assertName(step.id, 'env name', key, /^[A-Za-z_][A-Za-z0-9_]*$/)
       assertText(step.id, `env ${key}`, value)
-      flags.push(`--env=${key}=${value}`)
     }
     step.command.forEach((arg) => assertText(step.id, 'command', arg))
-    // Flags, the image, then the command: exactly the docker run arguments after the ones run_container adds.
     const detach = step.detach ? 'true' : 'false'
-    return [call('run_container', step.name, step.image, detach, String(step.createDirs.length), ...step.createDirs, ...flags, step.image, ...step.command)]
+    return [call('run_container', step.name, step.image, detach, String(step.createDirs.length), ...step.createDirs, ...containerRunArgs(step))]
   },
   'import-image': (step) => {
     assertBundlePath(step.id, 'file', step.file)
@@ -191,11 +177,15 @@ function renderStep(step: Step): string[] {
   return (stepLines[step.kind] as (s: Step) => string[])(step)
 }
 
-/** The braced main block: sh reads it whole before running it, so a truncated copy of the script runs nothing. */
+/**
+ * The braced main block: sh reads it whole before running it, so a truncated copy of the script runs nothing.
+ * dispatch runs rollback, uninstall and status and exits before the bundle is read; verify exits at end_verify.
+ */
 function mainBlock(plan: Plan): string {
-  const lines: string[] = ['setup_env "$@"', 'verify_bundle']
+  const lines: string[] = ['setup_env "$@"', 'dispatch', 'verify_bundle']
   for (const file of bundleFiles(plan)) lines.push(call('require_listed', file))
   for (const archive of archiveSteps(plan)) lines.push(call('check_archive', archive.file, archive.format, String(archive.strip)))
+  lines.push('end_verify')
   plan.steps.forEach((step, index) => {
     lines.push('', call('begin_step', String(index + 1), String(plan.steps.length), step.id, step.description))
     lines.push(...renderStep(step))
@@ -220,6 +210,10 @@ export function renderInstallSh(plan: Plan, templates: TemplateSource): string {
   if (plan.schemaVersion !== PLAN_SCHEMA_VERSION) throw new Error(`install.sh renders plan schema ${PLAN_SCHEMA_VERSION}, not ${plan.schemaVersion}`)
   if (plan.target.os === 'windows') throw new Error(`${plan.name} is a Windows bundle: it gets install.ps1, not install.sh`)
   assertStepIds(plan)
+  for (const step of plan.steps) {
+    // The journal's fields are separated by single spaces and only the last may hold one (docs/node-state.md).
+    if (/\s/.test(step.id)) throw new PlanRenderError(step.id, 'a step id holds a space, which the journal cannot carry')
+  }
   const view: PosixView = {
     schemaVersion: String(plan.schemaVersion),
     stateDir: LINUX_PATHS.stateDir,

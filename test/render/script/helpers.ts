@@ -1,10 +1,11 @@
 /** Running rendered install.sh files for real: bundles on disk, shells, a BusyBox-only PATH. */
 import { spawnSync } from 'node:child_process'
-import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import type { Plan } from '../../../src/model/plan.js'
+import type { Plan, Step } from '../../../src/model/plan.js'
 import { renderInstallSh } from '../../../src/render/script/posix.js'
 import { makeRoot, writeChecksums } from '../../fixtures/bundle.js'
+import { linuxPlan } from '../../fixtures/plans.js'
 import { templates } from '../../helpers.js'
 
 export interface Layout {
@@ -74,4 +75,27 @@ export function runScript(layout: Layout, args: string[], options: { shell?: She
     timeout: 120_000,
   })
   return { status: result.status, out: `${result.stdout}${result.stderr}` }
+}
+
+/** dash and bash with the usual tools, and BusyBox ash with nothing but BusyBox (plus zstd and bash). */
+export function shells(dir: string): (Shell & { skip?: string })[] {
+  const list: (Shell & { skip?: string })[] = [
+    { name: 'dash', argv: ['dash'] },
+    { name: 'bash', argv: ['bash'] },
+  ]
+  const path = busyboxPath(join(dir, 'busybox-bin'))
+  list.push(path ? { name: 'busybox', argv: [join(path, 'sh')], path } : { name: 'busybox', argv: ['false'], skip: 'busybox is not installed' })
+  return list
+}
+
+/** The Linux fixture plan with other steps (and the same metadata). */
+export const withSteps = (steps: Step[]): Plan => ({ ...linuxPlan(), steps })
+
+/** The Linux plan without its .deb: BusyBox runs its own dpkg applet, and dpkg -r leaves bookkeeping behind. */
+export const planWithoutPackages = (): Plan => withSteps(linuxPlan().steps.filter((s) => s.kind !== 'install-packages'))
+
+/** The node's journal under `root`, or null. */
+export function journalOf(root: string): string | null {
+  const file = join(root, 'var/lib/edgebundle/journal')
+  return existsSync(file) ? readFileSync(file, 'utf8') : null
 }

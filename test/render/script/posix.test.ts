@@ -1,10 +1,11 @@
 /**
  * install.sh: rendered from hand-made plans holding every step and check kind, linted by shellcheck, and run
  * for real with --root against real bundles (tar, zstd, dpkg-deb, sha256sum) under dash, bash and BusyBox.
+ * The journal, rollback, crashes and the signature have their own file: posix-state.test.ts.
  */
 import { spawnSync } from 'node:child_process'
 import { createHash } from 'node:crypto'
-import { appendFileSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readlinkSync, rmSync, statSync, writeFileSync } from 'node:fs'
+import { appendFileSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { createServer } from 'node:net'
 import { join } from 'node:path'
@@ -16,7 +17,7 @@ import { renderInstallSh } from '../../../src/render/script/posix.js'
 import { INSTALLED, buildLinuxBundle, snapshot, write } from '../../fixtures/bundle.js'
 import { HOSTILE, foreignSteps, linuxPlan } from '../../fixtures/plans.js'
 import { type TarEntry, tarBytes, tarGz } from '../../fixtures/tar.js'
-import { type Shell, busyboxPath, layBundle, runScript, which } from './helpers.js'
+import { journalOf, layBundle, planWithoutPackages, runScript, shells, which, withSteps } from './helpers.js'
 
 const CHECK_KINDS: Check['kind'][] = [
   'os-release',
@@ -52,12 +53,53 @@ for (const tool of ['shellcheck', 'busybox', 'zstd', 'dpkg-deb']) {
   if (!which(tool) && process.env['CI']) throw new Error(`${tool} is not installed; .ci/run must install it`)
 }
 
+/** Tests that change the live node (docker stand-in) need it free of any real edgebundle state. */
+const liveStateSkip = existsSync('/var/lib/edgebundle') ? '/var/lib/edgebundle exists: this node has a real install' : process.getuid?.() !== 0 ? 'needs root' : false
 const sha256 = (path: string) => createHash('sha256').update(readFileSync(path)).digest('hex')
 const plan = linuxPlan()
 const script = renderInstallSh(plan, templates)
 
-/** Plan with other steps (and the same metadata). */
-const withSteps = (steps: Step[]): Plan => ({ ...linuxPlan(), steps })
+
+/** The journal of a first install of the fixture plan under --root (docs/node-state.md), record by record. */
+const FIRST_JOURNAL = [
+  'begin 1 edgebundle-1.23-ubuntu-amd64-containerd',
+  'dir 1 - /var/lib/edgebundle',
+  'new 1 install-containerd /usr/local/bin/containerd',
+  'new 1 install-containerd /usr/local/bin/ctr',
+  'dir 1 install-cni-plugins /opt',
+  'dir 1 install-cni-plugins /opt/cni',
+  'dir 1 install-cni-plugins /opt/cni/bin',
+  'new 1 install-cni-plugins /opt/cni/bin/bridge',
+  'new 1 install-cni-plugins /opt/cni/bin/host-local',
+  'new 1 install-cni-plugins /opt/cni/bin/loopback',
+  'dir 1 install-kata /opt/kata',
+  'dir 1 install-kata /opt/kata/bin',
+  'new 1 install-kata /opt/kata/bin/kata-runtime',
+  'dir 1 install-kata /opt/kata/share',
+  'dir 1 install-kata /opt/kata/share/defaults',
+  'dir 1 install-kata /opt/kata/share/defaults/kata-containers',
+  'new 1 install-kata /opt/kata/share/defaults/kata-containers/configuration-qemu.toml',
+  'new 1 install-kata /opt/kata/share/defaults/kata-containers/configuration.toml',
+  'dir 1 install-runc /usr/local/sbin',
+  'new 1 install-runc /usr/local/sbin/runc',
+  'dir 1 install-cri-o /etc/crio',
+  'dir 1 install-cri-o /etc/crio/crio.conf.d',
+  'new 1 install-cri-o /etc/crio/crio.conf.d/10-crio.conf',
+  'new 1 install-cri-o /usr/local/bin/crio',
+  'package 1 install-packages dpkg edgebundle-fixture',
+  'replace 1 write-file:/etc/containerd/config.toml /etc/containerd/config.toml',
+  'dir 1 write-containerd-unit /etc/systemd',
+  'dir 1 write-containerd-unit /etc/systemd/system',
+  'new 1 write-containerd-unit /etc/systemd/system/containerd.service',
+  'dir 1 write-hostile-file /etc/edgebundle',
+  "new 1 write-hostile-file /etc/edgebundle/it's $(x) `y`.conf",
+  'dir 1 write-modules-load /etc/modules-load.d',
+  'new 1 write-modules-load /etc/modules-load.d/edgebundle.conf',
+  'dir 1 write-sysctl /etc/sysctl.d',
+  'new 1 write-sysctl /etc/sysctl.d/99-edgebundle.conf',
+  'new 1 link-kata-runtime /usr/local/bin/kata-runtime',
+  'end 1',
+]
 const preflightOnly = (checks: Check[]): Plan => withSteps([{ id: 'preflight', kind: 'preflight', description: 'checks', checks }])
 
 t.test('the fixtures cover every step kind and every check kind', async (t) => {
@@ -129,29 +171,25 @@ t.test('rendering refuses plan values no script could carry out safely', async (
   t.throws(() => renderInstallSh({ ...base, target: { ...base.target, os: 'windows' } }, templates), /install\.ps1/)
   t.throws(() => renderInstallSh(withSteps([step('preflight'), step('preflight')]), templates), /twice/)
   t.throws(() => renderInstallSh({ ...base, name: 'nul\u0000' }, templates), /NUL/)
+  t.throws(() => renderInstallSh(withSteps([{ ...step('write-file'), id: 'write-file:/etc/a b' }]), templates), /space/, 'the journal cannot carry a step id with a space')
 })
 
-/** dash and bash with the usual tools, and BusyBox ash with nothing but BusyBox (plus zstd and bash). */
-function shells(dir: string): (Shell & { skip?: string })[] {
-  const list: (Shell & { skip?: string })[] = [
-    { name: 'dash', argv: ['dash'] },
-    { name: 'bash', argv: ['bash'] },
-  ]
-  const path = busyboxPath(join(dir, 'busybox-bin'))
-  list.push(path ? { name: 'busybox', argv: [join(path, 'sh')], path } : { name: 'busybox', argv: ['false'], skip: 'busybox is not installed' })
-  return list
-}
-
-t.test('--root installs the bundle, and a second run changes nothing', async (t) => {
+t.test('--root installs the bundle and journals it; a second run changes nothing; rollback restores the tree', async (t) => {
   const base = t.testdir()
   for (const shell of shells(base)) {
     t.test(shell.name, { skip: shell.skip ?? false }, async (t) => {
       // BusyBox runs its own dpkg applet in preference to PATH; a BusyBox node installs no .deb anyway.
-      const thePlan = shell.name === 'busybox' ? withSteps(plan.steps.filter((s) => s.kind !== 'install-packages')) : plan
+      const thePlan = shell.name === 'busybox' ? planWithoutPackages() : plan
       const layout = layBundle(t.testdir(), thePlan, buildLinuxBundle)
+      // dpkg keeps its own bookkeeping (status-old, locks) after dpkg -r: the rest must be as it was.
+      const notDpkg = (rel: string) => rel.startsWith('var/lib/dpkg')
+      const original = snapshot(layout.root, notDpkg)
       const first = runScript(layout, ['--root', layout.root], { shell })
       t.equal(first.status, 0, first.out)
       t.match(first.out, /done: \d+ changed, 0 unchanged/)
+      t.notMatch(first.out, /continuing/)
+      const expected = shell.name === 'busybox' ? FIRST_JOURNAL.filter((line) => !line.startsWith('package ')) : FIRST_JOURNAL
+      t.equal(journalOf(layout.root), expected.map((line) => `${line}\n`).join(''), 'the journal, record by record')
       t.match(first.out, /keadm join --cloudcore-ipport=<CLOUDCORE_IP:PORT> --token=<TOKEN> --remote-runtime-endpoint=unix:\/\/\/run\/containerd\/containerd.sock/)
       t.match(first.out, /services not started/)
 
@@ -168,12 +206,11 @@ t.test('--root installs the bundle, and a second run changes nothing', async (t)
       t.equal(readlinkSync(join(layout.root, '/opt/kata/share/defaults/kata-containers/configuration.toml')), 'configuration-qemu.toml')
       t.equal(readlinkSync(join(layout.root, '/usr/local/bin/kata-runtime')), '/opt/kata/bin/kata-runtime', 'symlink step')
       t.equal(
-        readFileSync(join(layout.root, 'var/lib/edgebundle/backup/etc/containerd/config.toml'), 'utf8'),
+        readFileSync(join(layout.root, 'var/lib/edgebundle/backup/1/etc/containerd/config.toml'), 'utf8'),
         'version = 2 # the node had this before\n',
         'the replaced file was backed up',
       )
-      t.equal(readFileSync(join(layout.root, 'var/lib/edgebundle/stamps/cri-o.sha256'), 'utf8').trim(), sha256(join(layout.bundle, 'artifacts/cri-o.amd64.v1.36.3.tar.gz')))
-      t.notOk(existsSync(join(layout.root, 'var/lib/edgebundle/tmp')), 'no temporary files are left')
+      t.same(readdirSync(join(layout.root, 'var/lib/edgebundle')).sort(), ['backup', 'journal'], 'the state folder holds the journal and the backups, nothing else')
       t.notOk(existsSync('/tmp/pwned'), 'no value was ever run as code')
       t.notOk(Object.keys(snapshot(layout.root)).some((path) => path.endsWith('.edgebundle-tmp')), 'no temporary file is left beside a target')
 
@@ -182,33 +219,19 @@ t.test('--root installs the bundle, and a second run changes nothing', async (t)
       t.equal(second.status, 0, second.out)
       t.match(second.out, /nothing to do: the node already matches .* \(0 changed, \d+ unchanged\)/)
       t.notMatch(second.out, /^ {2}(wrote|linked|created|backed up)/m)
-      t.same(snapshot(layout.root), tree, 'the second run left the tree as it was')
+      t.same(snapshot(layout.root), tree, 'the second run left the tree as it was, journal included')
+
+      const status = runScript(layout, ['status', '--root', layout.root], { shell })
+      t.equal(status.status, 0, status.out)
+      t.match(status.out, `run 1, finished, bundle ${plan.name}: 17 dir, 16 new, 1 replace${shell.name === 'busybox' ? '\n' : ', 1 package\n'}`)
+      const rollback = runScript(layout, ['rollback', '--root', layout.root], { shell })
+      t.equal(rollback.status, 0, rollback.out)
+      t.match(rollback.out, /restored \/etc\/containerd\/config\.toml/)
+      t.match(rollback.out, /rolled back run 1: the node is as it was before it/)
+      t.same(snapshot(layout.root, notDpkg), original, 'rollback restored the tree, byte for byte, modes and links included')
+      t.match(runScript(layout, ['status', '--root', layout.root], { shell }).out, /nothing installed/)
     })
   }
-})
-
-t.test('a file changed on the node is replaced, and backed up without losing the older backup', async (t) => {
-  const layout = layBundle(t.testdir(), plan, buildLinuxBundle)
-  t.equal(runScript(layout, ['--root', layout.root]).status, 0)
-  const config = join(layout.root, 'etc/containerd/config.toml')
-  writeFileSync(config, 'edited by hand\n')
-  const again = runScript(layout, ['--root', layout.root])
-  t.equal(again.status, 0, again.out)
-  t.match(again.out, /done: 1 changed/)
-  t.equal(readFileSync(config, 'utf8'), INSTALLED['/etc/containerd/config.toml'])
-  const backup = join(layout.root, 'var/lib/edgebundle/backup/etc/containerd/config.toml')
-  t.equal(readFileSync(backup, 'utf8'), 'version = 2 # the node had this before\n', 'the first backup is kept')
-  t.equal(readFileSync(`${backup}.1`, 'utf8'), 'edited by hand\n', 'the hand edit went to the next backup')
-})
-
-t.test('a mode changed on the node is put back without rewriting the file', async (t) => {
-  const layout = layBundle(t.testdir(), plan, buildLinuxBundle)
-  t.equal(runScript(layout, ['--root', layout.root]).status, 0)
-  const runc = join(layout.root, 'usr/local/sbin/runc')
-  spawnSync('chmod', ['0700', runc])
-  const again = runScript(layout, ['--root', layout.root])
-  t.match(again.out, /set mode 755 on \/usr\/local\/sbin\/runc/)
-  t.equal(statSync(runc).mode & 0o7777, 0o755)
 })
 
 t.test('--dry-run prints what would change and writes nothing', async (t) => {
@@ -224,7 +247,7 @@ t.test('--dry-run prints what would change and writes nothing', async (t) => {
 })
 
 t.test('EDGEBUNDLE_ROOT is --root, and a relative root is taken from the working directory', async (t) => {
-  const layout = layBundle(t.testdir(), plan, buildLinuxBundle)
+  const layout = layBundle(t.testdir(), withSteps([plan.steps.find((s) => s.id === 'install-runc')!]), buildLinuxBundle)
   const run = runScript(layout, [], { env: { EDGEBUNDLE_ROOT: 'root' } })
   t.equal(run.status, 0, run.out)
   t.equal(readFileSync(join(layout.root, 'usr/local/sbin/runc'), 'utf8'), INSTALLED['/usr/local/sbin/runc'])
@@ -373,9 +396,12 @@ t.test('usage errors exit 2', async (t) => {
   t.equal(runScript(layout, ['--root']).status, 2)
   t.equal(runScript(layout, ['--root', join(layout.dir, 'no-such-dir')]).status, 2)
   t.equal(runScript(layout, ['--skip-verify']).status, 2, '--skip-verify is not offered')
+  t.equal(runScript(layout, ['remove']).status, 2, 'an unknown command')
+  t.equal(runScript(layout, ['rollback', 'uninstall']).status, 2, 'one command at a time')
+  t.equal(runScript(layout, ['verify', '--pubkey', join(layout.dir, 'no-such.pub')]).status, 2, 'a missing key file')
   const help = runScript(layout, ['--help'])
   t.equal(help.status, 0)
-  t.match(help.out, /Usage: sh install\.sh \[--root DIR\] \[--dry-run\]/)
+  t.match(help.out, /Usage: sh install\.sh \[install\|rollback\|uninstall\|status\|verify\] \[--root DIR\] \[--dry-run\] \[--pubkey FILE\]/)
 })
 
 t.test('preflight: every failed error check is listed with what to do, then exit 4', async (t) => {
@@ -451,20 +477,6 @@ t.test('a failing step exits 1 and names the step', async (t) => {
   t.match(run.out, /step write-sysctl: \/etc\/sysctl\.d\/99-edgebundle\.conf is a folder/)
 })
 
-t.test('a failing upstream installer exits 1 and leaves no stamp', async (t) => {
-  const layout = layBundle(t.testdir(), withSteps([plan.steps.find((s) => s.id === 'install-cri-o')!]), (bundle) => {
-    buildLinuxBundle(bundle)
-    // An installer that fails the way upstream scripts do: with its own exit code.
-    const stage = join(bundle, '..', 'stage2')
-    write(join(stage, 'cri-o/install'), '#!/bin/sh\necho broken >&2\nexit 2\n', 0o755)
-    spawnSync('tar', ['-czf', join(bundle, 'artifacts/cri-o.amd64.v1.36.3.tar.gz'), '-C', stage, 'cri-o'])
-  })
-  const run = runScript(layout, ['--root', layout.root])
-  t.equal(run.status, 1, run.out)
-  t.match(run.out, /step install-cri-o: the installer of cri-o \(cri-o\/install\) failed/)
-  t.notOk(existsSync(join(layout.root, 'var/lib/edgebundle/stamps/cri-o.sha256')), 'no stamp: the next run tries again')
-})
-
 t.test('a command failing under set -e is reported as a failed step (exit 1, not its own status)', async (t) => {
   const layout = layBundle(t.testdir(), withSteps([plan.steps.find((s) => s.id === 'install-packages')!]), (bundle) => {
     write(join(bundle, 'packages/edgebundle-fixture_1.0_all.deb'), 'not a package\n')
@@ -472,6 +484,8 @@ t.test('a command failing under set -e is reported as a failed step (exit 1, not
   const run = runScript(layout, ['--root', layout.root])
   t.equal(run.status, 1, run.out)
   t.match(run.out, /step install-packages failed: a command exited with status [1-9]/)
+  t.match(run.out, /rolled back run 1/)
+  t.notOk(existsSync(join(layout.root, 'var/lib/edgebundle')), 'the run opened the journal, and its rollback took the state folder away')
 })
 
 t.test('a step of a Windows plan stops install.sh before it does anything of it', async (t) => {
@@ -485,9 +499,11 @@ t.test('a step of a Windows plan stops install.sh before it does anything of it'
   t.match(checked.out, /internal error: the windows-feature check does not run on Linux/)
 })
 
-t.test('run-container hands docker exactly the planned arguments, and leaves a matching container alone', async (t) => {
+t.test('run-container hands docker exactly the planned arguments, leaves a matching container alone, and uninstall removes it', { skip: liveStateSkip }, async (t) => {
   const dir = t.testdir()
-  // A stand-in docker that logs its arguments, one per line, and answers inspect from a state file.
+  // This test changes the live node: its journal lands in /var/lib/edgebundle, taken away by uninstall below.
+  t.teardown(() => rmSync('/var/lib/edgebundle', { recursive: true, force: true }))
+  // A stand-in docker that logs its arguments, one per line, and answers inspect from a state file per container.
   const bin = join(dir, 'bin')
   const log = join(dir, 'docker.log')
   const state = join(dir, 'docker.state')
@@ -496,22 +512,24 @@ t.test('run-container hands docker exactly the planned arguments, and leaves a m
     `#!/bin/sh
 printf '%s\\n' "$@" "--" >> '${log}'
 case "$1 $2" in
-  "container inspect") if [ -f '${state}' ]; then cat '${state}'; else exit 1; fi ;;
+  "container inspect") if [ -f '${state}'."$5" ]; then cat '${state}'."$5"; else exit 1; fi ;;
   "image inspect") exit 0 ;;
 esac
 exit 0
 `,
     0o755,
   )
-  const step = plan.steps.find((s) => s.id === 'container:vms') as Extract<Step, { kind: 'run-container' }>
+  const container = (id: string) => plan.steps.find((s) => s.id === id) as Extract<Step, { kind: 'run-container' }>
   const dirs = [join(dir, 'node/var/lib/virtlet'), join(dir, 'node/var/log/virtlet')]
-  const layout = layBundle(dir, withSteps([{ ...step, createDirs: dirs }]))
+  // The one-shot container first (its hash goes to a stamp file), then the one that runs on.
+  const layout = layBundle(dir, withSteps([{ ...container('container:prepare'), createDirs: [] }, { ...container('container:vms'), createDirs: dirs }]))
   const env = { PATH: `${bin}:${process.env['PATH']}` }
   const first = runScript(layout, [], { env })
   t.equal(first.status, 0, first.out)
   for (const folder of dirs) t.ok(lstatSync(folder).isDirectory(), `created ${folder}`)
   const calls = readFileSync(log, 'utf8').split('--\n').map((call) => call.split('\n').filter(Boolean))
-  const run = calls.find((call) => call[0] === 'run')!
+  t.same(calls.find((call) => call[0] === 'run' && call.includes('vmruntime_prepare'))?.slice(0, 4), ['run', '--rm', '--name', 'vmruntime_prepare'])
+  const run = calls.find((call) => call[0] === 'run' && call.includes('virtlet-vms'))!
   const hash = run.find((arg) => arg.startsWith('edgebundle.hash='))!.slice('edgebundle.hash='.length)
   t.same(run, [
     'run', '-d', '--name', 'virtlet-vms', '--restart=always', '--label', `edgebundle.hash=${hash}`,
@@ -521,14 +539,37 @@ exit 0
     '--env=VIRTLET_LOGLEVEL=3', `--env=HOSTILE_VALUE=${HOSTILE}`,
     'arktos/vmruntime:0.6.1', '/start.sh', '--flag', HOSTILE,
   ])
-  writeFileSync(state, `true ${hash}\n`)
+  const journal = readFileSync('/var/lib/edgebundle/journal', 'utf8').split('\n')
+  const node = join(dir, 'node')
+  const made = [node, `${node}/var`, `${node}/var/lib`, dirs[0], `${node}/var/log`, dirs[1]]
+  const stamp = '/var/lib/edgebundle/stamps/container-vmruntime_prepare.sha256'
+  t.same(
+    journal.slice(2, -2),
+    [
+      'container 1 container:prepare vmruntime_prepare',
+      'dir 1 container:prepare /var/lib/edgebundle/stamps',
+      `new 1 container:prepare ${stamp}`,
+      ...made.map((folder) => `dir 1 container:vms ${folder}`),
+      'container 1 container:vms virtlet-vms',
+    ],
+    'containers, the stamp and the folders (parents first) are journaled',
+  )
+  t.match(readFileSync(stamp, 'utf8'), /^[0-9a-f]{64}\n$/)
+  writeFileSync(`${state}.virtlet-vms`, `true ${hash}\n`)
   const second = runScript(layout, [], { env })
   t.equal(second.status, 0, second.out)
   t.match(second.out, /nothing to do/)
-  writeFileSync(state, 'true an-older-hash\n')
+  writeFileSync(`${state}.virtlet-vms`, 'true an-older-hash\n')
   const third = runScript(layout, [], { env })
   t.match(third.out, /started the container virtlet-vms/, 'a container with other arguments is replaced')
   t.match(readFileSync(log, 'utf8'), /^rm\n-f\nvirtlet-vms\n--$/m)
+  writeFileSync(log, '')
+  const uninstall = runScript(layout, ['uninstall'], { env })
+  t.equal(uninstall.status, 0, uninstall.out)
+  t.match(uninstall.out, /removed the container virtlet-vms/)
+  t.equal(readFileSync(log, 'utf8'), 'rm\n-f\nvirtlet-vms\n--\nrm\n-f\nvirtlet-vms\n--\nrm\n-f\nvmruntime_prepare\n--\n', 'each run removes the containers it created')
+  t.notOk(existsSync(node), 'the folders it made are gone')
+  t.notOk(existsSync('/var/lib/edgebundle'), 'no state is left on the node')
 })
 
 /** One function of the library, cut out of the rendered script, to test on its own. */
@@ -539,22 +580,59 @@ function libraryFunction(name: string): string {
   return script.slice(start + 1, end + 3)
 }
 
-t.test('restartWhenChanged matches a changed path, or one below a changed folder', async (t) => {
-  const cases: [string, string[], boolean][] = [
-    ['/etc/containerd/config.toml', ['/etc/containerd/config.toml'], true],
-    ['/usr/local', ['/usr/local/bin/containerd'], true],
-    ['/usr/local', ['/usr/localx/y'], false],
-    ['/usr/local/bin/containerd', ['/usr/local'], false],
-    ['/', ['/opt/kata/bin/x'], true],
-    ['/', [], false],
-    ["/etc/it's $(x)", ["/etc/it's $(x)"], true],
-    ['/etc/a*', ['/etc/ab'], false],
+t.test('restartWhenChanged matches a path of the current run, or one below a changed folder', async (t) => {
+  const dir = t.testdir()
+  const journal = join(dir, 'journal')
+  // Run 1 finished; run 2 was interrupted: its records are the current run's, whether or not this process
+  // has opened the journal yet. The state folder's own dir record never counts.
+  writeFileSync(
+    journal,
+    [
+      'begin 1 b',
+      'dir 1 - /var/lib/edgebundle',
+      'new 1 s /etc/old',
+      'end 1',
+      'begin 2 b',
+      'new 2 s /etc/containerd/config.toml',
+      'new 2 s /usr/local/bin/containerd',
+      'mode 2 s 700 /opt/x y',
+      "replace 2 s /etc/it's $(x)",
+      'dir 2 s /srv',
+      '',
+    ].join('\n'),
+  )
+  const cases: [string, boolean][] = [
+    ['/etc/containerd/config.toml', true],
+    ['/usr/local', true],
+    ['/usr/localx', false],
+    ['/usr/local/bin/containerd/x', false],
+    ['/', true],
+    ["/etc/it's $(x)", true],
+    ['/opt/x y', true],
+    ['/opt/x', false],
+    ['/srv', true],
+    ['/etc/old', false],
+    ['/var/lib', false],
+    ['/etc/a*', false],
   ]
-  for (const [path, changed, expected] of cases) {
-    const harness = `NL='\n'\n${libraryFunction('path_changed')}CHANGED_PATHS=${shQuote(changed.map((p) => `${p}\n`).join(''))}\nif path_changed ${shQuote(path)}; then echo yes; else echo no; fi\n`
-    const result = spawnSync('dash', ['-c', harness], { encoding: 'utf8' })
-    t.equal(result.stdout.trim(), expected ? 'yes' : 'no', `${path} after ${JSON.stringify(changed)}`)
+  const library = ['path_changed', 'current_run'].map(libraryFunction).join('')
+  for (const [opened, setup] of [
+    ['continued, not yet opened', 'RUN_NO= UNFINISHED_RUN=2'],
+    ['opened', 'RUN_NO=2 UNFINISHED_RUN='],
+  ]) {
+    for (const [path, expected] of cases) {
+      const harness = `NL='\n'\n${library}CHANGED_PATHS= JOURNAL=${shQuote(journal)} ${setup}\nif path_changed ${shQuote(path)}; then echo yes; else echo no; fi\n`
+      const result = spawnSync('dash', ['-c', harness], { encoding: 'utf8' })
+      t.equal(result.stdout.trim(), expected ? 'yes' : 'no', `${opened}: ${path}`)
+    }
   }
+  // A dry run writes no journal: what it would change counts instead.
+  const dry = (path: string, changed: string[]) =>
+    spawnSync('dash', ['-c', `NL='\n'\n${library}CHANGED_PATHS=${shQuote(changed.map((p) => `${p}\n`).join(''))} JOURNAL=/nonexistent RUN_NO= UNFINISHED_RUN=\nif path_changed ${shQuote(path)}; then echo yes; else echo no; fi\n`], { encoding: 'utf8' }).stdout.trim()
+  t.equal(dry('/usr/local', ['/usr/local/bin/containerd']), 'yes')
+  t.equal(dry('/', ['/opt/kata/bin/x']), 'yes')
+  t.equal(dry('/', []), 'no')
+  t.equal(dry('/usr/local', ['/usr/localx/y']), 'no')
 })
 
 t.test('climbs_out follows .. lexically from a folder depth', async (t) => {
