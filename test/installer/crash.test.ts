@@ -15,6 +15,8 @@ import { makeInstallableBundle, prepareRoot, snapshot } from './node-fixtures.js
 const work = t.testdir()
 const hostArch = process.arch === 'arm64' ? 'arm64' : 'amd64'
 const bundle = makeInstallableBundle(join(work, 'bundle'), { os: 'ubuntu', arch: hostArch, runtime: 'containerd' }, work)
+const scratch = join(work, 'scratch')
+mkdirSync(scratch)
 const original = join(work, 'original')
 prepareRoot(original, bundle)
 const before = snapshot(original)
@@ -47,7 +49,8 @@ function freshRoot(): string {
 function crashChild(root: string, crash: string) {
   return spawnSync(process.execPath, ['--import', 'tsx', join(import.meta.dirname, 'crash-child.ts'), '--json', '--bundle', bundle.dir, '--root', root], {
     encoding: 'utf8',
-    env: { ...process.env, EDGEBUNDLE_TEST_CRASH: crash },
+    // A killed installer cannot remove its scratch folder: keep those in the test's own folder.
+    env: { ...process.env, EDGEBUNDLE_TEST_CRASH: crash, TMPDIR: scratch },
   })
 }
 
