@@ -33,6 +33,8 @@ export interface StepServices {
   preflight(checks: Check[]): Promise<CheckResult[]>
   /** Checks an archive member by member, then unpacks it into the empty host folder `into`. */
   extractArchive(file: string, format: 'tar.gz' | 'tar.zst', strip: number, into: string): Promise<void>
+  /** The kernel module is loaded or built in (what preflight checks too). */
+  moduleLoaded(name: string): boolean
   /** Asks the runtime over CRI; throws when it does not answer. null: this endpoint cannot be dialled here. */
   checkRuntime(endpoint: string, sandboxImage: string): Promise<RuntimeCheck | null>
 }
@@ -86,21 +88,6 @@ async function unpack(context: StepContext, file: string, format: 'tar.gz' | 'ta
   await mkdir(tree, { mode: 0o700 })
   await context.services.extractArchive(bundleFile(context, file), format, strip, tree)
   return tree
-}
-
-/** The module name as the kernel lists it: dashes become underscores. */
-async function moduleLoaded(name: string): Promise<boolean> {
-  const kernelName = name.replace(/-/g, '_')
-  try {
-    if ((await stat(`/sys/module/${kernelName}`)).isDirectory()) return true
-  } catch {
-    // not built in or loaded under that name
-  }
-  try {
-    return (await readFile('/proc/modules', 'utf8')).split('\n').some((line) => line.split(' ')[0] === kernelName)
-  } catch {
-    return false
-  }
 }
 
 /** `key = value` lines of a sysctl.d file, as `sysctl -p` reads them. */
@@ -234,7 +221,7 @@ const EXECUTORS: { [K in StepKind]: Executor<K> } = {
   async 'load-kernel-modules'(step, context) {
     if (!live(context)) return context.events.info('skipped under --root: the node loads its modules when it boots')
     for (const module of step.modules) {
-      if (await moduleLoaded(module)) {
+      if (context.services.moduleLoaded(module)) {
         context.placer.events.unchanged()
         continue
       }

@@ -8,7 +8,7 @@ import { extractArchive } from './archive/index.js'
 import { checkRuntimeOverCri } from './cri/client.js'
 import type { StepServices } from './execute.js'
 import { hostFs } from './node-fs.js'
-import { hostProbe, runPreflight } from './preflight.js'
+import { hostProbe, moduleLoaded, runPreflight } from './preflight.js'
 import type { NodeAccess } from './run.js'
 import { hostSystem } from './system.js'
 
@@ -17,6 +17,7 @@ const CRI_PATIENCE = { timeoutMs: 5000, attempts: 15, delayMs: 1000 }
 
 export function hostServices({ root, dryRun, style, scans }: Parameters<NodeAccess['services']>[0]): StepServices {
   return {
+    moduleLoaded: (name) => moduleLoaded(hostProbe(), name),
     preflight: async (checks) => runPreflight(checks, { root, dryRun, platform: style === 'windows' ? 'windows' : 'linux' }, hostProbe()),
     async extractArchive(file, format, strip, into) {
       const scanned = await scans.done(file, format, strip)
