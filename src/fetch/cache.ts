@@ -17,7 +17,7 @@ import { createHash, randomBytes } from 'node:crypto'
 import { createReadStream } from 'node:fs'
 import { chmod, mkdir, open, readFile, readdir, rename, stat, unlink, writeFile } from 'node:fs/promises'
 import { homedir } from 'node:os'
-import { isAbsolute, join } from 'node:path'
+import { isAbsolute, join, resolve } from 'node:path'
 import { SHA256_PATTERN } from './checksum-file.js'
 
 export interface LearnedChecksum {
@@ -39,10 +39,13 @@ export function defaultCacheDir(env: NodeJS.ProcessEnv = process.env, home: stri
   return join(home, '.cache', 'edgebundle')
 }
 
-/** --cache-dir, else EDGEBUNDLE_CACHE_DIR, else the default. */
+/**
+ * --cache-dir, else EDGEBUNDLE_CACHE_DIR, else the default; always absolute. Executable builds run tools
+ * from the cache (its Node) in a work folder of their own, where a relative path would name nothing.
+ */
 export function resolveCacheDir(flag: string | undefined, env: NodeJS.ProcessEnv = process.env): string {
-  if (flag !== undefined && flag !== '') return flag
-  if (env.EDGEBUNDLE_CACHE_DIR) return env.EDGEBUNDLE_CACHE_DIR
+  if (flag !== undefined && flag !== '') return resolve(flag)
+  if (env.EDGEBUNDLE_CACHE_DIR) return resolve(env.EDGEBUNDLE_CACHE_DIR)
   return defaultCacheDir(env)
 }
 

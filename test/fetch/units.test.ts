@@ -53,6 +53,9 @@ t.test('cache folder: --cache-dir, EDGEBUNDLE_CACHE_DIR, XDG_CACHE_HOME, ~/.cach
   t.equal(defaultCacheDir({ LOCALAPPDATA: 'C:\\Users\\u\\AppData\\Local' }, 'C:\\Users\\u', 'win32'), join('C:\\Users\\u\\AppData\\Local', 'edgebundle', 'cache'))
   t.equal(resolveCacheDir(undefined, { EDGEBUNDLE_CACHE_DIR: '/srv/eb' }), '/srv/eb')
   t.equal(resolveCacheDir('/flag', { EDGEBUNDLE_CACHE_DIR: '/srv/eb' }), '/flag')
+  // Executable builds run the cached Node in a work folder of their own: a relative cache path would miss it.
+  t.equal(resolveCacheDir('rel/cache', {}), join(process.cwd(), 'rel', 'cache'), 'a relative --cache-dir is made absolute')
+  t.equal(resolveCacheDir(undefined, { EDGEBUNDLE_CACHE_DIR: 'rel/eb' }), join(process.cwd(), 'rel', 'eb'), 'a relative EDGEBUNDLE_CACHE_DIR too')
 })
 
 t.test('layout and flags: mirror URLs, local candidates, --mirror and --checksum parsing', async (t) => {
