@@ -24,7 +24,15 @@ export type PathRecord = Extract<JournalRecord, { path: string }>
 /** The step field of the folders made for the state folder itself. */
 export const STATE_STEP = '-'
 
+/**
+ * The step field holds no space (fields are space-separated): a Windows step id such as
+ * write-file:C:\\Program Files\\… has its spaces (and so its percent signs) percent-encoded.
+ */
+const encodeStep = (step: string) => step.replace(/%/g, '%25').replace(/ /g, '%20')
+const decodeStep = (step: string) => step.replace(/%20/g, ' ').replace(/%25/g, '%')
+
 export function formatRecord(record: JournalRecord): string {
+  if ('step' in record) record = { ...record, step: encodeStep(record.step) }
   switch (record.op) {
     case 'begin':
       return `begin ${record.run} ${record.name}`
@@ -77,7 +85,7 @@ export function parseRecord(line: string, lineNumber: number): JournalRecord {
   if (op !== 'end' && last === '') throw bad('empty last field')
   if (!/^[1-9][0-9]*$/.test(fields[1]!)) throw bad('run is not a positive number')
   const run = Number(fields[1])
-  const step = fields[2]!
+  const step = decodeStep(fields[2] ?? '')
   switch (op) {
     case 'begin':
       return { op, run, name: last }
@@ -135,6 +143,8 @@ export function nodePaths(style: 'posix' | 'windows', root: string | undefined):
         out.unshift(current)
         current = lib.dirname(current)
       }
+      // A drive (C:\) is a folder too under --root: <root>/C may not exist yet in an image being made.
+      if (style === 'windows' && root !== undefined && /^[A-Za-z]:\\$/.test(current)) out.unshift(current)
       return out
     },
     backupPath(run, path) {

@@ -173,7 +173,8 @@ export class Placer {
     await this.guard(path)
     const existing = await this.fs.lstat(target)
     if (existing !== null && existing.isFile() && (await sha256Of(this.fs, source)) === (await sha256File(target)).sha256) {
-      if (modeBits(existing) === mode) return this.events.unchanged()
+      // Windows has no Unix modes (Node reports 0666 or 0444): the content is all there is to compare.
+      if (modeBits(existing) === mode || process.platform === 'win32') return this.events.unchanged()
       if (this.options.dryRun) return this.note(`set mode ${mode.toString(8)} on ${path}`, path)
       const run = await this.journal.open()
       if (this.journal.recordsInRun(path).size === 0) {

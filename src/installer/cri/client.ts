@@ -95,7 +95,7 @@ export function parseCriEndpoint(endpoint: string): CriEndpoint {
 
 let grpcModule: Promise<typeof GrpcJs> | undefined
 
-function loadGrpc(): Promise<typeof GrpcJs> {
+export function loadGrpc(): Promise<typeof GrpcJs> {
   return (grpcModule ??= import('@grpc/grpc-js').then((m) => {
     // Node's ESM loader exposes a CommonJS module's exports as named exports; esbuild's interop (the
     // package marks itself __esModule) may leave them only on the namespace as well. Take whichever has Client.
@@ -105,7 +105,7 @@ function loadGrpc(): Promise<typeof GrpcJs> {
 }
 
 /** The kubelet's limit for CRI responses (a verbose Status can carry the runtime's whole config). */
-const CHANNEL_OPTIONS = { 'grpc.max_receive_message_length': 16 * 1024 * 1024 }
+export const CHANNEL_OPTIONS = { 'grpc.max_receive_message_length': 16 * 1024 * 1024 }
 
 /** A failed call, with the method it was (Promise.all would otherwise lose which one). */
 class RpcFailure extends Error {
@@ -117,7 +117,7 @@ class RpcFailure extends Error {
   }
 }
 
-function unary<Req, Res>(client: GrpcJs.Client, method: string, encode: (request: Req) => Buffer, decode: (bytes: Buffer) => Res, request: Req, timeoutMs: number): Promise<Res> {
+export function unary<Req, Res>(client: GrpcJs.Client, method: string, encode: (request: Req) => Buffer, decode: (bytes: Buffer) => Res, request: Req, timeoutMs: number): Promise<Res> {
   return new Promise((resolve, reject) => {
     client.makeUnaryRequest(method, encode, decode, request, { deadline: Date.now() + timeoutMs }, (error, value) => {
       if (error) reject(new RpcFailure(method, error))

@@ -410,3 +410,144 @@ export function decodeImageStatusResponse(buf: Uint8Array): ImageStatusResponse 
   }
   return { image, info }
 }
+
+// ------------------------------------------------------------------------------------------ pod sandboxes
+// RunPodSandbox, PodSandboxStatus, StopPodSandbox and RemovePodSandbox: the installer itself does not
+// start pods, but its end-to-end tests do, on the runtime a bundle installed, with the same codec.
+
+export interface PodSandboxMetadata {
+  name: string
+  uid: string
+  namespace: string
+  attempt: number
+}
+
+export interface PodSandboxConfig {
+  metadata: PodSandboxMetadata
+  hostname: string
+  logDirectory: string
+  labels: Map<string, string>
+}
+
+export interface RunPodSandboxRequest {
+  config: PodSandboxConfig
+  /** Empty: the runtime's default handler. */
+  runtimeHandler: string
+}
+
+export interface RunPodSandboxResponse {
+  podSandboxId: string
+}
+
+/** For PodSandboxStatus, StopPodSandbox and RemovePodSandbox, whose requests name one sandbox. */
+export interface PodSandboxIdRequest {
+  podSandboxId: string
+  /** PodSandboxStatus only: ask for `info`. */
+  verbose?: boolean
+}
+
+/** PodSandboxState: SANDBOX_READY = 0 (the default, so absent on the wire), SANDBOX_NOTREADY = 1. */
+export const SANDBOX_STATE = { ready: 0, notReady: 1 } as const
+
+export interface PodSandboxStatus {
+  id: string
+  metadata: PodSandboxMetadata | null
+  state: number
+  network: { ip: string; additionalIps: string[] } | null
+}
+
+export interface PodSandboxStatusResponse {
+  status: PodSandboxStatus | null
+  info: Map<string, string>
+}
+
+function encodeMetadata(m: PodSandboxMetadata): Buffer {
+  const w = new ProtoWriter().string(1, m.name).string(2, m.uid).string(3, m.namespace)
+  if (m.attempt !== 0) w.tag(4, WIRE.varint).varint(m.attempt)
+  return w.finish()
+}
+
+function decodeMetadata(buf: Uint8Array): PodSandboxMetadata {
+  const m: PodSandboxMetadata = { name: '', uid: '', namespace: '', attempt: 0 }
+  for (const f of readFields(buf)) {
+    if (f.field === 4) m.attempt = f.wireType === WIRE.varint ? f.value : m.attempt
+    else if (f.field === 1) m.name = asString(f) ?? m.name
+    else if (f.field === 2) m.uid = asString(f) ?? m.uid
+    else if (f.field === 3) m.namespace = asString(f) ?? m.namespace
+  }
+  return m
+}
+
+export function encodeRunPodSandboxRequest(m: RunPodSandboxRequest): Buffer {
+  const config = new ProtoWriter()
+    .message(1, encodeMetadata(m.config.metadata))
+    .string(2, m.config.hostname)
+    .string(3, m.config.logDirectory)
+    .stringMap(6, m.config.labels)
+    .finish()
+  return new ProtoWriter().message(1, config).string(2, m.runtimeHandler).finish()
+}
+
+export function decodeRunPodSandboxResponse(buf: Uint8Array): RunPodSandboxResponse {
+  const m: RunPodSandboxResponse = { podSandboxId: '' }
+  for (const f of readFields(buf)) if (f.field === 1) m.podSandboxId = asString(f) ?? m.podSandboxId
+  return m
+}
+
+export function encodePodSandboxIdRequest(m: PodSandboxIdRequest): Buffer {
+  return new ProtoWriter().string(1, m.podSandboxId).bool(2, m.verbose ?? false).finish()
+}
+
+/** Stop and Remove answer an empty message; anything in it is skipped like any unknown field. */
+export function decodeEmptyResponse(buf: Uint8Array): Record<string, never> {
+  for (const _ of readFields(buf)) {
+    // validated, then ignored
+  }
+  return {}
+}
+
+function decodeSandboxNetwork(buf: Uint8Array): { ip: string; additionalIps: string[] } {
+  const network = { ip: '', additionalIps: [] as string[] }
+  for (const f of readFields(buf)) {
+    if (f.field === 1) network.ip = asString(f) ?? network.ip
+    else if (f.field === 2) {
+      const bytes = asBytes(f)
+      if (bytes === null) continue
+      // PodIP { string ip = 1 }
+      for (const g of readFields(bytes)) if (g.field === 1) network.additionalIps.push(asString(g) ?? '')
+    }
+  }
+  return network
+}
+
+export function decodePodSandboxStatusResponse(buf: Uint8Array): PodSandboxStatusResponse {
+  const statusChunks: Uint8Array[] = []
+  const info = new Map<string, string>()
+  for (const f of readFields(buf)) {
+    const bytes = asBytes(f)
+    if (bytes === null) continue
+    if (f.field === 1) statusChunks.push(bytes)
+    else if (f.field === 2) readMapEntry(bytes, info)
+  }
+  const chunk = merged(statusChunks)
+  if (chunk === null) return { status: null, info }
+  const status: PodSandboxStatus = { id: '', metadata: null, state: SANDBOX_STATE.ready, network: null }
+  const metadataChunks: Uint8Array[] = []
+  const networkChunks: Uint8Array[] = []
+  for (const f of readFields(chunk)) {
+    if (f.field === 3) {
+      if (f.wireType === WIRE.varint) status.state = f.value
+      continue
+    }
+    const bytes = asBytes(f)
+    if (bytes === null) continue
+    if (f.field === 1) status.id = utf8.decode(bytes)
+    else if (f.field === 2) metadataChunks.push(bytes)
+    else if (f.field === 5) networkChunks.push(bytes)
+  }
+  const metadata = merged(metadataChunks)
+  if (metadata !== null) status.metadata = decodeMetadata(metadata)
+  const network = merged(networkChunks)
+  if (network !== null) status.network = decodeSandboxNetwork(network)
+  return { status, info }
+}
