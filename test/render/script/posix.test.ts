@@ -343,6 +343,15 @@ t.test('hostile archives are refused before anything is written', async (t) => {
     },
     { name: 'a hard link out of the tree', entries: [{ name: 'h', type: 'hardlink', linkname: '../../etc/passwd' }] },
     { name: 'an absolute hard link', entries: [{ name: 'h', type: 'hardlink', linkname: '/etc/passwd' }] },
+    {
+      // d/e/l -> ../.. stays inside from d/e; the same link as h at the top climbs out, and h/x goes through it.
+      name: 'a hard link to a symlink',
+      entries: [
+        { name: 'd/e/l', type: 'symlink', linkname: '../..' },
+        { name: 'h', type: 'hardlink', linkname: 'd/e/l' },
+        { name: 'h/x', type: 'file', content: 'x' },
+      ],
+    },
     { name: 'a fifo', entries: [{ name: 'fifo', type: 'fifo' }] },
     { name: 'a device node', entries: [{ name: 'null', type: 'chardev' }] },
     { name: 'a newline in a name', entries: [{ name: 'a\nb', type: 'file', content: 'x' }] },
