@@ -5,6 +5,7 @@
  */
 import { createHash } from 'node:crypto'
 import { readdirSync } from 'node:fs'
+import { stat } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { Catalog } from '../catalog/schema.js'
 import { fetchArtifacts, type FetchedArtifact } from '../fetch/fetch.js'
@@ -16,7 +17,7 @@ import type { FetchReporter } from '../fetch/fetch.js'
 import { BUNDLE } from '../model/layout.js'
 import { type BundleManifest, MANIFEST_SCHEMA_VERSION, type ManifestFile } from '../model/manifest.js'
 import type { HttpFetch } from '../oci/index.js'
-import { type PackEntry, writeBundleArchive } from '../pack/index.js'
+import { GzipMemberCache, type PackEntry, type PackResult, writeBundleArchive } from '../pack/index.js'
 import { type RenderedBundle, renderBundle } from '../render/bundle.js'
 import type { TemplateSource } from '../render/templates.js'
 import type { ValidRequest } from '../resolve/request.js'
@@ -57,6 +58,8 @@ export interface BuildResult {
   files: number
   timings: Record<string, number>
   executable: { cached: boolean; size: number }
+  /** How the .tar.gz's gzip members were made (copied from the member cache or compressed); null for a zip. */
+  gzip: PackResult['gzip'] | null
 }
 
 /** A file of the bundle: content we made, or a file on disk (cache, --artifacts-dir, --packages-dir). */
@@ -75,6 +78,31 @@ function staged(path: string, content: string | Buffer, mode: StagedFile['mode']
 
 export function exePlatformOf(request: ValidRequest, family: 'linux' | 'windows'): ExePlatform {
   return `${family}/${request.target.arch}` as ExePlatform
+}
+
+/**
+ * Installer executables found in this process. Finding one in the cache means bundling the installer
+ * script to learn its key (esbuild, some hundred ms): the same answer for every target of a matrix on
+ * one platform, so it is asked once per process. A process builds from one source tree, so the answer
+ * stands; one whose file has gone from the cache since (pruned) is asked for again.
+ */
+const executables = new Map<string, Promise<BuiltExecutable>>()
+
+async function installerExecutable(platform: ExePlatform, options: Parameters<typeof buildInstallerExecutable>[1]): Promise<BuiltExecutable> {
+  const key = JSON.stringify([platform, options.cacheDir, options.offline ?? false, options.nodeBinaries?.[platform] ?? null, options.npmRegistry ?? null])
+  const known = executables.get(key)
+  if (known !== undefined) {
+    const found = await known.catch(() => null)
+    if (found !== null && (await stat(found.path).then((s) => s.size === found.size, () => false))) return { ...found, cached: true }
+    executables.delete(key)
+  }
+  const pending = buildInstallerExecutable(platform, options)
+  executables.set(key, pending)
+  // A failure is not remembered: the next build asks again.
+  pending.catch(() => {
+    if (executables.get(key) === pending) executables.delete(key)
+  })
+  return pending
 }
 
 function byPath(a: { path: string }, b: { path: string }): number {
@@ -125,7 +153,7 @@ export async function buildBundle(catalog: Catalog, request: ValidRequest, setti
   // 4. The installer executable for the target platform (cached per platform and installer).
   const platform = exePlatformOf(request, family)
   const executable: BuiltExecutable = await timed('executable', () =>
-    buildInstallerExecutable(platform, {
+    installerExecutable(platform, {
       cacheDir: settings.cacheDir,
       ...(io.http ? { http: io.http } : {}),
       offline: settings.offline,
@@ -141,7 +169,8 @@ export async function buildBundle(catalog: Catalog, request: ValidRequest, setti
     const list: StagedFile[] = rendered.files.map((f) => staged(f.path, f.content, f.mode === '0755' ? '0755' : '0644'))
     list.push({ path: BUNDLE.installExe[family], mode: '0755', sha256: executable.sha256, size: executable.size, source: { file: executable.path } })
     for (const artifact of artifacts) {
-      const size = (await hashFile(artifact.path)).size
+      // The digest is fetch's (a cache blob is verified before it is stored, and read-only): only the size is read here.
+      const { size } = await stat(artifact.path)
       const mode = artifact.component.format === 'binary' ? '0755' : '0644'
       list.push({ path: `${BUNDLE.artifactsDir}/${artifact.component.fileName}`, mode, sha256: artifact.sha256, size, source: { file: artifact.path } })
     }
@@ -228,8 +257,13 @@ export async function buildBundle(catalog: Catalog, request: ValidRequest, setti
     path: `${plan.name}/${f.path}`,
     mode: f.mode === '0755' ? 0o755 : 0o644,
     source: 'file' in f.source ? { file: f.source.file } : { content: f.source.content },
+    // Known digests let the packer copy cached gzip members of large files instead of compressing them
+    // (it checks any file it does read against the digest, so SHA256SUMS and the archive agree).
+    sha256: f.sha256,
   }))
-  await timed('pack', () => writeBundleArchive(entries, archive, { format, mtime: new Date(settings.sourceDateEpoch * 1000) }))
-  const { sha256, size } = await hashFile(archive)
-  return { name: plan.name, archive, sha256, size, files: files.length, timings, executable: { cached: executable.cached, size: executable.size } }
+  const packed = await timed('pack', () =>
+    writeBundleArchive(entries, archive, { format, mtime: new Date(settings.sourceDateEpoch * 1000), gzip: { cache: new GzipMemberCache(settings.cacheDir) } }),
+  )
+  const { sha256, size } = packed
+  return { name: plan.name, archive, sha256, size, files: files.length, timings, executable: { cached: executable.cached, size: executable.size }, gzip: packed.gzip ?? null }
 }

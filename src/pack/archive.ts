@@ -2,20 +2,22 @@
  * writeBundleArchive: a bundle's files into `<name>.tar.gz` (Linux) or `<name>.zip` (Windows), streamed
  * from disk, reproducible to the byte, written atomically.
  *
- * tar.gz is three stages: tar serialization (tar.ts) → compression (gzip.ts) → the output file, with a
- * tap that hashes the bytes on their way out (so the caller learns the archive's sha256 without reading
- * it back). zip is archiver's engine (zip.ts) → the same tap and output.
+ * tar.gz is three stages: tar serialization (tar.ts) → compression in independent gzip members on all
+ * cores, with cached members of large files copied instead (gzip.ts, member-cache.ts) → the output file,
+ * with a tap that hashes the bytes on their way out (so the caller learns the archive's sha256 without
+ * reading it back). zip is archiver's engine (zip.ts) → the same tap and output.
  */
 import { createHash } from 'node:crypto'
 import { resolve } from 'node:path'
-import { Transform, type TransformCallback } from 'node:stream'
+import { Readable, Transform, type TransformCallback } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import { EdgebundleError } from '../model/errors.js'
 import { writeFileAtomically } from './atomic.js'
 import { type ArchiveFormat, type PackEntry, planEntries } from './entries.js'
 import { PackError } from './errors.js'
-import { gzipStages } from './gzip.js'
-import { USTAR_MAX_MTIME, tarStream } from './tar.js'
+import { type GzipOptions, type GzipStats, emptyGzipStats, gzipMembers } from './gzip.js'
+import { CorruptMemberEntryError } from './member-cache.js'
+import { USTAR_MAX_MTIME, tarSegments } from './tar.js'
 import { zipStream } from './zip.js'
 
 export interface WriteArchiveOptions {
@@ -25,6 +27,8 @@ export interface WriteArchiveOptions {
    * Whole seconds are used (tar has no finer field).
    */
   mtime: Date
+  /** tar.gz only: workers and the member cache (neither changes the output), level and member size. */
+  gzip?: GzipOptions
 }
 
 export interface PackResult {
@@ -35,7 +39,12 @@ export interface PackResult {
   sha256: string
   /** Number of entries, folders included. */
   entries: number
+  /** tar.gz only: how the members were made; `evicted` counts damaged cache entries found and replaced. */
+  gzip?: GzipStats & { evicted: number }
 }
+
+/** Damaged cache entries are replaced one at a time; more than this in one pack means something else is wrong. */
+const MAX_EVICTIONS = 8
 
 /** Hashes and counts the bytes that pass. */
 class DigestTap extends Transform {
@@ -62,24 +71,40 @@ export async function writeBundleArchive(entries: readonly PackEntry[], output: 
   }
   const seconds = Math.floor(millis / 1000)
   const planned = await planEntries(entries, options.format)
-  const tap = new DigestTap()
   const target = resolve(output)
-  try {
-    await writeFileAtomically(target, async (sink) => {
-      if (options.format === 'tar.gz') {
-        await pipeline([tarStream(planned, seconds), ...gzipStages(), tap, sink])
-      } else {
-        // Whole seconds here too, so a tar.gz and a zip of one build carry the same time.
-        await pipeline([zipStream(planned, new Date(seconds * 1000)), tap, sink])
+  let evicted = 0
+  for (;;) {
+    const tap = new DigestTap()
+    const stats = emptyGzipStats()
+    try {
+      await writeFileAtomically(target, async (sink) => {
+        if (options.format === 'tar.gz') {
+          const gz = Readable.from(gzipMembers(tarSegments(planned, seconds), options.gzip, stats), { objectMode: false, highWaterMark: 1024 * 1024 })
+          await pipeline([gz, tap, sink])
+        } else {
+          // Whole seconds here too, so a tar.gz and a zip of one build carry the same time.
+          await pipeline([zipStream(planned, new Date(seconds * 1000)), tap, sink])
+        }
+      })
+      const result: PackResult = { output: target, size: tap.size, sha256: tap.sha256, entries: planned.length }
+      return options.format === 'tar.gz' ? { ...result, gzip: { ...stats, evicted } } : result
+    } catch (error) {
+      // A damaged cache entry was caught while it was copied: the partial output is gone; remove the
+      // entry and write the archive again, compressing that file afresh.
+      if (error instanceof CorruptMemberEntryError && options.gzip?.cache !== undefined && evicted < MAX_EVICTIONS) {
+        await options.gzip.cache.evict(error.entry)
+        evicted++
+        continue
       }
-    })
-  } catch (error) {
-    if (error instanceof EdgebundleError) throw error
-    const code = (error as NodeJS.ErrnoException).code
-    if (code !== undefined) {
-      throw new PackError(`cannot write ${target}: ${code}`, { cause: error, hint: code === 'ENOSPC' ? 'The output folder\'s file system is full.' : undefined })
+      if (error instanceof CorruptMemberEntryError) {
+        throw new PackError(`${error.message}, after ${evicted} damaged cache entries were replaced`, { cause: error, hint: 'Check the disk holding the cache folder, or remove its gzip-members folder.' })
+      }
+      if (error instanceof EdgebundleError) throw error
+      const code = (error as NodeJS.ErrnoException).code
+      if (code !== undefined) {
+        throw new PackError(`cannot write ${target}: ${code}`, { cause: error, hint: code === 'ENOSPC' ? 'The output folder\'s file system is full.' : undefined })
+      }
+      throw error
     }
-    throw error
   }
-  return { output: target, size: tap.size, sha256: tap.sha256, entries: planned.length }
 }

@@ -20,11 +20,25 @@ class FileHandleSink extends Writable {
   }
 
   override _writev(chunks: { chunk: Buffer }[], callback: (error?: Error | null) => void): void {
-    this.writeAll(Buffer.concat(chunks.map((c) => c.chunk))).then(() => callback(), callback)
+    // One writev call for what queued up, without first copying it into one buffer.
+    this.writeAllv(chunks.map((c) => c.chunk)).then(() => callback(), callback)
   }
 
   override _final(callback: (error?: Error | null) => void): void {
     this.handle.sync().then(() => callback(), callback)
+  }
+
+  private async writeAllv(buffers: Buffer[]): Promise<void> {
+    let rest = buffers
+    while (rest.length > 0) {
+      const { bytesWritten } = await this.handle.writev(rest)
+      // A short write (rare for regular files, but allowed): drop what went out and write the rest.
+      let skip = bytesWritten
+      let index = 0
+      while (index < rest.length && skip >= rest[index]!.length) skip -= rest[index++]!.length
+      rest = rest.slice(index)
+      if (rest.length > 0 && skip > 0) rest[0] = rest[0]!.subarray(skip)
+    }
   }
 
   private async writeAll(data: Buffer): Promise<void> {

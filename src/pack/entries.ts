@@ -22,13 +22,19 @@ export interface PackEntry {
   mode: PackMode
   /** A file streamed from disk when packed (never read whole), or content held in memory (small files). */
   source: { file: string } | { content: Buffer | string }
+  /**
+   * The content's SHA-256 (lowercase hex), when the caller knows it (the build lists it in SHA256SUMS).
+   * The .tar.gz writer then reuses this file's cached gzip members, and checks the file against it when
+   * it does read it, so a cache entry is only ever made from content that has this digest.
+   */
+  sha256?: string | undefined
 }
 
 export type ArchiveFormat = 'tar.gz' | 'zip'
 
 export type PlannedEntry =
   | { kind: 'directory'; path: string; mode: 0o755 }
-  | { kind: 'file'; path: string; mode: PackMode; size: number; source: { file: string } | { content: Buffer } }
+  | { kind: 'file'; path: string; mode: PackMode; size: number; source: { file: string } | { content: Buffer }; sha256: string | undefined }
 
 /** Characters Windows cannot have in a file name: a zip (the Windows archive) holding one cannot be extracted there. */
 const WINDOWS_RESERVED = /[<>:"|?*\u0000-\u001f]/
@@ -86,7 +92,8 @@ export async function planEntries(entries: readonly PackEntry[], format: Archive
       source = { content: typeof content === 'string' ? Buffer.from(content, 'utf8') : content }
       size = source.content.length
     }
-    files.set(entry.path, { kind: 'file', path: entry.path, mode: entry.mode, size, source })
+    if (entry.sha256 !== undefined && !/^[0-9a-f]{64}$/.test(entry.sha256)) throw new Error(`internal: archive entry ${entry.path} has a malformed sha256 ${JSON.stringify(entry.sha256)}`)
+    files.set(entry.path, { kind: 'file', path: entry.path, mode: entry.mode, size, source, sha256: entry.sha256 })
     const parts = entry.path.split('/')
     for (let i = 1; i < parts.length; i++) directories.add(parts.slice(0, i).join('/'))
   }

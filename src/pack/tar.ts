@@ -1,7 +1,8 @@
 /**
  * The tar serialization stage: planned entries in, tar bytes out, nothing compressed yet. Kept apart from
- * compression so the compressor can be swapped (one gzip member today; independent members compressed on
- * all cores later, DESIGN "Performance") without touching the format.
+ * compression (gzip.ts) so the format does not depend on how it is compressed. tarSegments hands file
+ * contents over unread, so the compressor can start a gzip member where a large file begins and reuse
+ * that file's cached members instead of reading it.
  *
  * Format: POSIX ustar, readable by every tar since 1988. Metadata is fixed so equal inputs give equal
  * bytes: uid/gid 0, uname/gname empty (the build machine's user names must not leak in, and GNU tar
@@ -10,7 +11,6 @@
  * only a path that fits neither way, or a file of 8 GiB or more, gets a PAX extended header, whose own
  * name is derived from the entry (GNU tar puts its process id there, which would break determinism).
  */
-import { Readable } from 'node:stream'
 import type { PlannedEntry } from './entries.js'
 import { entryChunks } from './source.js'
 
@@ -106,25 +106,41 @@ export function entryHeaders(path: string, type: '0' | '5', size: number, mode: 
   return blocks
 }
 
-/** The tar bytes of the planned entries, in their order. `mtime` is in whole seconds since the epoch. */
-export async function* tarChunks(entries: readonly PlannedEntry[], mtime: number): AsyncGenerator<Buffer> {
+/** Tar bytes that are not file content (headers, folder entries, the end blocks), or one file's content. */
+export type TarSegment = { kind: 'bytes'; data: Buffer } | { kind: 'file'; entry: PlannedEntry & { kind: 'file' }; padding: number }
+
+/**
+ * The archive as segments, in order: what tarChunks yields, with each file's content and its zero
+ * padding left to the consumer (entryChunks reads it). `mtime` is in whole seconds since the epoch.
+ */
+export function* tarSegments(entries: readonly PlannedEntry[], mtime: number): Generator<TarSegment> {
   if (!Number.isSafeInteger(mtime) || mtime < 0 || mtime > USTAR_MAX_MTIME) throw new Error(`internal: tar mtime ${mtime} out of range`)
   for (const entry of entries) {
     if (entry.kind === 'directory') {
-      yield* entryHeaders(entry.path, '5', 0, entry.mode, mtime)
+      for (const data of entryHeaders(entry.path, '5', 0, entry.mode, mtime)) yield { kind: 'bytes', data }
       continue
     }
-    yield* entryHeaders(entry.path, '0', entry.size, entry.mode, mtime)
-    // entryChunks checks that a file still has the size its header declared.
-    yield* entryChunks(entry)
-    const pad = padding(entry.size)
-    if (pad > 0) yield ZERO_BLOCKS.subarray(0, pad)
+    for (const data of entryHeaders(entry.path, '0', entry.size, entry.mode, mtime)) yield { kind: 'bytes', data }
+    yield { kind: 'file', entry, padding: padding(entry.size) }
   }
   // End of archive: two zero blocks. GNU tar's padding to a 10 KiB record is not needed to read it back.
-  yield ZERO_BLOCKS
+  yield { kind: 'bytes', data: ZERO_BLOCKS }
 }
 
-/** tarChunks as a byte stream (not object mode: highWaterMark counts bytes, so buffering stays small). */
-export function tarStream(entries: readonly PlannedEntry[], mtime: number): Readable {
-  return Readable.from(tarChunks(entries, mtime), { objectMode: false, highWaterMark: 256 * 1024 })
+/** Zero bytes for a file's padding to the next 512-byte block (less than one block). */
+export function paddingBytes(length: number): Buffer {
+  return ZERO_BLOCKS.subarray(0, length)
+}
+
+/** The tar bytes of the planned entries, in their order. `mtime` is in whole seconds since the epoch. */
+export async function* tarChunks(entries: readonly PlannedEntry[], mtime: number): AsyncGenerator<Buffer> {
+  for (const segment of tarSegments(entries, mtime)) {
+    if (segment.kind === 'bytes') {
+      yield segment.data
+      continue
+    }
+    // entryChunks checks that a file still has the size its header declared.
+    yield* entryChunks(segment.entry)
+    if (segment.padding > 0) yield paddingBytes(segment.padding)
+  }
 }

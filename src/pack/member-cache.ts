@@ -1,0 +1,284 @@
+/**
+ * Compressed gzip members of large files, kept between builds: the executable, artifacts and images are
+ * the same in build after build, so a warm build copies their members instead of compressing again.
+ *
+ *   <cache>/gzip-members/<key>                  one file's members: a 512-byte header, then the members
+ *   <cache>/tmp/gzip-members-<key16>.<pid>-<rand>.tmp   an entry being written
+ *
+ * The key is the SHA-256 of everything that decides the compressed bytes: this format, zlib's version,
+ * the CPU architecture, the level, the member size, and the file's SHA-256 and size. A hit therefore
+ * gives exactly the bytes compressing now would give, so an archive does not depend on what the cache
+ * held (another Node's zlib may compress the same input differently: its members are other entries).
+ *
+ * The header (JSON, space-padded) repeats those inputs and records the length, CRC-32 and SHA-256 of the
+ * member bytes. Copying checks the length and the CRC-32 as the bytes pass (zlib.crc32 costs a fifth of
+ * SHA-256, and a warm build is mostly this copy; Node before 20.15 has no zlib.crc32 and checks the
+ * SHA-256). The check is against damage (a flipped bit, a truncated or hand-edited file), as for the
+ * cache's blobs; the bundle's own SHA256SUMS and every member's gzip CRC stand behind it. An entry that
+ * does not match fails the copy with CorruptMemberEntryError, and the archive writer removes the entry
+ * and writes the archive again, compressing that file afresh. Nothing unchecked is shipped.
+ *
+ * Entries are written like the artifact cache's blobs (src/fetch/cache.ts): into a temporary file of the
+ * writer's own under tmp/ (whose name the artifact cache's sweep recognizes, so a killed writer's file is
+ * removed), fsynced, made read-only, renamed into place. Two writers of one key rename identical bytes.
+ */
+import { createHash, randomBytes } from 'node:crypto'
+import { chmod, mkdir, open, readdir, rename, stat, unlink, utimes, type FileHandle } from 'node:fs/promises'
+import { basename, join } from 'node:path'
+import { versions } from 'node:process'
+import * as zlib from 'node:zlib'
+
+/** Bump when the entry layout or the way members are cut changes. */
+const ENTRY_FORMAT = 2
+export const ENTRY_HEADER_SIZE = 512
+/**
+ * Entries are tens of MB each and every new installer version adds one per platform: when one is
+ * written, the least recently used go until the rest fit this (a hit refreshes an entry's mtime).
+ */
+export const DEFAULT_BUDGET_BYTES = 4 * 1024 * 1024 * 1024
+
+export interface MemberParameters {
+  level: number
+  memberSize: number
+}
+
+interface EntryHeader {
+  format: number
+  zlib: string
+  arch: string
+  level: number
+  memberSize: number
+  contentSha256: string
+  contentSize: number
+  membersSha256: string
+  membersCrc32: number
+  membersSize: number
+  memberCount: number
+}
+
+/** zlib.crc32 where this Node has it (20.15, 22.2 and later). */
+const crc32: ((data: Uint8Array, value?: number) => number) | undefined = (zlib as { crc32?: (data: Uint8Array, value?: number) => number }).crc32
+
+/** A usable entry found by lookup. The member bytes start at ENTRY_HEADER_SIZE. */
+export interface CachedMembers {
+  path: string
+  key: string
+  membersSha256: string
+  membersCrc32: number
+  membersSize: number
+  memberCount: number
+}
+
+/** An entry whose bytes are not what its header says (or that vanished while it was read). */
+export class CorruptMemberEntryError extends Error {
+  constructor(
+    readonly entry: CachedMembers,
+    reason: string,
+  ) {
+    super(`the cached gzip members ${entry.path} are damaged (${reason})`)
+    this.name = 'CorruptMemberEntryError'
+  }
+}
+
+const isCode = (error: unknown, ...codes: string[]) => codes.includes((error as NodeJS.ErrnoException)?.code ?? '')
+
+export class GzipMemberCache {
+  readonly dir: string
+  readonly tmpDir: string
+  readonly budgetBytes: number
+
+  /** `cacheRoot`: the artifact cache's root (resolveCacheDir); entries go to its gzip-members/, temporary files to its tmp/. */
+  constructor(cacheRoot: string, options: { budgetBytes?: number } = {}) {
+    this.dir = join(cacheRoot, 'gzip-members')
+    this.tmpDir = join(cacheRoot, 'tmp')
+    this.budgetBytes = options.budgetBytes ?? DEFAULT_BUDGET_BYTES
+  }
+
+  private identity(contentSha256: string, contentSize: number, parameters: MemberParameters) {
+    return { format: ENTRY_FORMAT, zlib: versions.zlib ?? 'unknown', arch: process.arch, level: parameters.level, memberSize: parameters.memberSize, contentSha256, contentSize }
+  }
+
+  key(contentSha256: string, contentSize: number, parameters: MemberParameters): string {
+    return createHash('sha256').update(JSON.stringify(this.identity(contentSha256, contentSize, parameters))).digest('hex')
+  }
+
+  /** The entry for this content, when there is one whose header matches; anything else is a miss. */
+  async lookup(contentSha256: string, contentSize: number, parameters: MemberParameters): Promise<CachedMembers | null> {
+    const key = this.key(contentSha256, contentSize, parameters)
+    const path = join(this.dir, key)
+    let handle: FileHandle
+    try {
+      handle = await open(path, 'r')
+    } catch (error) {
+      if (isCode(error, 'ENOENT', 'ENOTDIR')) return null
+      throw error
+    }
+    let header: EntryHeader | null
+    let size: number
+    try {
+      const block = Buffer.alloc(ENTRY_HEADER_SIZE)
+      const { bytesRead } = await handle.read(block, 0, ENTRY_HEADER_SIZE, 0)
+      ;({ size } = await handle.stat())
+      try {
+        header = JSON.parse(block.subarray(0, bytesRead).toString('utf8')) as EntryHeader
+      } catch {
+        return null // torn or foreign: a miss; writing the entry again replaces it
+      }
+    } finally {
+      await handle.close()
+    }
+    if (typeof header !== 'object' || header === null) return null
+    const expected = this.identity(contentSha256, contentSize, parameters)
+    const matches = (Object.keys(expected) as (keyof typeof expected)[]).every((field) => header[field] === expected[field])
+    if (!matches || !Number.isSafeInteger(header.membersSize) || !Number.isSafeInteger(header.memberCount) || !Number.isSafeInteger(header.membersCrc32) || size !== ENTRY_HEADER_SIZE + header.membersSize || !/^[0-9a-f]{64}$/.test(String(header.membersSha256))) return null
+    // Its last use, for pruning. Best effort: a cache on a read-only medium still serves.
+    const now = new Date()
+    await utimes(path, now, now).catch(() => {})
+    return { path, key, membersSha256: header.membersSha256, membersCrc32: header.membersCrc32, membersSize: header.membersSize, memberCount: header.memberCount }
+  }
+
+  /**
+   * The member bytes of an entry, in chunks, checked against its header as they pass. A mismatch, a
+   * short file or a vanished one throws CorruptMemberEntryError after the last chunk (or at the read).
+   */
+  async *read(entry: CachedMembers, chunkSize = 1024 * 1024): AsyncGenerator<Buffer> {
+    let handle: FileHandle
+    try {
+      handle = await open(entry.path, 'r')
+    } catch (error) {
+      throw new CorruptMemberEntryError(entry, `cannot open it: ${(error as NodeJS.ErrnoException).code ?? String(error)}`)
+    }
+    try {
+      const hash = crc32 === undefined ? createHash('sha256') : null
+      let crc = 0
+      let offset = 0
+      while (offset < entry.membersSize) {
+        // A fresh buffer per chunk: the consumer may still hold the previous one.
+        const buffer = Buffer.allocUnsafe(Math.min(chunkSize, entry.membersSize - offset))
+        const { bytesRead } = await handle.read(buffer, 0, buffer.length, ENTRY_HEADER_SIZE + offset)
+        if (bytesRead === 0) throw new CorruptMemberEntryError(entry, `${offset} of ${entry.membersSize} bytes`)
+        const chunk = bytesRead === buffer.length ? buffer : buffer.subarray(0, bytesRead)
+        if (hash === null) crc = crc32!(chunk, crc)
+        else hash.update(chunk)
+        offset += bytesRead
+        yield chunk
+      }
+      if (hash === null && crc !== entry.membersCrc32) throw new CorruptMemberEntryError(entry, `CRC-32 ${crc}, its header says ${entry.membersCrc32}`)
+      const actual = hash?.digest('hex')
+      if (actual !== undefined && actual !== entry.membersSha256) throw new CorruptMemberEntryError(entry, `sha256 ${actual}, its header says ${entry.membersSha256}`)
+    } finally {
+      await handle.close()
+    }
+  }
+
+  /** Removes an entry found damaged. */
+  async evict(entry: CachedMembers): Promise<void> {
+    await unlink(entry.path).catch((error: unknown) => {
+      if (!isCode(error, 'ENOENT')) throw error
+    })
+  }
+
+  /** A writer for the members of this content: each member is appended in order, then the entry is committed or discarded. */
+  async writer(contentSha256: string, contentSize: number, parameters: MemberParameters): Promise<MemberEntryWriter> {
+    const key = this.key(contentSha256, contentSize, parameters)
+    await mkdir(this.tmpDir, { recursive: true })
+    // The artifact cache's sweep removes `<name>.<pid>-<hex>.tmp` files of dead processes.
+    const temp = join(this.tmpDir, `gzip-members-${key.slice(0, 16)}.${process.pid}-${randomBytes(6).toString('hex')}.tmp`)
+    const handle = await open(temp, 'wx', 0o644)
+    return new MemberEntryWriter(this, handle, temp, join(this.dir, key), this.identity(contentSha256, contentSize, parameters))
+  }
+
+  /** Removes the least recently used entries (but `keep`) until the rest fit the budget. */
+  async prune(keep: string): Promise<void> {
+    const entries: { path: string; size: number; used: number }[] = []
+    for (const name of await readdir(this.dir).catch(() => [] as string[])) {
+      if (!/^[0-9a-f]{64}$/.test(name)) continue
+      const path = join(this.dir, name)
+      const info = await stat(path).catch(() => null)
+      if (info !== null) entries.push({ path, size: info.size, used: name === keep ? Infinity : info.mtimeMs })
+    }
+    let total = entries.reduce((sum, entry) => sum + entry.size, 0)
+    entries.sort((a, b) => a.used - b.used)
+    for (const entry of entries) {
+      if (total <= this.budgetBytes || entry.used === Infinity) break
+      // A reader that already opened it keeps reading; a later lookup misses and compresses again.
+      await unlink(entry.path).catch(() => {})
+      total -= entry.size
+    }
+  }
+}
+
+export class MemberEntryWriter {
+  private readonly hash = createHash('sha256')
+  private crc = 0
+  private size = 0
+  private count = 0
+  private state: 'open' | 'committed' | 'discarded' = 'open'
+
+  constructor(
+    private readonly cache: GzipMemberCache,
+    private readonly handle: FileHandle,
+    private readonly temp: string,
+    private readonly target: string,
+    private readonly identity: Omit<EntryHeader, 'membersSha256' | 'membersCrc32' | 'membersSize' | 'memberCount'>,
+  ) {}
+
+  get open(): boolean {
+    return this.state === 'open'
+  }
+
+  async append(data: Buffer): Promise<void> {
+    let offset = 0
+    while (offset < data.length) {
+      const { bytesWritten } = await this.handle.write(data, offset, data.length - offset, ENTRY_HEADER_SIZE + this.size + offset)
+      offset += bytesWritten
+    }
+    this.hash.update(data)
+    if (crc32 !== undefined) this.crc = crc32(data, this.crc)
+    this.size += data.length
+    this.count++
+  }
+
+  /** Writes the header and publishes the entry. False (and the entry discarded) when that fails. */
+  async commit(): Promise<boolean> {
+    if (this.state !== 'open') return false
+    try {
+      const header: EntryHeader = { ...this.identity, membersSha256: this.hash.digest('hex'), membersCrc32: this.crc, membersSize: this.size, memberCount: this.count }
+      const text = JSON.stringify(header)
+      if (Buffer.byteLength(text) >= ENTRY_HEADER_SIZE) throw new Error('internal: gzip member entry header too long')
+      await this.handle.write(Buffer.from(text.padEnd(ENTRY_HEADER_SIZE - 1, ' ') + '\n'), 0, ENTRY_HEADER_SIZE, 0)
+      await this.handle.sync()
+      await this.handle.close()
+      this.state = 'committed'
+      // Read-only, like the cache's blobs: a stray write through a path handed out cannot damage it.
+      await chmod(this.temp, 0o444)
+      await mkdir(this.cache.dir, { recursive: true })
+      await rename(this.temp, this.target)
+      await syncFolder(this.cache.dir)
+      await this.cache.prune(basename(this.target)).catch(() => {})
+      return true
+    } catch {
+      // The cache only saves time: a full disk or a read-only cache leaves the archive unaffected.
+      await this.discard()
+      return false
+    }
+  }
+
+  async discard(): Promise<void> {
+    if (this.state === 'discarded') return
+    if (this.state === 'open') await this.handle.close().catch(() => {})
+    this.state = 'discarded'
+    await unlink(this.temp).catch(() => {})
+  }
+}
+
+async function syncFolder(folder: string): Promise<void> {
+  // Windows cannot open a folder for fsync; NTFS journals the rename itself.
+  if (process.platform === 'win32') return
+  const handle = await open(folder, 'r')
+  try {
+    await handle.sync()
+  } finally {
+    await handle.close()
+  }
+}

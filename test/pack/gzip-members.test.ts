@@ -1,0 +1,198 @@
+/**
+ * The .tar.gz as independent gzip members compressed in parallel, and the cache of large files' members:
+ * the same bytes whatever the number of workers and whatever the cache holds; gzip and GNU tar read the
+ * result; a warm pack copies cached members instead of compressing; a damaged entry is caught and
+ * replaced, never shipped. Small members (64 KiB) so a few MB make many of them. No timing anywhere.
+ */
+import { execFileSync } from 'node:child_process'
+import { createHash } from 'node:crypto'
+import { chmodSync, existsSync, mkdirSync, readFileSync, readdirSync, statSync, truncateSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import t from 'tap'
+import { type GzipOptions, GzipMemberCache, type PackEntry, type PackResult, writeBundleArchive } from '../../src/pack/index.js'
+import { ENTRY_HEADER_SIZE } from '../../src/pack/member-cache.js'
+import { sha256Of, writePseudoRandom } from './fixtures.js'
+
+const MTIME = new Date(1_700_000_000_000)
+const MEMBER = 64 * 1024
+const run = (command: string, args: string[], cwd?: string) => execFileSync(command, args, { encoding: 'utf8', cwd, maxBuffer: 64 * 1024 * 1024 })
+
+interface Inputs {
+  entries: PackEntry[]
+  /** Archive path → sha256 of the content. */
+  expected: Map<string, string>
+}
+
+/** Large files (incompressible, compressible, an exact multiple of the member size), small ones, in-memory ones. */
+async function inputs(dir: string): Promise<Inputs> {
+  mkdirSync(dir, { recursive: true })
+  const random = join(dir, 'random.bin')
+  await writePseudoRandom(random, 5 * MEMBER + 1234)
+  const text = join(dir, 'text.txt')
+  writeFileSync(text, Array.from({ length: 40_000 }, (_, i) => `line ${i}: the quick brown fox ${i % 97}\n`).join(''))
+  const exact = join(dir, 'exact.bin')
+  await writePseudoRandom(exact, 3 * MEMBER)
+  const small = join(dir, 'small.sh')
+  writeFileSync(small, '#!/bin/sh\necho small\n')
+  const entries: PackEntry[] = [
+    { path: 'b/artifacts/random.bin', mode: 0o644, source: { file: random }, sha256: sha256Of(random) },
+    { path: 'b/install', mode: 0o755, source: { file: text }, sha256: sha256Of(text) },
+    { path: 'b/images/exact.bin', mode: 0o644, source: { file: exact }, sha256: sha256Of(exact) },
+    { path: 'b/install.sh', mode: 0o755, source: { file: small }, sha256: sha256Of(small) },
+    { path: 'b/plan.json', mode: 0o644, source: { content: '{"steps":[]}\n'.repeat(9000) } },
+    { path: 'b/README.md', mode: 0o644, source: { content: '# b\n' } },
+  ]
+  const expected = new Map<string, string>()
+  for (const entry of entries) {
+    const bytes = 'file' in entry.source ? readFileSync(entry.source.file) : Buffer.from(entry.source.content)
+    expected.set(entry.path, createHash('sha256').update(bytes).digest('hex'))
+  }
+  return { entries, expected }
+}
+
+async function pack(entries: PackEntry[], output: string, gzip: GzipOptions): Promise<PackResult & { bytes: Buffer }> {
+  const result = await writeBundleArchive(entries, output, { format: 'tar.gz', mtime: MTIME, gzip: { memberSize: MEMBER, ...gzip } })
+  return { ...result, bytes: readFileSync(output) }
+}
+
+/** Cache entries (the members of one file each), by name. */
+function cacheEntries(cacheRoot: string): string[] {
+  const dir = join(cacheRoot, 'gzip-members')
+  return existsSync(dir) ? readdirSync(dir).sort() : []
+}
+
+t.test('the same bytes for 1, 2, 3 and 8 workers, run after run; gzip -t, tar -t and tar -x accept them', async (t) => {
+  const dir = t.testdir()
+  const { entries, expected } = await inputs(join(dir, 'in'))
+  const reference = await pack(entries, join(dir, 'w1.tar.gz'), { workers: 1 })
+  t.ok(reference.gzip!.members > 10, `many members (${reference.gzip!.members})`)
+  t.equal(reference.gzip!.compressed, reference.gzip!.members, 'no cache: every member compressed')
+  for (const workers of [2, 3, 8, 8, 2]) {
+    const again = await pack(entries, join(dir, `w${workers}.tar.gz`), { workers })
+    t.ok(again.bytes.equals(reference.bytes), `${workers} workers: byte-identical`)
+    t.equal(again.sha256, reference.sha256)
+  }
+
+  const file = reference.output
+  t.equal(run('gzip', ['-t', file]), '', 'gzip -t accepts it')
+  const names = run('tar', ['-tzf', file]).trim().split('\n')
+  t.same(names, ['b/', 'b/README.md', 'b/artifacts/', 'b/artifacts/random.bin', 'b/images/', 'b/images/exact.bin', 'b/install', 'b/install.sh', 'b/plan.json'])
+  const extracted = join(dir, 'x')
+  mkdirSync(extracted)
+  run('tar', ['-xzf', file, '-C', extracted])
+  for (const [path, sha256] of expected) t.equal(sha256Of(join(extracted, path)), sha256, `${path}: the same bytes back`)
+
+  // Every member has the fixed header (no time, no name, OS Unix), the first one included.
+  t.equal(reference.bytes.subarray(0, 10).toString('hex'), '1f8b0800000000000003')
+  t.ok(reference.bytes.indexOf(Buffer.from('1f8b0800000000000003', 'hex'), 10) > 0, 'a second member follows the first')
+})
+
+t.test('a warm pack copies cached members: nothing large is compressed again, and the bytes do not change', async (t) => {
+  const dir = t.testdir()
+  const { entries } = await inputs(join(dir, 'in'))
+  const cacheRoot = join(dir, 'cache')
+  const plain = await pack(entries, join(dir, 'plain.tar.gz'), { workers: 2 })
+
+  const cold = await pack(entries, join(dir, 'cold.tar.gz'), { workers: 2, cache: new GzipMemberCache(cacheRoot) })
+  t.ok(cold.bytes.equals(plain.bytes), 'a cold cache changes nothing in the output')
+  // random.bin, text (install) and exact.bin are at least one member long; install.sh is not.
+  t.equal(cold.gzip!.cachedFiles, 3, 'the three large files are cached')
+  t.equal(cold.gzip!.reusedFiles, 0)
+  t.equal(cacheEntries(cacheRoot).length, 3)
+  t.same(readdirSync(join(cacheRoot, 'tmp')), [], 'no temporary files left')
+
+  const warm = await pack(entries, join(dir, 'warm.tar.gz'), { workers: 3, cache: new GzipMemberCache(cacheRoot) })
+  t.ok(warm.bytes.equals(plain.bytes), 'a warm cache changes nothing in the output')
+  t.equal(warm.gzip!.reusedFiles, 3, 'all three copied')
+  t.equal(warm.gzip!.cachedFiles, 0, 'nothing new to cache')
+  t.equal(warm.gzip!.members, plain.gzip!.members, 'the same members')
+  t.ok(warm.gzip!.compressed < plain.gzip!.members / 2, `only the small rest compressed (${warm.gzip!.compressed} of ${warm.gzip!.members})`)
+
+  // The members of a file do not depend on where it sits: another archive with the file elsewhere reuses them.
+  const moved: PackEntry[] = [
+    { path: 'other/a-first.txt', mode: 0o644, source: { content: 'x'.repeat(777) } },
+    { ...entries[0]!, path: 'other/deep/er/random.bin' },
+  ]
+  const elsewhere = await pack(moved, join(dir, 'moved.tar.gz'), { workers: 1, cache: new GzipMemberCache(cacheRoot) })
+  t.equal(elsewhere.gzip!.reusedFiles, 1, 'reused at another offset, under another name')
+  const fresh = await pack(moved, join(dir, 'moved-plain.tar.gz'), { workers: 1 })
+  t.ok(elsewhere.bytes.equals(fresh.bytes), 'and identical to compressing it there')
+  t.equal(run('gzip', ['-t', elsewhere.output]), '')
+
+  // Other parameters are other entries, never a mix.
+  const level9 = await pack(entries, join(dir, 'l9.tar.gz'), { workers: 2, level: 9, cache: new GzipMemberCache(cacheRoot) })
+  t.equal(level9.gzip!.reusedFiles, 0, 'level 9 does not reuse level 6 members')
+  t.equal(cacheEntries(cacheRoot).length, 6)
+})
+
+t.test('the cache keeps to its budget, dropping the least recently used entries', async (t) => {
+  const dir = t.testdir()
+  const { entries } = await inputs(join(dir, 'in'))
+  const cacheRoot = join(dir, 'cache')
+  const roomy = await pack(entries, join(dir, 'a.tar.gz'), { cache: new GzipMemberCache(cacheRoot) })
+  t.equal(roomy.gzip!.cachedFiles, 3)
+  const sizes = cacheEntries(cacheRoot).map((name) => statSync(join(cacheRoot, 'gzip-members', name)).size)
+  // Room for the largest entry only: each new entry pushes out the older ones.
+  const tight = new GzipMemberCache(cacheRoot, { budgetBytes: Math.max(...sizes) })
+  const level9 = await pack(entries, join(dir, 'b.tar.gz'), { level: 9, cache: tight })
+  t.equal(level9.gzip!.cachedFiles, 3, 'three new entries written')
+  t.equal(cacheEntries(cacheRoot).length, 1, 'only the last one written is left')
+  const again = await pack(entries, join(dir, 'c.tar.gz'), { level: 9, cache: tight })
+  t.equal(again.gzip!.reusedFiles + again.gzip!.cachedFiles, 3, 'what is gone is compressed again, the rest reused')
+  t.ok(again.bytes.equals(level9.bytes))
+})
+
+t.test('a damaged cache entry is detected, replaced and never shipped', async (t) => {
+  const dir = t.testdir()
+  const { entries } = await inputs(join(dir, 'in'))
+  const cacheRoot = join(dir, 'cache')
+  const plain = await pack(entries, join(dir, 'plain.tar.gz'), { workers: 2 })
+  await pack(entries, join(dir, 'cold.tar.gz'), { workers: 2, cache: new GzipMemberCache(cacheRoot) })
+  const [first, second] = cacheEntries(cacheRoot).map((name) => join(cacheRoot, 'gzip-members', name))
+
+  // One flipped bit in the member bytes: a well-formed entry that lies.
+  chmodSync(first!, 0o644)
+  const bytes = readFileSync(first!)
+  bytes[ENTRY_HEADER_SIZE + Math.floor((bytes.length - ENTRY_HEADER_SIZE) / 2)]! ^= 0x01
+  writeFileSync(first!, bytes)
+  // Another one cut short: its size no longer matches its header.
+  chmodSync(second!, 0o644)
+  truncateSync(second!, ENTRY_HEADER_SIZE + 100)
+
+  const output = join(dir, 'out', 'bundle.tar.gz')
+  const repaired = await pack(entries, output, { workers: 2, cache: new GzipMemberCache(cacheRoot) })
+  t.ok(repaired.bytes.equals(plain.bytes), 'the archive is what compressing from scratch gives')
+  t.equal(repaired.gzip!.evicted, 1, 'the flipped entry was caught while copied, removed and the archive written again')
+  // The truncated one is a miss, rewritten in whichever attempt first reached it (before or after the
+  // flipped one in the archive): the next pack shows both are good again.
+  t.ok(repaired.gzip!.cachedFiles >= 1, 'the flipped entry was written anew')
+  t.equal(run('gzip', ['-t', output]), '')
+  t.same(readdirSync(join(dir, 'out')), ['bundle.tar.gz'], 'the aborted attempt left nothing behind')
+
+  const again = await pack(entries, join(dir, 'again.tar.gz'), { workers: 2, cache: new GzipMemberCache(cacheRoot) })
+  t.equal(again.gzip!.reusedFiles, 3, 'the replaced entries are good')
+  t.equal(again.gzip!.evicted, 0)
+  t.ok(again.bytes.equals(plain.bytes))
+})
+
+t.test('a file that is not what its sha256 says fails the pack and is not cached', async (t) => {
+  const dir = t.testdir()
+  const big = join(dir, 'big.bin')
+  await writePseudoRandom(big, 3 * MEMBER)
+  const claimed = sha256Of(big)
+  writeFileSync(big, Buffer.alloc(3 * MEMBER, 7)) // same size, other bytes
+  const cacheRoot = join(dir, 'cache')
+  const output = join(dir, 'out.tar.gz')
+  await t.rejects(pack([{ path: 'b/big.bin', mode: 0o644, source: { file: big }, sha256: claimed }], output, { cache: new GzipMemberCache(cacheRoot) }), {
+    exitCode: 1,
+    message: /big\.bin \(for b\/big\.bin\) has sha256 [0-9a-f]{64}, not the [0-9a-f]{64} the bundle lists/,
+  })
+  t.notOk(existsSync(output), 'no archive')
+  t.same(cacheEntries(cacheRoot), [], 'no cache entry under the claimed digest')
+  t.same(readdirSync(join(cacheRoot, 'tmp')), [], 'and no temporary file')
+
+  // A small file is checked the same way.
+  const small = join(dir, 'small.txt')
+  writeFileSync(small, 'changed\n')
+  await t.rejects(pack([{ path: 'b/small.txt', mode: 0o644, source: { file: small }, sha256: claimed }], output, {}), { message: /has sha256/ })
+})
