@@ -6,12 +6,12 @@
  */
 import { createHash } from 'node:crypto'
 import { mkdir, mkdtemp, readFile, realpath, rm, stat } from 'node:fs/promises'
-import { checkTree } from './archive/index.js'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { EdgebundleError, EXIT } from '../model/errors.js'
 import type { Check, Plan, Step, StepKind, StepOf } from '../model/plan.js'
 import { containerRunArgs } from '../plan/container-args.js'
+import { checkTree } from './archive/index.js'
 import type { Journal } from './journal.js'
 import { mergeConfig } from './merge.js'
 import type { PreflightResult } from './preflight.js'

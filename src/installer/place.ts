@@ -31,7 +31,7 @@ export interface PlaceEvents {
 
 const modeBits = (stat: Stats) => stat.mode & 0o7777
 
-async function sha256Of(fs: NodeFs, source: FileSource): Promise<string> {
+async function sha256Of(source: FileSource): Promise<string> {
   if ('data' in source) return createHash('sha256').update(source.data).digest('hex')
   return (await sha256File(source.file)).sha256
 }
@@ -172,7 +172,7 @@ export class Placer {
     const target = this.host(path)
     await this.guard(path)
     const existing = await this.fs.lstat(target)
-    if (existing !== null && existing.isFile() && (await sha256Of(this.fs, source)) === (await sha256File(target)).sha256) {
+    if (existing !== null && existing.isFile() && (await sha256Of(source)) === (await sha256File(target)).sha256) {
       // Windows has no Unix modes (Node reports 0666 or 0444): the content is all there is to compare.
       if (modeBits(existing) === mode || process.platform === 'win32') return this.events.unchanged()
       if (this.options.dryRun) return this.note(`set mode ${mode.toString(8)} on ${path}`, path)
