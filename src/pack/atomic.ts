@@ -51,7 +51,8 @@ class FileHandleSink extends Writable {
   }
 }
 
-async function syncFolder(folder: string): Promise<void> {
+/** fsync of a folder: makes a rename in it durable. */
+export async function syncFolder(folder: string): Promise<void> {
   // Windows cannot open a folder for fsync, and does not need it for the rename to persist.
   if (process.platform === 'win32') return
   const handle = await open(folder, 'r')

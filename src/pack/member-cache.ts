@@ -27,6 +27,7 @@ import { chmod, mkdir, open, readdir, rename, stat, unlink, utimes, type FileHan
 import { basename, join } from 'node:path'
 import { versions } from 'node:process'
 import * as zlib from 'node:zlib'
+import { syncFolder } from './atomic.js'
 
 /** Bump when the entry layout or the way members are cut changes. */
 const ENTRY_FORMAT = 2
@@ -272,13 +273,3 @@ export class MemberEntryWriter {
   }
 }
 
-async function syncFolder(folder: string): Promise<void> {
-  // Windows cannot open a folder for fsync; NTFS journals the rename itself.
-  if (process.platform === 'win32') return
-  const handle = await open(folder, 'r')
-  try {
-    await handle.sync()
-  } finally {
-    await handle.close()
-  }
-}

@@ -7,6 +7,7 @@
 import type { NodeFs } from '../../src/installer/node-fs.js'
 import { hostNodeAccess } from '../../src/installer/host.js'
 import { runInstaller } from '../../src/installer/run.js'
+import { hostInstallerIo } from './node-fixtures.js'
 import { readFileSync } from 'node:fs'
 import { open } from 'node:fs/promises'
 
@@ -31,24 +32,20 @@ const crashingFs: NodeFs = {
   },
 }
 
-const code = await runInstaller(process.argv.slice(2), {
-  stdout(text) {
-    process.stdout.write(text)
-    if (kind !== 'step') return
-    for (const line of text.split('\n')) {
-      if (line.startsWith('{') && (JSON.parse(line) as { event: string; index?: number }).event === 'step' && JSON.parse(line).index === target) die()
-    }
-  },
-  stderr: (text) => process.stderr.write(text),
-  isSea: false,
-  execPath: process.execPath,
-  cwd: process.cwd(),
-  nodeVersion: process.version,
-  platform: `${process.platform}-${process.arch}`,
-  now: () => performance.now(),
-  env: process.env,
-  node: { ...node, fs: crashingFs },
-})
+const code = await runInstaller(
+  process.argv.slice(2),
+  hostInstallerIo({
+    stdout(text) {
+      process.stdout.write(text)
+      if (kind !== 'step') return
+      for (const line of text.split('\n')) {
+        if (line.startsWith('{') && (JSON.parse(line) as { event: string; index?: number }).event === 'step' && JSON.parse(line).index === target) die()
+      }
+    },
+    env: process.env,
+    node: { ...node, fs: crashingFs },
+  }),
+)
 // Reports how many writes a whole run made, so the test knows the crash points.
 process.stderr.write(`writes=${writes}\n`)
 process.exitCode = code

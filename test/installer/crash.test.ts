@@ -8,9 +8,7 @@ import { spawnSync } from 'node:child_process'
 import { cpSync, mkdirSync } from 'node:fs'
 import { join } from 'node:path'
 import t from 'tap'
-import { hostNodeAccess } from '../../src/installer/host.js'
-import { runInstaller } from '../../src/installer/run.js'
-import { makeInstallableBundle, prepareRoot, snapshot } from './node-fixtures.js'
+import { makeInstallableBundle, prepareRoot, runInstallerHere, snapshot } from './node-fixtures.js'
 
 const work = t.testdir()
 const hostArch = process.arch === 'arm64' ? 'arm64' : 'amd64'
@@ -21,22 +19,7 @@ const original = join(work, 'original')
 prepareRoot(original, bundle)
 const before = snapshot(original)
 
-async function installer(argv: string[]) {
-  let stdout = ''
-  let stderr = ''
-  const code = await runInstaller(argv, {
-    stdout: (text) => void (stdout += text),
-    stderr: (text) => void (stderr += text),
-    isSea: false,
-    execPath: process.execPath,
-    cwd: process.cwd(),
-    nodeVersion: process.version,
-    platform: `${process.platform}-${process.arch}`,
-    now: () => performance.now(),
-    node: hostNodeAccess(),
-  })
-  return { code, stdout, stderr }
-}
+const installer = runInstallerHere
 
 let roots = 0
 function freshRoot(): string {

@@ -13,23 +13,33 @@ import { installerFor } from '../sea/fixtures.js'
 import { writeChecksums } from './fixtures.js'
 import { makeInstallableBundle, prepareRoot, readText, snapshot } from './node-fixtures.js'
 
-t.test('executable and install.sh leave identical trees, and undo each other', { timeout: 10 * 60_000 }, async (t) => {
+/**
+ * A real rendered bundle for `runtime` with small real archives and the real linux-x64 executable, a
+ * prepared root, its snapshot, and copies of that root on demand. null when the executable cannot be had.
+ */
+async function prepare(t: Test, runtime: string) {
   const built = await installerFor(t, 'linux/amd64')
-  if (!built) return
+  if (!built) return null
   const work = t.testdir()
-  const bundle = makeInstallableBundle(join(work, 'bundle'), { os: 'ubuntu', arch: 'amd64', runtime: 'containerd' }, work)
+  const bundle = makeInstallableBundle(join(work, 'bundle'), { os: 'ubuntu', arch: 'amd64', runtime }, work)
   copyFileSync(built.path, join(bundle.dir, 'install'))
   chmodSync(join(bundle.dir, 'install'), 0o755)
   writeChecksums(bundle.dir)
   const original = join(work, 'original')
   prepareRoot(original, bundle)
-  const before = snapshot(original)
   let count = 0
   const freshRoot = () => {
     const root = join(work, `root-${++count}`)
     cpSync(original, root, { recursive: true, verbatimSymlinks: true })
     return root
   }
+  return { work, bundle, before: snapshot(original), freshRoot }
+}
+
+t.test('executable and install.sh leave identical trees, and undo each other', { timeout: 10 * 60_000 }, async (t) => {
+  const setup = await prepare(t, 'containerd')
+  if (!setup) return
+  const { work, bundle, before, freshRoot } = setup
   const exe = (dir: string, args: string[]) => spawnSync(join(dir, 'install'), args, { encoding: 'utf8' })
   const sh = (dir: string, args: string[]) => spawnSync('sh', [join(dir, 'install.sh'), ...args], { encoding: 'utf8' })
   // The output goes into the diagnostics, shown when the assertion fails.
@@ -72,20 +82,11 @@ t.test('executable and install.sh leave identical trees, and undo each other', {
 })
 
 t.test('CRI-O: its own installer run by both, the same tree', { timeout: 10 * 60_000 }, async (t) => {
-  const built = await installerFor(t, 'linux/amd64')
-  if (!built) return
-  const work = t.testdir()
-  const bundle = makeInstallableBundle(join(work, 'bundle'), { os: 'ubuntu', arch: 'amd64', runtime: 'cri-o' }, work)
-  copyFileSync(built.path, join(bundle.dir, 'install'))
-  chmodSync(join(bundle.dir, 'install'), 0o755)
-  writeChecksums(bundle.dir)
-  const original = join(work, 'original')
-  prepareRoot(original, bundle)
-  const before = snapshot(original)
-  const byExe = join(work, 'by-exe')
-  const bySh = join(work, 'by-sh')
-  cpSync(original, byExe, { recursive: true, verbatimSymlinks: true })
-  cpSync(original, bySh, { recursive: true, verbatimSymlinks: true })
+  const setup = await prepare(t, 'cri-o')
+  if (!setup) return
+  const { bundle, before, freshRoot } = setup
+  const byExe = freshRoot()
+  const bySh = freshRoot()
   const exe = spawnSync(join(bundle.dir, 'install'), ['--root', byExe], { encoding: 'utf8' })
   t.equal(exe.status, 0, 'the executable installs', { stdout: exe.stdout, stderr: exe.stderr })
   const sh = spawnSync('sh', [join(bundle.dir, 'install.sh'), '--root', bySh], { encoding: 'utf8' })

@@ -7,34 +7,16 @@
 import { cpSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import t, { type Test } from 'tap'
-import { hostNodeAccess } from '../../src/installer/host.js'
-import { runInstaller } from '../../src/installer/run.js'
 import { generateSigningKey, signChecksums } from '../../src/sign/index.js'
 import { tarGz } from '../fixtures/tar.js'
 import { jsonEvents, writeChecksums } from './fixtures.js'
-import { type InstallableBundle, makeInstallableBundle, prepareRoot, readText, snapshot } from './node-fixtures.js'
+import { type InstallableBundle, makeInstallableBundle, prepareRoot, readText, runInstallerHere, snapshot } from './node-fixtures.js'
 
 const work = t.testdir()
 const hostArch = process.arch === 'arm64' ? 'arm64' : 'amd64'
 const pristine = makeInstallableBundle(join(work, 'bundle'), { os: 'ubuntu', arch: hostArch, runtime: 'containerd' }, work)
 
-async function installer(argv: string[], env: Record<string, string> = {}) {
-  let stdout = ''
-  let stderr = ''
-  const code = await runInstaller(argv, {
-    stdout: (text) => void (stdout += text),
-    stderr: (text) => void (stderr += text),
-    isSea: false,
-    execPath: process.execPath,
-    cwd: process.cwd(),
-    nodeVersion: process.version,
-    platform: `${process.platform}-${process.arch}`,
-    now: () => performance.now(),
-    env,
-    node: hostNodeAccess(),
-  })
-  return { code, stdout, stderr }
-}
+const installer = runInstallerHere
 
 let count = 0
 function copyBundle(): InstallableBundle {

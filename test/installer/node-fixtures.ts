@@ -8,6 +8,8 @@ import { execFileSync } from 'node:child_process'
 import { createHash } from 'node:crypto'
 import { chmodSync, lstatSync, mkdirSync, readFileSync, readdirSync, readlinkSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
 import { dirname, join } from 'node:path'
+import { hostNodeAccess } from '../../src/installer/host.js'
+import { type InstallerIo, runInstaller } from '../../src/installer/run.js'
 import type { Plan } from '../../src/model/plan.js'
 import type { RawRequest } from '../../src/resolve/request.js'
 import { makeBundle, writeChecksums } from './fixtures.js'
@@ -127,4 +129,28 @@ export function readText(root: string, relative: string): string {
   } catch {
     return '(missing)'
   }
+}
+
+/** What the installer process would get from main.ts, for running it in-process with the real node. */
+export function hostInstallerIo(overrides: Partial<InstallerIo> = {}): InstallerIo {
+  return {
+    stdout: (text) => void process.stdout.write(text),
+    stderr: (text) => void process.stderr.write(text),
+    isSea: false,
+    execPath: process.execPath,
+    cwd: process.cwd(),
+    nodeVersion: process.version,
+    platform: `${process.platform}-${process.arch}`,
+    now: () => performance.now(),
+    node: hostNodeAccess(),
+    ...overrides,
+  }
+}
+
+/** Runs the installer in-process on the real node, collecting its output. */
+export async function runInstallerHere(argv: string[], env: Record<string, string> = {}) {
+  let stdout = ''
+  let stderr = ''
+  const code = await runInstaller(argv, hostInstallerIo({ stdout: (text) => void (stdout += text), stderr: (text) => void (stderr += text), env }))
+  return { code, stdout, stderr }
 }
