@@ -31,8 +31,13 @@ export interface RuntimeCheck {
 
 export interface StepServices {
   preflight(checks: Check[]): Promise<CheckResult[]>
-  /** Checks an archive member by member, then unpacks it into the empty host folder `into`. */
-  extractArchive(file: string, format: 'tar.gz' | 'tar.zst', strip: number, into: string): Promise<void>
+  /**
+   * Checks an archive member by member, then unpacks it into the empty host folder `into`; with
+   * `contents: false` its files are left empty (a dry run's view of the tree).
+   */
+  extractArchive(file: string, format: 'tar.gz' | 'tar.zst', strip: number, into: string, options: { contents: boolean }): Promise<void>
+  /** The SHA-256 of each file the archive leaves, by its tree-relative path. */
+  archiveDigests(file: string, format: 'tar.gz' | 'tar.zst', strip: number): Promise<Map<string, string>>
   /** The kernel module is loaded or built in (what preflight checks too). */
   moduleLoaded(name: string): boolean
   /** Asks the runtime over CRI; throws when it does not answer. null: this endpoint cannot be dialled here. */
@@ -83,10 +88,10 @@ async function run(context: StepContext, command: string, args: string[], what: 
   return result
 }
 
-async function unpack(context: StepContext, file: string, format: 'tar.gz' | 'tar.zst', strip: number): Promise<string> {
+async function unpack(context: StepContext, file: string, format: 'tar.gz' | 'tar.zst', strip: number, contents = true): Promise<string> {
   const tree = join(await context.scratch(), 'tree')
   await mkdir(tree, { mode: 0o700 })
-  await context.services.extractArchive(bundleFile(context, file), format, strip, tree)
+  await context.services.extractArchive(bundleFile(context, file), format, strip, tree, { contents })
   return tree
 }
 
@@ -133,9 +138,22 @@ const EXECUTORS: { [K in StepKind]: Executor<K> } = {
   },
 
   async 'install-archive'(step, context) {
-    if (step.format === 'zip') throw new StepError(`${step.file}: zip archives are not in any plan this installer carries out`)
-    const tree = await unpack(context, step.file, step.format, step.strip)
-    await context.placer.copyTree(tree, step.dest)
+    const format = step.format
+    if (format === 'zip') throw new StepError(`${step.file}: zip archives are not in any plan this installer carries out`)
+    if (!context.dryRun) {
+      const tree = await unpack(context, step.file, format, step.strip)
+      await context.placer.copyTree(tree, step.dest)
+      return rm(tree, { recursive: true, force: true })
+    }
+    // A dry run lists the tree's shape (no bytes written) and decompresses the archive again only if
+    // a file it holds is already on the node and must be compared.
+    const tree = await unpack(context, step.file, format, step.strip, false)
+    let digests: Promise<Map<string, string>> | undefined
+    const digestOf = (relative: string) => {
+      digests ??= context.services.archiveDigests(bundleFile(context, step.file), format, step.strip)
+      return digests.then((all) => all.get(relative) ?? '')
+    }
+    await context.placer.copyTree(tree, step.dest, (relative) => ({ sha256: () => digestOf(relative) }))
     await rm(tree, { recursive: true, force: true })
   },
 

@@ -4,7 +4,7 @@
  * purpose wrap it.
  */
 import { machine } from 'node:os'
-import { extractArchive } from './archive/index.js'
+import { extractArchive, memberDigests } from './archive/index.js'
 import { checkRuntimeOverCri } from './cri/client.js'
 import type { StepServices } from './execute.js'
 import { hostFs } from './node-fs.js'
@@ -19,10 +19,11 @@ export function hostServices({ root, dryRun, style, scans }: Parameters<NodeAcce
   return {
     moduleLoaded: (name) => moduleLoaded(hostProbe(), name),
     preflight: async (checks) => runPreflight(checks, { root, dryRun, platform: style === 'windows' ? 'windows' : 'linux' }, hostProbe()),
-    async extractArchive(file, format, strip, into) {
+    async extractArchive(file, format, strip, into, { contents }) {
       const scanned = await scans.done(file, format, strip)
-      await extractArchive(file, format, strip, into, scanned ? { scanned } : {})
+      await extractArchive(file, format, strip, into, scanned ? { scanned, contents } : { contents })
     },
+    archiveDigests: (file, format, strip) => memberDigests(file, format, strip),
     async checkRuntime(endpoint, sandboxImage) {
       const report = await checkRuntimeOverCri(endpoint, sandboxImage, CRI_PATIENCE)
       if (report.kind === 'unsupported-endpoint') return null

@@ -21,7 +21,11 @@ export class StepError extends EdgebundleError {
 
 export const TMP_SUFFIX = '.edgebundle-tmp'
 
-export type FileSource = { file: string } | { data: Buffer }
+/**
+ * What to place: a host file, bytes, or (dry runs only, which never write) just the content's SHA-256,
+ * asked for only when there is a file to compare it with.
+ */
+export type FileSource = { file: string } | { data: Buffer } | { sha256: () => Promise<string> }
 
 export interface PlaceEvents {
   /** A change made (or, in a dry run, one that would be made); `path` is the node path changed, if any. */
@@ -33,6 +37,7 @@ const modeBits = (stat: Stats) => stat.mode & 0o7777
 
 async function sha256Of(source: FileSource): Promise<string> {
   if ('data' in source) return createHash('sha256').update(source.data).digest('hex')
+  if ('sha256' in source) return source.sha256()
   return (await sha256File(source.file)).sha256
 }
 
@@ -185,6 +190,7 @@ export class Placer {
     }
     if (existing !== null && existing.isDirectory()) throw new StepError(`${path} is a folder; the bundle installs a file there`)
     if (this.options.dryRun) return this.note(`write ${path}`, path)
+    if ('sha256' in source) throw new Error(`internal: ${path} has no content to write, only its digest`)
     await this.journal.open()
     await this.makeParents(path)
     await this.recordBeforeChange(path, existing)
@@ -216,8 +222,9 @@ export class Placer {
   /**
    * Every folder, file and symlink of the host folder `tree` placed under the node folder `dest`, in
    * byte order of tree-relative paths (what `find | LC_ALL=C sort` gives install.sh), the top first.
+   * `contentOf` supplies a file's content when the tree only has its shape (a dry run's).
    */
-  async copyTree(tree: string, dest: string): Promise<void> {
+  async copyTree(tree: string, dest: string, contentOf?: (relative: string) => FileSource): Promise<void> {
     await this.ensureDir(dest, 0o755)
     for (const relative of await listTree(this.fs, tree)) {
       const source = hostJoin(tree, ...relative.split('/'))
@@ -225,7 +232,7 @@ export class Placer {
       const stat = (await this.fs.lstat(source))!
       if (stat.isSymbolicLink()) await this.placeSymlink(await this.fs.readlink(source), node)
       else if (stat.isDirectory()) await this.ensureDir(node, modeBits(stat))
-      else await this.placeFile({ file: source }, node, modeBits(stat))
+      else await this.placeFile(contentOf?.(relative) ?? { file: source }, node, modeBits(stat))
     }
   }
 }

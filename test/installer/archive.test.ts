@@ -5,7 +5,7 @@
  */
 import { spawnSync } from 'node:child_process'
 import { createHash, randomBytes } from 'node:crypto'
-import { existsSync, linkSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync, symlinkSync, writeFileSync, chmodSync } from 'node:fs'
+import { existsSync, linkSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync, statSync, symlinkSync, writeFileSync, chmodSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Transform } from 'node:stream'
@@ -14,7 +14,7 @@ import { gzipSync } from 'node:zlib'
 import t, { type Test } from 'tap'
 import { EXIT } from '../../src/model/errors.js'
 import { IntegrityError } from '../../src/installer/errors.js'
-import { type ArchiveFormat, type ArchiveMember, ArchiveError, UnsafeArchiveError, extractArchive, scanArchive } from '../../src/installer/archive/index.js'
+import { type ArchiveFormat, type ArchiveMember, ArchiveError, UnsafeArchiveError, extractArchive, memberDigests, scanArchive } from '../../src/installer/archive/index.js'
 import { nodeHasZstd } from '../../src/installer/archive/decompress.js'
 import { type FramePiece, ZstdFrames, decodeZstdFrames } from '../../src/installer/archive/zstd.js'
 import { type TarEntry, tarBytes, tarEntryBytes, tarHeader } from '../fixtures/tar.js'
@@ -177,6 +177,35 @@ t.test('a link chain the member list cannot show is caught by the tree check', a
 
   const loop = archive(tarBytes([symlink('a', 'b'), symlink('b', 'a')]))
   t.match(await rejection(extractArchive(loop, 'tar.gz', 0, emptyFolder())), { message: /cannot be resolved/ })
+
+  const shapeOnly = emptyFolder()
+  const shapeError = await rejection(extractArchive(chain, 'tar.gz', 0, shapeOnly, { contents: false }))
+  t.match(shapeError, { message: /the symlink s leads out of the archive/ }, "a dry run's shape-only tree is checked the same way")
+  t.same(readdirSync(shapeOnly), [])
+})
+
+t.test('shape only (a dry run): the same tree and modes with empty files; member digests give the content', async (t) => {
+  const entries: TarEntry[] = [
+    { name: 'top/', type: 'dir', mode: 0o750 },
+    { name: 'top/a', type: 'file', content: 'first\n', mode: 0o640 },
+    { name: 'top/b', type: 'hardlink', linkname: 'top/a' },
+    { name: 'top/a', type: 'file', content: 'replaced\n', mode: 0o755 },
+    { name: 'top/l', type: 'symlink', linkname: 'a' },
+    { name: 'top/deep/x', type: 'file', content: randomBytes(3000) },
+  ]
+  const file = archive(tarBytes(entries))
+  const full = emptyFolder()
+  const shape = emptyFolder()
+  await extractArchive(file, 'tar.gz', 1, full)
+  await extractArchive(file, 'tar.gz', 1, shape, { contents: false, scanned: await scanArchive(file, 'tar.gz', 1) })
+  const listing = (top: string) => spawnSync('find', ['.', '-printf', '%p %y %m %l\\n'], { cwd: top, encoding: 'utf8' }).stdout.split('\n').sort()
+  t.same(listing(shape), listing(full), 'same names, types, modes and link targets')
+  t.equal(statSync(join(shape, 'a')).size, 0, 'files are empty')
+  const digests = await memberDigests(file, 'tar.gz', 1)
+  const sha = (path: string) => createHash('sha256').update(readFileSync(path)).digest('hex')
+  t.same([...digests.keys()].sort(), ['a', 'b', 'deep/x'], 'files and hard links, not links or folders')
+  for (const name of ['a', 'b', 'deep/x']) t.equal(digests.get(name), sha(join(full, name)), `${name}: the unpacked content's digest`)
+  t.not(digests.get('a'), digests.get('b'), 'a later member of the same name wins; the hard link keeps what it linked')
 })
 
 t.test('header forms: pax, GNU long names, ustar prefix, base-256 sizes, global headers', async (t) => {

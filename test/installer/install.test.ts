@@ -4,7 +4,7 @@
  * written (exit 3), signatures, a failing step rolled back (exit 1), status, uninstall after two runs,
  * --json, and the keadm join line that never shows the token.
  */
-import { cpSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
+import { chmodSync, cpSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import t, { type Test } from 'tap'
 import { generateSigningKey, signChecksums } from '../../src/sign/index.js'
@@ -40,6 +40,31 @@ t.test('a dry run lists what would change and changes nothing', async (t) => {
   t.match(result.stdout, /would: set mode 644 on \/etc\/modules-load\.d\/edgebundle\.conf/)
   t.match(result.stdout, /dry run complete: \d+ would change, 0 unchanged; nothing was changed/)
   t.same(snapshot(root), before, 'not one byte of the root changed')
+})
+
+t.test('a dry run over an installed bundle compares archive members with the files the node has', async (t) => {
+  const root = freshRoot()
+  t.equal((await installer(['--bundle', pristine.dir, '--root', root])).code, 0)
+  const clean = await installer(['--dry-run', '--bundle', pristine.dir, '--root', root])
+  t.equal(clean.code, 0, clean.stderr)
+  t.match(clean.stdout, /dry run complete: 0 would change, [1-9]\d* unchanged/)
+
+  const step = pristine.plan.steps.find((s) => s.kind === 'install-archive')
+  if (step?.kind !== 'install-archive') throw new Error('the fixture plan has no install-archive step')
+  const tool = `${step.dest}/bin/${step.component}-tool`
+  const conf = `${step.dest}/bin/${step.component}.conf`
+  const toolHost = join(root, ...tool.split('/'))
+  const bytes = readFileSync(toolHost)
+  bytes[bytes.length - 2] = bytes[bytes.length - 2]! ^ 0x01
+  writeFileSync(toolHost, bytes)
+  chmodSync(join(root, ...conf.split('/')), 0o644)
+  const before = snapshot(root)
+  const drifted = await installer(['--dry-run', '--bundle', pristine.dir, '--root', root])
+  t.equal(drifted.code, 0, drifted.stderr)
+  t.match(drifted.stdout, `would: write ${tool}`, 'same size, one byte changed: found by content')
+  t.match(drifted.stdout, `would: set mode 640 on ${conf}`)
+  t.match(drifted.stdout, /dry run complete: 2 would change/)
+  t.same(snapshot(root), before, 'and nothing changed')
 })
 
 t.test('install, status, a second run, uninstall', async (t) => {

@@ -9,19 +9,22 @@ import type { ArchiveFormat } from './decompress.js'
 import { ArchiveError, UnsafeArchiveError, shown } from './errors.js'
 import type { ArchiveMember } from './rules.js'
 import { type ReadOptions, forEachMember, scanArchive } from './scan.js'
-import type { TarReader } from './tar.js'
+
+export interface ExtractOptions extends ReadOptions {
+  /** A scan of this archive made earlier in the run. */
+  scanned?: readonly ArchiveMember[]
+  /**
+   * false: files are created empty, with their modes: the tree's shape without its bytes, built from the
+   * scan alone (no second decompression), which is all a dry run needs to check the tree and list it.
+   */
+  contents?: boolean
+}
 
 /**
  * Checks the archive (scanArchive), then unpacks it into `into`, which must exist and be empty. On any
  * failure `into` is emptied again. Returns the members, in archive order.
  */
-export async function extractArchive(
-  file: string,
-  format: ArchiveFormat,
-  strip: number,
-  into: string,
-  options: ReadOptions & { scanned?: readonly ArchiveMember[] } = {},
-): Promise<ArchiveMember[]> {
+export async function extractArchive(file: string, format: ArchiveFormat, strip: number, into: string, options: ExtractOptions = {}): Promise<ArchiveMember[]> {
   // A scan made earlier in the run (while the bundle was being verified) saves one decompression; the
   // unpacking pass below still checks every member against it.
   const members = options.scanned ? [...options.scanned] : await scanArchive(file, format, strip, options)
@@ -29,14 +32,18 @@ export async function extractArchive(
   if ((await readdir(top)).length > 0) throw new Error(`internal: ${into} must be empty to unpack ${file} into it`)
   const writer = new TreeWriter(top)
   try {
-    let index = 0
-    await forEachMember(file, format, strip, options, async (member, reader) => {
-      // The second pass must see what the scan checked; a file rewritten in between is not unpacked.
-      const scanned = members[index++]
-      if (scanned === undefined || !sameMember(scanned, member)) throw changed(file)
-      await writer.put(member, reader)
-    })
-    if (index !== members.length) throw changed(file)
+    if (options.contents === false) {
+      for (const member of members) await writer.put(member, [])
+    } else {
+      let index = 0
+      await forEachMember(file, format, strip, options, async (member, reader) => {
+        // The second pass must see what the scan checked; a file rewritten in between is not unpacked.
+        const scanned = members[index++]
+        if (scanned === undefined || !sameMember(scanned, member)) throw changed(file)
+        await writer.put(member, reader.data())
+      })
+      if (index !== members.length) throw changed(file)
+    }
     await checkTree(file, top)
     await writer.applyFolderModes()
   } catch (error) {
@@ -69,7 +76,7 @@ class TreeWriter {
 
   constructor(private readonly top: string) {}
 
-  async put(member: ArchiveMember, reader: TarReader): Promise<void> {
+  async put(member: ArchiveMember, data: AsyncIterable<Buffer> | Iterable<Buffer>): Promise<void> {
     const path = `${this.top}/${member.name}`
     await this.parents(member.name)
     switch (member.type) {
@@ -85,7 +92,7 @@ class TreeWriter {
       }
       case 'file':
         await this.clear(member.name, path)
-        return this.writeFile(path, member.mode, reader)
+        return this.writeFile(path, member.mode, data)
       case 'symlink':
         await this.clear(member.name, path)
         return symlink(member.linkTarget ?? '', path)
@@ -135,10 +142,10 @@ class TreeWriter {
     } else await unlink(path)
   }
 
-  private async writeFile(path: string, mode: number, reader: TarReader): Promise<void> {
+  private async writeFile(path: string, mode: number, data: AsyncIterable<Buffer> | Iterable<Buffer>): Promise<void> {
     const handle = await open(path, CREATE, 0o600)
     try {
-      for await (const chunk of reader.data()) {
+      for await (const chunk of data) {
         let written = 0
         while (written < chunk.length) written += (await handle.write(chunk, written, chunk.length - written)).bytesWritten
       }

@@ -5,9 +5,9 @@
  */
 export type { ArchiveFormat } from './decompress.js'
 export { ArchiveError, UnsafeArchiveError } from './errors.js'
-export { checkTree, extractArchive } from './extract.js'
+export { type ExtractOptions, checkTree, extractArchive } from './extract.js'
 export type { ArchiveMember } from './rules.js'
-export { scanArchive } from './scan.js'
+export { memberDigests, scanArchive } from './scan.js'
 import { scanArchive } from './scan.js'
 import type { ArchiveFormat } from './decompress.js'
 import type { ArchiveMember } from './rules.js'
