@@ -26,6 +26,7 @@ import { type NodeRuntime, type RuntimeOrigin, checkGivenFile, givenFileKind, ob
 import { digestFile, resolveNpmRegistry } from './npm.js'
 import { type ExePlatform, type NodeRuntimes, executableName, familyOf, isPackaged, loadNodeRuntimes, platformSlug, withVersion } from './runtimes.js'
 import { copyBinary, injectBlob, makeBlob, stripIfSafe } from './sea.js'
+import { memoizedScript } from './script-memo.js'
 import { createWorkDir, ensureDir, seaDirs, withLock } from './workspace.js'
 
 /** Bump when the way executables are made changes, so cached ones from the old way are not reused. */
@@ -41,7 +42,8 @@ export interface SeaScript {
   code: string
   sha256: string
   /** Bundled now from the source tree, or taken from the builder executable's embedded copy. */
-  origin: 'esbuild' | 'embedded'
+  /** esbuild ran, the script was remembered from an earlier esbuild run (script-memo.ts), or the builder's executable carries it. */
+  origin: 'esbuild' | 'memo' | 'embedded'
 }
 
 export interface SeaSpec {
@@ -175,18 +177,40 @@ export function packageOfInput(input: string): string {
   return rest[0]!.startsWith('@') ? `${rest[0]}/${rest[1]}` : rest[0]!
 }
 
+/** esbuild's options for the installer script. */
+function installerScriptOptions(root: string) {
+  return {
+    ...seaScriptOptions(root, 'src/installer/main.ts'),
+    metafile: true as const,
+    external: [...INSTALLER_EXTERNAL],
+    define: { EDGEBUNDLE_VERSION: JSON.stringify(packageVersion(root)) },
+  }
+}
+
+/**
+ * The installer script, remembered in `cacheDir` between builds (script-memo.ts): esbuild runs only when
+ * a file it was made from changed.
+ */
+export async function installerScript(cacheDir: string): Promise<SeaScript> {
+  if (embeddedText('installer') !== null) return bundleInstallerScript()
+  const root = packageRoot()
+  const esbuild = loadEsbuild(root)
+  const keyParts = { esbuild: esbuild.version, root, options: installerScriptOptions(root) }
+  const script = await memoizedScript(join(seaDirs(cacheDir).root, 'scripts'), keyParts, root, () => esbuildInstallerScript(root, esbuild))
+  return { code: script.code, sha256: script.sha256, origin: script.recalled ? 'memo' : 'esbuild' }
+}
+
 /** The installer as one CommonJS script (the SEA main script): src/installer, Node built-ins and INSTALLER_PACKAGES only. */
 export async function bundleInstallerScript(): Promise<SeaScript> {
   const embedded = embeddedText('installer')
   if (embedded !== null) return { code: embedded, sha256: sha256Of(embedded), origin: 'embedded' }
   const root = packageRoot()
-  const esbuild = loadEsbuild(root)
-  const result = await esbuild.build({
-    ...seaScriptOptions(root, 'src/installer/main.ts'),
-    metafile: true,
-    external: [...INSTALLER_EXTERNAL],
-    define: { EDGEBUNDLE_VERSION: JSON.stringify(packageVersion(root)) },
-  })
+  const { code, sha256 } = await esbuildInstallerScript(root, loadEsbuild(root))
+  return { code, sha256, origin: 'esbuild' }
+}
+
+async function esbuildInstallerScript(root: string, esbuild: typeof import('esbuild')): Promise<{ code: string; sha256: string; inputs: Record<string, number | null> }> {
+  const result = await esbuild.build(installerScriptOptions(root))
   const refused = [
     ...new Set(
       Object.keys(result.metafile.inputs)
@@ -208,7 +232,14 @@ export async function bundleInstallerScript(): Promise<SeaScript> {
     })
   }
   const code = result.outputFiles[0]!.text
-  return { code, sha256: sha256Of(code), origin: 'esbuild' }
+  // What esbuild read, and what steered how it resolved: every package.json on the way and the tsconfig.
+  const inputs: Record<string, number | null> = { 'package.json': null, 'tsconfig.json': null }
+  for (const [path, input] of Object.entries(result.metafile.inputs)) {
+    inputs[path] = input.bytes
+    const at = path.lastIndexOf('node_modules/')
+    if (at !== -1) inputs[`${path.slice(0, at)}node_modules/${packageOfInput(path)}/package.json`] = null
+  }
+  return { code, sha256: sha256Of(code), inputs }
 }
 
 /** postject's API file: from node_modules, or (in the builder's own executable) its embedded copy. */
@@ -451,7 +482,7 @@ async function build(spec: SeaSpec, options: ExecutableOptions, context: BuildCo
 /** The installer executable for one platform. */
 export async function buildInstallerExecutable(platform: ExePlatform, options: ExecutableOptions & { installer?: SeaScript }): Promise<BuiltExecutable> {
   const runtimes = options.runtimes ?? loadNodeRuntimes()
-  const script = options.installer ?? (await bundleInstallerScript())
+  const script = options.installer ?? (await installerScript(options.cacheDir))
   return buildSeaExecutable(
     { kind: 'installer', platform, fileName: executableName(platform), script, smoke: { args: ['--version'], expect: `Node.js v${runtimes.version}` } },
     { ...options, runtimes },
