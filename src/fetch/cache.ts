@@ -14,10 +14,10 @@
  * writer's own name, which exactly one claimant wins; the others start a fresh file.
  */
 import { createHash, randomBytes } from 'node:crypto'
-import { createReadStream } from 'node:fs'
 import { chmod, mkdir, open, readFile, readdir, rename, stat, unlink, writeFile } from 'node:fs/promises'
 import { homedir } from 'node:os'
 import { isAbsolute, join, resolve } from 'node:path'
+import { sha256OfFile } from '../io/file-chunks.js'
 import { SHA256_PATTERN } from './checksum-file.js'
 
 export interface LearnedChecksum {
@@ -50,15 +50,7 @@ export function resolveCacheDir(flag: string | undefined, env: NodeJS.ProcessEnv
 }
 
 /** Streams a file through SHA-256. */
-export async function hashFile(path: string): Promise<{ sha256: string; size: number }> {
-  const hash = createHash('sha256')
-  let size = 0
-  for await (const chunk of createReadStream(path) as AsyncIterable<Buffer>) {
-    hash.update(chunk)
-    size += chunk.length
-  }
-  return { sha256: hash.digest('hex'), size }
-}
+export const hashFile = sha256OfFile
 
 const CACHEDIR_TAG =
   'Signature: 8a477f597d28d172789f06886806bc55\n# This file is a cache directory tag created by edgebundle.\n# For information about cache directory tags see https://bford.info/cachedir/\n'

@@ -4,11 +4,12 @@
  * ignores Range. No whole file is ever held in memory.
  */
 import { type Hash, createHash } from 'node:crypto'
-import { createReadStream, createWriteStream } from 'node:fs'
+import { createWriteStream } from 'node:fs'
 import { truncate } from 'node:fs/promises'
 import { Transform } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import { setTimeout as sleep } from 'node:timers/promises'
+import { reusedChunks } from '../io/file-chunks.js'
 import { ChecksumMismatchError, OfflineViolationError } from './errors.js'
 import { type Http, type HttpResponse, HttpProtocolError } from './http.js'
 
@@ -79,7 +80,7 @@ function describe(error: unknown): string {
 async function hashPrefix(path: string): Promise<{ hash: Hash; size: number }> {
   const hash = createHash('sha256')
   let size = 0
-  for await (const chunk of createReadStream(path) as AsyncIterable<Buffer>) {
+  for await (const chunk of reusedChunks(path)) {
     hash.update(chunk)
     size += chunk.length
   }

@@ -6,8 +6,9 @@
  * Paths here are host paths (already mapped under --root); the journal and the placer do the mapping.
  */
 import type { Stats } from 'node:fs'
-import { constants, createReadStream } from 'node:fs'
+import { constants } from 'node:fs'
 import { chmod, lstat, mkdir, open, readFile, readdir, readlink, rename, rm, rmdir, symlink, unlink } from 'node:fs/promises'
+import { reusedChunks } from '../io/file-chunks.js'
 
 export interface NodeFs {
   /** lstat, or null when nothing is there (ENOENT, ENOTDIR). */
@@ -62,8 +63,9 @@ export function hostFs(): NodeFs {
         if (Buffer.isBuffer(data)) {
           await handle.write(data)
         } else {
-          for await (const chunk of createReadStream(data.file, { highWaterMark: COPY_CHUNK }) as AsyncIterable<Buffer>) {
-            await handle.write(chunk)
+          for await (const chunk of reusedChunks(data.file, COPY_CHUNK)) {
+            let written = 0
+            while (written < chunk.length) written += (await handle.write(chunk, written, chunk.length - written)).bytesWritten
           }
         }
         await handle.chmod(mode)

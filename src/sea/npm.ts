@@ -9,12 +9,13 @@
  */
 import { execFile } from 'node:child_process'
 import { createHash } from 'node:crypto'
-import { createReadStream, createWriteStream } from 'node:fs'
+import { createWriteStream } from 'node:fs'
 import { Transform } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { promisify } from 'node:util'
 import type { ArtifactCache } from '../fetch/cache.js'
+import { reusedChunks } from '../io/file-chunks.js'
 import { DEFAULT_RETRY, type RetryPolicy, backoffDelay, parseRetryAfter } from '../fetch/download.js'
 import { DownloadError, OfflineViolationError } from '../fetch/errors.js'
 import type { Http } from '../fetch/http.js'
@@ -113,7 +114,7 @@ export async function digestFile(path: string): Promise<FileDigests> {
   const sha512 = createHash('sha512')
   const sha256 = createHash('sha256')
   let size = 0
-  for await (const chunk of createReadStream(path, { highWaterMark: 1024 * 1024 }) as AsyncIterable<Buffer>) {
+  for await (const chunk of reusedChunks(path)) {
     sha512.update(chunk)
     sha256.update(chunk)
     size += chunk.length
