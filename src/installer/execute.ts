@@ -142,7 +142,7 @@ const EXECUTORS: { [K in StepKind]: Executor<K> } = {
     if (format === 'zip') throw new StepError(`${step.file}: zip archives are not in any plan this installer carries out`)
     if (!context.dryRun) {
       const tree = await unpack(context, step.file, format, step.strip)
-      await context.placer.copyTree(tree, step.dest)
+      await context.placer.copyTree(tree, step.dest, { consume: true })
       return rm(tree, { recursive: true, force: true })
     }
     // A dry run lists the tree's shape (no bytes written) and decompresses the archive again only if
@@ -153,7 +153,7 @@ const EXECUTORS: { [K in StepKind]: Executor<K> } = {
       digests ??= context.services.archiveDigests(bundleFile(context, step.file), format, step.strip)
       return digests.then((all) => all.get(relative) ?? '')
     }
-    await context.placer.copyTree(tree, step.dest, (relative) => ({ sha256: () => digestOf(relative) }))
+    await context.placer.copyTree(tree, step.dest, { contentOf: (relative) => ({ sha256: () => digestOf(relative) }) })
     await rm(tree, { recursive: true, force: true })
   },
 
@@ -184,7 +184,7 @@ const EXECUTORS: { [K in StepKind]: Executor<K> } = {
     } catch (error) {
       throw new StepError(`the installer of ${step.component} left an unsafe tree: ${(error as Error).message}`)
     }
-    await context.placer.copyTree(destdir, '/')
+    await context.placer.copyTree(destdir, '/', { consume: true })
     await rm(tree, { recursive: true, force: true })
     await rm(destdir, { recursive: true, force: true })
   },

@@ -20,6 +20,7 @@ export function hostServices({ root, dryRun, style, scans }: Parameters<NodeAcce
     moduleLoaded: (name) => moduleLoaded(hostProbe(), name),
     preflight: async (checks) => runPreflight(checks, { root, dryRun, platform: style === 'windows' ? 'windows' : 'linux' }, hostProbe()),
     async extractArchive(file, format, strip, into, { contents }) {
+      if (contents && (await scans.takeUnpacked(file, format, strip, into))) return
       const scanned = await scans.done(file, format, strip)
       await extractArchive(file, format, strip, into, scanned ? { scanned, contents } : { contents })
     },

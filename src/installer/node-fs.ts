@@ -6,7 +6,7 @@
  * Paths here are host paths (already mapped under --root); the journal and the placer do the mapping.
  */
 import type { Stats } from 'node:fs'
-import { constants } from 'node:fs'
+import { constants, existsSync } from 'node:fs'
 import { chmod, lstat, mkdir, open, readFile, readdir, readlink, rename, rm, rmdir, symlink, unlink } from 'node:fs/promises'
 import { reusedChunks } from '../io/file-chunks.js'
 
@@ -19,8 +19,11 @@ export interface NodeFs {
   /** One folder (its parent exists); mode applied exactly, whatever the umask. */
   mkdir(path: string, mode: number): Promise<void>
   chmod(path: string, mode: number): Promise<void>
-  /** Creates or truncates `path` with `data` (bytes or a file's content), sets `mode`, fsyncs it. */
-  writeFile(path: string, data: Buffer | { file: string }, mode: number): Promise<void>
+  /**
+   * Creates or truncates `path` with `data` (bytes or a file's content), sets `mode`, fsyncs it. With
+   * `move`, the caller gives the file up: it may be renamed to `path` instead of copied.
+   */
+  writeFile(path: string, data: Buffer | { file: string; move?: boolean }, mode: number): Promise<void>
   rename(from: string, to: string): Promise<void>
   symlink(target: string, path: string): Promise<void>
   unlink(path: string): Promise<void>
@@ -38,6 +41,30 @@ const isMissing = (error: unknown) => {
 
 /** Stream size for copying a file into place: large enough for few syscalls, small enough for 256 MiB boards. */
 const COPY_CHUNK = 1024 * 1024
+
+/**
+ * A renamed file keeps the security label or ACL of the folder it was made in, where a copy takes the
+ * one its new folder gives: SELinux would label a binary moved from /var/tmp tmp_t (which services may
+ * not execute), and NTFS would keep the temp folder's ACL. Only elsewhere is moving the same as copying.
+ */
+const MOVE_KEEPS_LABELS = process.platform === 'win32' || existsSync('/sys/fs/selinux/enforce')
+
+/**
+ * Renames `from` (a regular file with no other name: a second name would make the two files one) to
+ * `to`, and says whether it did. Another filesystem (EXDEV), a labelling system, or anything else
+ * unusual: false, and the caller copies.
+ */
+async function movedInto(from: string, to: string): Promise<boolean> {
+  if (MOVE_KEEPS_LABELS) return false
+  try {
+    const stat = await lstat(from)
+    if (!stat.isFile() || stat.nlink !== 1) return false
+    await rename(from, to)
+    return true
+  } catch {
+    return false
+  }
+}
 
 export function hostFs(): NodeFs {
   return {
@@ -58,6 +85,16 @@ export function hostFs(): NodeFs {
     },
     chmod: (path, mode) => chmod(path, mode),
     async writeFile(path, data, mode) {
+      if (!Buffer.isBuffer(data) && data.move === true && (await movedInto(data.file, path))) {
+        const handle = await open(path, constants.O_WRONLY)
+        try {
+          await handle.chmod(mode)
+          await handle.sync()
+        } finally {
+          await handle.close()
+        }
+        return
+      }
       const handle = await open(path, constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC, mode)
       try {
         if (Buffer.isBuffer(data)) {

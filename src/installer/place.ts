@@ -25,7 +25,7 @@ export const TMP_SUFFIX = '.edgebundle-tmp'
  * What to place: a host file, bytes, or (dry runs only, which never write) just the content's SHA-256,
  * asked for only when there is a file to compare it with.
  */
-export type FileSource = { file: string } | { data: Buffer } | { sha256: () => Promise<string> }
+export type FileSource = { file: string; move?: boolean } | { data: Buffer } | { sha256: () => Promise<string> }
 
 export interface PlaceEvents {
   /** A change made (or, in a dry run, one that would be made); `path` is the node path changed, if any. */
@@ -222,9 +222,10 @@ export class Placer {
   /**
    * Every folder, file and symlink of the host folder `tree` placed under the node folder `dest`, in
    * byte order of tree-relative paths (what `find | LC_ALL=C sort` gives install.sh), the top first.
-   * `contentOf` supplies a file's content when the tree only has its shape (a dry run's).
+   * `contentOf` supplies a file's content when the tree only has its shape (a dry run's). With `consume`
+   * the tree is the caller's to give up: its files may be moved into place rather than copied.
    */
-  async copyTree(tree: string, dest: string, contentOf?: (relative: string) => FileSource): Promise<void> {
+  async copyTree(tree: string, dest: string, options: { contentOf?: (relative: string) => FileSource; consume?: boolean } = {}): Promise<void> {
     await this.ensureDir(dest, 0o755)
     for (const relative of await listTree(this.fs, tree)) {
       const source = hostJoin(tree, ...relative.split('/'))
@@ -232,7 +233,7 @@ export class Placer {
       const stat = (await this.fs.lstat(source))!
       if (stat.isSymbolicLink()) await this.placeSymlink(await this.fs.readlink(source), node)
       else if (stat.isDirectory()) await this.ensureDir(node, modeBits(stat))
-      else await this.placeFile(contentOf?.(relative) ?? { file: source }, node, modeBits(stat))
+      else await this.placeFile(options.contentOf?.(relative) ?? { file: source, move: options.consume === true }, node, modeBits(stat))
     }
   }
 }

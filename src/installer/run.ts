@@ -59,7 +59,7 @@ export async function verifyBundle(
   reporter: Reporter,
   now: () => number,
   keys: { pubkey?: string | undefined; trusted?: string | undefined } = {},
-  alongside?: (listed: ReadonlySet<string>) => void,
+  alongside?: (listed: ReadonlySet<string>, verified: (path: string) => Promise<void>) => void,
 ): Promise<{ files: number; bytes: number; signature: SignatureCheck }> {
   const started = now()
   const parsed = await readSha256Sums(join(dir, BUNDLE.checksums))
@@ -71,9 +71,19 @@ export async function verifyBundle(
   const problems: IntegrityProblem[] = [...signature.problems, ...parsed.problems]
   if (!parsed.entries.some((entry) => entry.path === BUNDLE.plan)) problems.push({ kind: 'not-covered', path: BUNDLE.plan })
   const listed = new Set(parsed.entries.map((entry) => entry.path))
+  // A file is vouched for once its own hash matched, SHA256SUMS read cleanly and its signature held.
+  const vouched = new Map(parsed.entries.map((entry) => [entry.path, deferred()]))
+  for (const { promise } of vouched.values()) promise.catch(() => undefined)
+  const unvouched = new Error('the bundle failed verification')
   // Work that only reads listed files may start now; its results count once verification passes.
-  alongside?.(listed)
-  const result = await verifyEntries(dir, parsed.entries)
+  alongside?.(listed, (path) => vouched.get(path)?.promise ?? Promise.reject(unvouched))
+  const result = await verifyEntries(dir, parsed.entries, {
+    onFile(entry, { ok }) {
+      if (ok && problems.length === 0) vouched.get(entry.path)?.resolve()
+      else vouched.get(entry.path)?.reject(unvouched)
+    },
+  })
+  for (const { reject } of vouched.values()) reject(unvouched)
   problems.push(...result.problems)
   for (const path of await unlistedFiles(dir, listed, [BUNDLE.checksums, BUNDLE.signature])) problems.push({ kind: 'unlisted', path })
   // Only now is plan.json trustworthy enough to read its file references (when it verified).
@@ -92,6 +102,17 @@ export async function verifyBundle(
   for (const warning of signature.warnings) reporter.emit({ event: 'warning', message: warning })
   reporter.emit({ event: 'verified', files: result.files, bytes: result.bytes, ms: now() - started })
   return { ...result, signature }
+}
+
+/** Promise.withResolvers, which the Node that runs the tests (20) lacks. */
+function deferred(): { promise: Promise<void>; resolve: () => void; reject: (error: Error) => void } {
+  let resolve!: () => void
+  let reject!: (error: Error) => void
+  const promise = new Promise<void>((yes, no) => {
+    resolve = yes
+    reject = no
+  })
+  return { promise, resolve, reject }
 }
 
 function reportPlan(plan: Plan, dir: string, reporter: Reporter, dryRun: boolean): void {
@@ -141,12 +162,13 @@ async function checkArchives(plan: Plan, dir: string, scans: ArchiveScans): Prom
 }
 
 /**
- * Starts scanning the archives while the bundle is hashed. plan.json is not verified yet, so only
- * archives SHA256SUMS lists (safe bundle paths) are read, nothing is written, and a plan that cannot be
- * read is simply left for later: checkArchives, after verification, is what decides.
+ * Starts checking the archives while the bundle is hashed. plan.json is not verified yet, so only
+ * archives SHA256SUMS lists (safe bundle paths) are read, an archive is unpacked only once it verified
+ * (ArchiveScans), and a plan that cannot be read is simply left for later: checkArchives, after
+ * verification, is what decides.
  */
-function prescanArchives(dir: string, scans: ArchiveScans): (listed: ReadonlySet<string>) => void {
-  return (listed) => {
+function prescanArchives(dir: string, scans: ArchiveScans): (listed: ReadonlySet<string>, verified: (path: string) => Promise<void>) => void {
+  return (listed, verified) => {
     let plan: Plan
     try {
       plan = readPlan(dir)
@@ -154,7 +176,7 @@ function prescanArchives(dir: string, scans: ArchiveScans): (listed: ReadonlySet
       return
     }
     for (const archive of planArchives(plan)) {
-      if (listed.has(archive.file)) void scans.scan(join(dir, ...archive.file.split('/')), archive.format, archive.strip)
+      if (listed.has(archive.file)) void scans.scan(join(dir, ...archive.file.split('/')), archive.format, archive.strip, verified(archive.file)).catch(() => undefined)
     }
   }
 }
@@ -199,14 +221,23 @@ async function install(args: InstallerArgs, io: InstallerIo, reporter: Reporter,
   const root = resolveRoot(args.root, io.cwd)
   const node = io.node
   const trusted = node ? await readTrusted(node.fs, root) : undefined
-  const scans = new ArchiveScans()
+  const scratch = scratchSpace()
+  // A run that installs unpacks each archive as it checks it; a dry run only scans.
+  const scans = new ArchiveScans(args.dryRun ? undefined : () => scratch.make())
   const keys = { pubkey: args.pubkey === undefined ? undefined : resolve(io.cwd, args.pubkey), trusted }
-  await verifyBundle(location.dir, reporter, io.now, keys, prescanArchives(location.dir, scans))
-  const plan = readPlan(location.dir)
-  reportPlan(plan, location.dir, reporter, args.dryRun)
-  for (const warning of plan.warnings ?? []) reporter.emit({ event: 'warning', message: warning })
-  await checkArchives(plan, location.dir, scans)
-  if (!node) throw new UsageError('this build of the installer cannot reach the node')
+  let plan: Plan
+  try {
+    await verifyBundle(location.dir, reporter, io.now, keys, prescanArchives(location.dir, scans))
+    plan = readPlan(location.dir)
+    reportPlan(plan, location.dir, reporter, args.dryRun)
+    for (const warning of plan.warnings ?? []) reporter.emit({ event: 'warning', message: warning })
+    await checkArchives(plan, location.dir, scans)
+    if (!node) throw new UsageError('this build of the installer cannot reach the node')
+  } catch (error) {
+    await scans.settled()
+    await scratch.cleanup()
+    throw error
+  }
 
   const style = styleOf(plan, io.platform)
   const paths = nodePaths(style, root)
@@ -225,7 +256,6 @@ async function install(args: InstallerArgs, io: InstallerIo, reporter: Reporter,
       stepUnchanged++
     },
   })
-  const scratch = scratchSpace()
   const context: StepContext = {
     plan,
     bundleDir: location.dir,

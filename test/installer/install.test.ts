@@ -18,6 +18,19 @@ const pristine = makeInstallableBundle(join(work, 'bundle'), { os: 'ubuntu', arc
 
 const installer = runInstallerHere
 
+/** The installer's scratch base (TMPDIR) for this test alone, to see it left empty. */
+function scratchBase(t: Test): string {
+  const dir = join(work, `scratch-${++count}`)
+  mkdirSync(dir)
+  const saved = process.env['TMPDIR']
+  process.env['TMPDIR'] = dir
+  t.teardown(() => {
+    if (saved === undefined) delete process.env['TMPDIR']
+    else process.env['TMPDIR'] = saved
+  })
+  return dir
+}
+
 let count = 0
 function copyBundle(): InstallableBundle {
   const dir = join(work, `bundle-${++count}`)
@@ -70,8 +83,10 @@ t.test('a dry run over an installed bundle compares archive members with the fil
 t.test('install, status, a second run, uninstall', async (t) => {
   const root = freshRoot()
   const before = snapshot(root)
+  const scratch = scratchBase(t)
   const first = await installer(['--json', '--bundle', pristine.dir, '--root', root])
   t.equal(first.code, 0, first.stdout)
+  t.same(readdirSync(scratch), [], 'the run removed its scratch folders')
   const events = jsonEvents(first.stdout)
   t.same(
     events.filter((e) => e.event === 'step').map((e) => e.id),
@@ -125,11 +140,13 @@ t.test('a step that fails rolls its run back and exits 1', async (t) => {
 t.test('tampering: every changed byte, an added or removed file, an edited SHA256SUMS: exit 3, nothing changed', async (t) => {
   const root = freshRoot()
   const before = snapshot(root)
+  const scratch = scratchBase(t)
   const expectRefused = async (t: Test, bundle: string, pattern: RegExp) => {
     const result = await installer(['--bundle', bundle, '--root', root])
     t.equal(result.code, 3, result.stdout)
     t.match(result.stderr, pattern)
     t.same(snapshot(root), before, 'nothing changed')
+    t.same(readdirSync(scratch), [], 'no scratch folder is left')
   }
   const listed = readFileSync(join(pristine.dir, 'SHA256SUMS'), 'utf8').trim().split('\n').map((line) => line.slice(66))
   for (const file of listed) {
@@ -212,6 +229,7 @@ t.test('hostile archives are refused before anything is written', async (t) => {
     'device node': [{ name: 'bin/null', type: 'chardev' }],
     'hard link out': [{ name: 'bin/passwd', type: 'hardlink', linkname: '../etc/passwd' }],
   }
+  const scratch = scratchBase(t)
   for (const [name, entries] of Object.entries(hostile)) {
     const bundle = copyBundle()
     if (archiveStep.kind !== 'install-archive') throw new Error('unreachable')
@@ -223,6 +241,7 @@ t.test('hostile archives are refused before anything is written', async (t) => {
     t.equal(result.code, 3, `${name}: exit 3`)
     t.match(result.stderr, /refus|unsafe|outside/i, `${name}: ${result.stderr.split('\n')[0]}`)
     t.same(snapshot(root), before, `${name}: nothing written`)
+    t.same(readdirSync(scratch), [], `${name}: what was unpacked into scratch is gone`)
   }
 })
 

@@ -1,13 +1,13 @@
 /**
- * Unpacks a checked archive into an empty scratch folder, as GNU tar does as root with -o, then checks
- * the tree like install.sh's check_tree. The archive is read twice: a full scan writes nothing, so a
- * refused archive leaves the folder empty.
+ * Unpacks an archive into an empty scratch folder, as GNU tar does as root with -o, checking every
+ * member by install.sh's rules, then checks the tree like install.sh's check_tree. A refused archive
+ * leaves the folder empty.
  */
 import { constants } from 'node:fs'
 import { chmod, link, lstat, mkdir, open, readdir, readlink, realpath, rm, rmdir, symlink, unlink } from 'node:fs/promises'
 import type { ArchiveFormat } from './decompress.js'
 import { ArchiveError, UnsafeArchiveError, shown } from './errors.js'
-import type { ArchiveMember } from './rules.js'
+import { type ArchiveMember, TreeRules } from './rules.js'
 import { type ReadOptions, forEachMember, scanArchive } from './scan.js'
 
 export interface ExtractOptions extends ReadOptions {
@@ -21,28 +21,41 @@ export interface ExtractOptions extends ReadOptions {
 }
 
 /**
- * Checks the archive (scanArchive), then unpacks it into `into`, which must exist and be empty. On any
- * failure `into` is emptied again. Returns the members, in archive order.
+ * Unpacks a checked archive into `into`, which must exist and be empty. Given the members of an earlier
+ * scan, the one pass checks that it reads what the scan checked; without one, each member is checked by
+ * the rules as it arrives and the checks that need the whole archive run at the end. Either way the tree
+ * is checked like install.sh's check_tree before this returns, and on any failure `into` is emptied
+ * again. Returns the members, in archive order.
  */
 export async function extractArchive(file: string, format: ArchiveFormat, strip: number, into: string, options: ExtractOptions = {}): Promise<ArchiveMember[]> {
-  // A scan made earlier in the run (while the bundle was being verified) saves one decompression; the
-  // unpacking pass below still checks every member against it.
-  const members = options.scanned ? [...options.scanned] : await scanArchive(file, format, strip, options)
   const top = await realpath(into)
   if ((await readdir(top)).length > 0) throw new Error(`internal: ${into} must be empty to unpack ${file} into it`)
   const writer = new TreeWriter(top)
+  const members: ArchiveMember[] = options.scanned ? [...options.scanned] : []
   try {
     if (options.contents === false) {
+      if (!options.scanned) members.push(...(await scanArchive(file, format, strip, options)))
       for (const member of members) await writer.put(member, [])
-    } else {
+    } else if (options.scanned) {
       let index = 0
       await forEachMember(file, format, strip, options, async (member, reader) => {
-        // The second pass must see what the scan checked; a file rewritten in between is not unpacked.
+        // The pass must see what the scan checked; a file rewritten in between is not unpacked.
         const scanned = members[index++]
         if (scanned === undefined || !sameMember(scanned, member)) throw changed(file)
         await writer.put(member, reader.data())
       })
       if (index !== members.length) throw changed(file)
+    } else {
+      // One decompression instead of two. Writing before the whole archive is known is safe in the
+      // scratch folder: a member is written only after the rules passed it, TreeWriter never writes
+      // through a symlink, and what the end-of-archive rules or the tree check refuse is removed again.
+      const rules = new TreeRules(file)
+      await forEachMember(file, format, strip, options, async (member, reader) => {
+        rules.add(member)
+        members.push(member)
+        await writer.put(member, reader.data())
+      })
+      rules.finish()
     }
     await checkTree(file, top)
     await writer.applyFolderModes()
@@ -65,8 +78,9 @@ function sameMember(a: ArchiveMember, b: ArchiveMember): boolean {
 const CREATE = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW
 
 /**
- * Writes members under `top`. The rules (rules.ts) guarantee no member path goes through a symlink, so a
- * folder seen once stays a real folder until a member replaces it.
+ * Writes members under `top`. The rules (rules.ts) refuse an archive with a member reached through a
+ * symlink, and parents() refuses to go through one even before they have seen the whole archive: a
+ * folder is made, or found to be a real folder, before anything is written below it.
  */
 class TreeWriter {
   /** Folders known to exist (made or checked), relative to top. */

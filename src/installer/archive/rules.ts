@@ -163,6 +163,10 @@ export class TreeRules {
       if (kind === 'file') refuse(`member ${shown(name)} is under ${shown(prefix)}, which is a file of the archive`)
       if (kind === undefined) this.kinds.set(prefix, 'dir')
     }
+    // finish() checks this against every symlink of the archive; checking the ones seen so far here
+    // as well lets a one-pass unpack stop at the member, with the same message.
+    const through = this.symlinkAbove(name)
+    if (through !== null) refuse(`member ${shown(name)} is reached through the symlink ${shown(through)}`)
     const existing = this.kinds.get(name)
     if (existing === 'dir' && member.type !== 'dir') {
       refuse(`member ${shown(name)} (a ${member.type}) would replace the folder ${shown(name)}`)
