@@ -3,9 +3,9 @@
  * its registry for the target platform (--pull-pause), kept in the artifact cache so a later offline build
  * finds it. Either way the archive must hold the image under the name every config uses.
  */
-import { createHash } from 'node:crypto'
+import { createHash, randomBytes } from 'node:crypto'
 import { mkdir, rename, rm, stat } from 'node:fs/promises'
-import { join } from 'node:path'
+import { dirname, join } from 'node:path'
 import { UsageError } from '../model/errors.js'
 import type { Arch, OsFamily } from '../model/target.js'
 import { findArchiveImage, pullImage, readImageArchive, resolveEndpoint, type HttpFetch, type TargetPlatform } from '../oci/index.js'
@@ -129,8 +129,27 @@ export async function preparePauseImage(request: PauseImageRequest): Promise<Pau
       hint: `Run \`edgebundle fetch ... --pull-pause\` while online, or give the image with --pause-image-archive FILE (an OCI or docker archive).`,
     })
   }
-  await mkdir(join(request.cacheDir, 'images'), { recursive: true })
-  const temporary = `${cached}.${process.pid}.${Date.now()}.tmp`
+  // The targets of a matrix that share a platform pull its image once, not once each.
+  let pull = pulls.get(cached)
+  if (pull === undefined) {
+    pull = pullIntoCache(request, platform, cached)
+    pulls.set(cached, pull)
+    pull.then(
+      () => pulls.delete(cached),
+      () => pulls.delete(cached),
+    )
+  }
+  const result = await pull
+  return { path: cached, sha256: result.sha256, size: result.size, source: 'registry', imageName, platform: platformName, fileName }
+}
+
+/** Pulls in flight in this process, by cache path. */
+const pulls = new Map<string, Promise<{ sha256: string; size: number }>>()
+
+async function pullIntoCache(request: PauseImageRequest, platform: TargetPlatform, cached: string): Promise<{ sha256: string; size: number }> {
+  await mkdir(dirname(cached), { recursive: true })
+  // Unique per pull, not per process and millisecond: parallel builds of one process pull at once.
+  const temporary = `${cached}.${process.pid}-${randomBytes(6).toString('hex')}.tmp`
   try {
     const result = await pullImage(request.reference, platform, {
       output: temporary,
@@ -138,7 +157,7 @@ export async function preparePauseImage(request: PauseImageRequest): Promise<Pau
       ...(request.http ? { http: request.http } : {}),
     })
     await rename(temporary, cached)
-    return { path: cached, sha256: result.sha256, size: result.size, source: 'registry', imageName, platform: platformName, fileName }
+    return { sha256: result.sha256, size: result.size }
   } finally {
     await rm(temporary, { force: true })
   }

@@ -217,27 +217,37 @@ interface Counters {
 }
 
 async function install(args: InstallerArgs, io: InstallerIo, reporter: Reporter, counters: Counters): Promise<ExitCode> {
+  const scratch = scratchSpace()
+  // A run that installs unpacks each archive as it checks it; a dry run only scans.
+  const scans = new ArchiveScans(args.dryRun ? undefined : () => scratch.make())
+  try {
+    return await installWith(scratch, scans, args, io, reporter, counters)
+  } finally {
+    // Unpacking that verification started may still be writing into scratch when it failed.
+    await scans.settled()
+    await scratch.cleanup()
+  }
+}
+
+async function installWith(
+  scratch: ReturnType<typeof scratchSpace>,
+  scans: ArchiveScans,
+  args: InstallerArgs,
+  io: InstallerIo,
+  reporter: Reporter,
+  counters: Counters,
+): Promise<ExitCode> {
   const location = locateBundle(args.bundle, io)
   const root = resolveRoot(args.root, io.cwd)
   const node = io.node
   const trusted = node ? await readTrusted(node.fs, root) : undefined
-  const scratch = scratchSpace()
-  // A run that installs unpacks each archive as it checks it; a dry run only scans.
-  const scans = new ArchiveScans(args.dryRun ? undefined : () => scratch.make())
   const keys = { pubkey: args.pubkey === undefined ? undefined : resolve(io.cwd, args.pubkey), trusted }
-  let plan: Plan
-  try {
-    await verifyBundle(location.dir, reporter, io.now, keys, prescanArchives(location.dir, scans))
-    plan = readPlan(location.dir)
-    reportPlan(plan, location.dir, reporter, args.dryRun)
-    for (const warning of plan.warnings ?? []) reporter.emit({ event: 'warning', message: warning })
-    await checkArchives(plan, location.dir, scans)
-    if (!node) throw new UsageError('this build of the installer cannot reach the node')
-  } catch (error) {
-    await scans.settled()
-    await scratch.cleanup()
-    throw error
-  }
+  await verifyBundle(location.dir, reporter, io.now, keys, prescanArchives(location.dir, scans))
+  const plan = readPlan(location.dir)
+  reportPlan(plan, location.dir, reporter, args.dryRun)
+  for (const warning of plan.warnings ?? []) reporter.emit({ event: 'warning', message: warning })
+  await checkArchives(plan, location.dir, scans)
+  if (!node) throw new UsageError('this build of the installer cannot reach the node')
 
   const style = styleOf(plan, io.platform)
   const paths = nodePaths(style, root)

@@ -2,9 +2,11 @@
  * `fetch --pull-pause` on a real registry (Debian's docker-registry on 127.0.0.1): the target platform's image
  * lands in the cache, an offline run reuses it, and a given archive must name the configured image.
  */
+import { readdirSync } from 'node:fs'
 import { join } from 'node:path'
 import t from 'tap'
 import { run } from '../../src/cli/main.js'
+import { pauseImageRequest, preparePauseImage } from '../../src/fetch/pause-image.js'
 import { readImageArchive } from '../../src/oci/index.js'
 import { buildTestImages, loopbackOnly, pushMultiPlatform, skipUnlessTools, startRegistry } from '../oci/fixtures.js'
 
@@ -64,4 +66,30 @@ t.test('--pull-pause, offline reuse, --pause-image-archive', { skip }, async (t)
   const both = await cli(['fetch', ...target, '--pull-pause', '--pause-image-archive', archivePath], http)
   t.equal(both.code, 2)
   t.match(both.stderr, /exclude each other/)
+})
+
+t.test('parallel builds of one process share a pull of the same image', { skip }, async (t) => {
+  const root = t.testdir()
+  const registry = await startRegistry(join(root, 'registry'))
+  t.teardown(() => registry.stop())
+  const layout = await buildTestImages(join(root, 'images'))
+  await pushMultiPlatform(registry, layout, 'edge/pause', '3.9', 'oci')
+  const seen: string[] = []
+  const request = (arch: 'amd64' | 'arm64') =>
+    pauseImageRequest(
+      { pauseImage: `${registry.host}/edge/pause:3.9`, family: 'linux', arch },
+      { pauseImageArchive: undefined, pullPause: true, insecureRegistries: [], offline: false, cacheDir: join(root, 'cache') },
+      loopbackOnly(seen),
+    )
+  const pulled = await Promise.all([request('amd64'), request('amd64'), request('amd64'), request('arm64')].map((r) => preparePauseImage(r)))
+  const [a, b, c, other] = pulled.map((image) => image!)
+  t.equal(a!.path, b!.path)
+  t.equal(b!.path, c!.path)
+  t.equal(a!.sha256, c!.sha256)
+  t.not(other!.path, a!.path)
+  const amd64Blobs = (await readImageArchive(a!.path)).platforms
+  t.same(amd64Blobs, ['linux/amd64'])
+  const indexRequests = seen.filter((url) => url.endsWith('/manifests/3.9'))
+  t.equal(indexRequests.length, 2, 'one pull per platform: the three amd64 builds shared one')
+  t.same(readdirSync(join(root, 'cache', 'images')).filter((name) => name.endsWith('.tmp')), [], 'no temporary file is left')
 })
