@@ -24,6 +24,8 @@ import type { ValidRequest } from '../resolve/request.js'
 import { buildInstallerExecutable, type BuiltExecutable } from '../sea/build-exe.js'
 import type { ExePlatform } from '../sea/runtimes.js'
 import { formatSha256Sums, publicKeyPemOf, signChecksums } from '../sign/index.js'
+import { formatArchiveIndex } from '../installer/archive/index.js'
+import { buildArchiveIndex } from './archive-index.js'
 import { renderBundleReadme } from './readme.js'
 import { type SbomComponent, renderSbom } from './sbom.js'
 
@@ -184,6 +186,17 @@ export async function buildBundle(catalog: Catalog, request: ValidRequest, setti
     }
     return list
   })
+
+  // 5b. What each archive holds (archives.json), so verify and dry runs on the node need not decompress them.
+  const index = await timed('archive index', () =>
+    buildArchiveIndex(
+      plan,
+      files.flatMap((f) => ('file' in f.source ? [{ path: f.path, file: f.source.file, sha256: f.sha256 }] : [])),
+      settings.cacheDir,
+      io.note,
+    ),
+  )
+  if (Object.keys(index.archives).length > 0) files.push(staged(BUNDLE.archiveIndex, formatArchiveIndex(index)))
 
   const sbomComponents: SbomComponent[] = [
     ...artifacts.map((a): SbomComponent => ({

@@ -32,6 +32,8 @@ export interface InstallerArgs {
   json: boolean
   /** --pubkey FILE: the ed25519 key SHA256SUMS.sig must verify with. */
   pubkey: string | undefined
+  /** verify --deep: decompress and check every archive instead of trusting archives.json for what it holds. */
+  deep: boolean
   join: JoinArgs | null
 }
 
@@ -42,6 +44,7 @@ const OPTIONS = {
   root: { type: 'string' },
   'dry-run': { type: 'boolean' },
   json: { type: 'boolean' },
+  deep: { type: 'boolean' },
   pubkey: { type: 'string' },
   cloudcore: { type: 'string' },
   token: { type: 'string' },
@@ -59,11 +62,13 @@ Commands:
   rollback         undo the last install run (what it wrote, what it replaced is put back)
   uninstall        undo every install run: the node as it was before the first
   status           show the install runs recorded on this node
-  verify           verify the bundle against SHA256SUMS (and its signature) only
+  verify           verify the bundle against SHA256SUMS (and its signature), and the members of its
+                   archives as archives.json lists them; with --deep, as the archives themselves hold
 
 Options:
   --dry-run        list what would change; change nothing
   --json           print one JSON event per line
+  --deep           (verify) decompress every archive and check its members
   --bundle DIR     use the bundle in DIR (default: the folder holding this executable)
   --root DIR       take node paths relative to DIR (a mounted root filesystem); start no service
   --pubkey FILE    SHA256SUMS.sig must verify with this ed25519 public key (PEM)
@@ -154,6 +159,7 @@ export function parseInstallerArgs(argv: string[], env: Record<string, string | 
   }
   const join = joinArgs(values, env)
   if (join !== null && command !== 'install') throw new UsageError(`--cloudcore goes with install, not ${command}`)
+  if (values.deep === true && command !== 'verify') throw new UsageError(`--deep goes with verify, not ${command}`, { hint: 'An install always reads every archive itself.' })
   const mode: InstallerMode = values.help ? 'help' : values.version ? 'version' : 'command'
   return {
     mode,
@@ -163,6 +169,7 @@ export function parseInstallerArgs(argv: string[], env: Record<string, string | 
     dryRun: values['dry-run'] === true,
     json: values.json === true,
     pubkey: values.pubkey,
+    deep: values.deep === true,
     join,
   }
 }

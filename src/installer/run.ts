@@ -8,12 +8,12 @@
  * every piece of the node (files, commands, the probe preflight reads, CRI) comes in through
  * InstallerIo, so tests and the crash harness can stand in for any of them.
  */
-import { statSync } from 'node:fs'
+import { readFileSync, statSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import { EXIT, type ExitCode, EdgebundleError, UsageError } from '../model/errors.js'
 import { BUNDLE } from '../model/layout.js'
 import type { Plan } from '../model/plan.js'
-import { ArchiveScans } from './archive/index.js'
+import { type ArchiveIndex, ArchiveScans, archivesOfPlan, checkIndexedMembers, parseArchiveIndex } from './archive/index.js'
 import { type LocateContext, bundleFilesOf, locateBundle, peekBundleName, readPlan } from './bundle.js'
 import { type InstallerArgs, type JoinArgs, USAGE, parseInstallerArgs } from './cli.js'
 import { IntegrityError, type IntegrityProblem } from './errors.js'
@@ -60,7 +60,7 @@ export async function verifyBundle(
   now: () => number,
   keys: { pubkey?: string | undefined; trusted?: string | undefined } = {},
   alongside?: (listed: ReadonlySet<string>, verified: (path: string) => Promise<void>) => void,
-): Promise<{ files: number; bytes: number; signature: SignatureCheck }> {
+): Promise<{ files: number; bytes: number; signature: SignatureCheck; sha256: ReadonlyMap<string, string> }> {
   const started = now()
   const parsed = await readSha256Sums(join(dir, BUNDLE.checksums))
   if (parsed === null) {
@@ -101,7 +101,7 @@ export async function verifyBundle(
   reporter.emit({ event: 'signature', status: signature.status, key: signature.key, fingerprint: signature.fingerprint })
   for (const warning of signature.warnings) reporter.emit({ event: 'warning', message: warning })
   reporter.emit({ event: 'verified', files: result.files, bytes: result.bytes, ms: now() - started })
-  return { ...result, signature }
+  return { ...result, signature, sha256: new Map(parsed.entries.map((entry) => [entry.path, entry.sha256])) }
 }
 
 /** Promise.withResolvers, which the Node that runs the tests (20) lacks. */
@@ -147,18 +147,33 @@ function resolveRoot(root: string | undefined, cwd: string): string | undefined 
 const styleOf = (plan: Plan | null, platform: string): NodePaths['style'] =>
   plan ? (plan.target.os === 'windows' ? 'windows' : 'posix') : platform.startsWith('win32') ? 'windows' : 'posix'
 
-/** The archives a plan unpacks: file (bundle-relative), format and strip. */
-function planArchives(plan: Plan): { file: string; format: 'tar.gz' | 'tar.zst'; strip: number }[] {
-  return plan.steps.flatMap((step) =>
-    (step.kind === 'install-archive' || step.kind === 'run-upstream-installer') && step.format !== 'zip'
-      ? [{ file: step.file, format: step.format, strip: step.kind === 'install-archive' ? step.strip : 0 }]
-      : [],
-  )
+/**
+ * Every archive the plan unpacks, checked member by member before any step runs. A run that only looks
+ * (verify, a dry run) takes the members from archives.json where it describes the verified bytes, and
+ * checks them by the same rules; a run that installs always reads the archives themselves.
+ */
+async function checkArchives(plan: Plan, dir: string, scans: ArchiveScans, verified: ReadonlyMap<string, string>, reporter: Reporter, deep = false): Promise<void> {
+  const index = scans.unpacks || deep ? null : readArchiveIndex(dir, verified, reporter)
+  for (const archive of archivesOfPlan(plan)) {
+    const file = join(dir, ...archive.file.split('/'))
+    const entry = index?.archives[archive.file]
+    if (entry !== undefined && entry.sha256 === verified.get(archive.file) && entry.format === archive.format && entry.strip === archive.strip) {
+      scans.fromIndex(file, archive.format, archive.strip, checkIndexedMembers(file, entry))
+    } else {
+      await scans.scan(file, archive.format, archive.strip)
+    }
+  }
 }
 
-/** Every archive the plan unpacks, checked member by member before any step runs. */
-async function checkArchives(plan: Plan, dir: string, scans: ArchiveScans): Promise<void> {
-  for (const archive of planArchives(plan)) await scans.scan(join(dir, ...archive.file.split('/')), archive.format, archive.strip)
+/** archives.json once verification passed, when the bundle has a usable one. */
+function readArchiveIndex(dir: string, verified: ReadonlyMap<string, string>, reporter: Reporter): ArchiveIndex | null {
+  if (!verified.has(BUNDLE.archiveIndex)) return null
+  const index = parseArchiveIndex(readFileSync(join(dir, BUNDLE.archiveIndex), 'utf8'))
+  if ('unusable' in index) {
+    reporter.emit({ event: 'warning', message: `${BUNDLE.archiveIndex} is not used: ${index.unusable}; the archives are read instead` })
+    return null
+  }
+  return index
 }
 
 /**
@@ -167,15 +182,17 @@ async function checkArchives(plan: Plan, dir: string, scans: ArchiveScans): Prom
  * (ArchiveScans), and a plan that cannot be read is simply left for later: checkArchives, after
  * verification, is what decides.
  */
-function prescanArchives(dir: string, scans: ArchiveScans): (listed: ReadonlySet<string>, verified: (path: string) => Promise<void>) => void {
+function prescanArchives(dir: string, scans: ArchiveScans, deep = false): (listed: ReadonlySet<string>, verified: (path: string) => Promise<void>) => void {
   return (listed, verified) => {
+    // A run that only looks reads archives.json instead, once it verified.
+    if (!scans.unpacks && !deep && listed.has(BUNDLE.archiveIndex)) return
     let plan: Plan
     try {
       plan = readPlan(dir)
     } catch {
       return
     }
-    for (const archive of planArchives(plan)) {
+    for (const archive of archivesOfPlan(plan)) {
       if (listed.has(archive.file)) void scans.scan(join(dir, ...archive.file.split('/')), archive.format, archive.strip, verified(archive.file)).catch(() => undefined)
     }
   }
@@ -242,11 +259,11 @@ async function installWith(
   const node = io.node
   const trusted = node ? await readTrusted(node.fs, root) : undefined
   const keys = { pubkey: args.pubkey === undefined ? undefined : resolve(io.cwd, args.pubkey), trusted }
-  await verifyBundle(location.dir, reporter, io.now, keys, prescanArchives(location.dir, scans))
+  const { sha256 } = await verifyBundle(location.dir, reporter, io.now, keys, prescanArchives(location.dir, scans))
   const plan = readPlan(location.dir)
   reportPlan(plan, location.dir, reporter, args.dryRun)
   for (const warning of plan.warnings ?? []) reporter.emit({ event: 'warning', message: warning })
-  await checkArchives(plan, location.dir, scans)
+  await checkArchives(plan, location.dir, scans, sha256, reporter)
   if (!node) throw new UsageError('this build of the installer cannot reach the node')
 
   const style = styleOf(plan, io.platform)
@@ -406,8 +423,8 @@ export async function runInstaller(argv: string[], io: InstallerIo): Promise<Exi
         const trusted = io.node ? await readTrusted(io.node.fs, root) : undefined
         const scans = new ArchiveScans()
         const keys = { pubkey: args.pubkey === undefined ? undefined : resolve(io.cwd, args.pubkey), trusted }
-        await verifyBundle(location.dir, reporter, io.now, keys, prescanArchives(location.dir, scans))
-        await checkArchives(readPlan(location.dir), location.dir, scans)
+        const { sha256 } = await verifyBundle(location.dir, reporter, io.now, keys, prescanArchives(location.dir, scans, args.deep))
+        await checkArchives(readPlan(location.dir), location.dir, scans, sha256, reporter, args.deep)
         reporter.emit({ event: 'done', exitCode: EXIT.ok, dryRun: false, steps: 0 })
         return EXIT.ok
       }

@@ -9,6 +9,8 @@ export const BUNDLE = {
   signerKey: 'signer.pub',
   readme: 'README.md',
   sbom: 'sbom.cdx.json',
+  /** What each archive the plan unpacks holds, as the builder read it (src/installer/archive/index-file.ts). */
+  archiveIndex: 'archives.json',
   installSh: 'install.sh',
   installPs1: 'install.ps1',
   installExe: { linux: 'install', windows: 'install.exe' },

@@ -4,10 +4,12 @@
  * passes GNU tar + sha256sum -c, carries the layout contract, and two builds are byte-identical.
  */
 import { execFileSync, spawnSync } from 'node:child_process'
+import { createHash } from 'node:crypto'
 import { existsSync, mkdirSync, readFileSync, readdirSync, statSync } from 'node:fs'
 import { join } from 'node:path'
 import t from 'tap'
 import { run } from '../../src/cli/main.js'
+import { type ArchiveIndex, archivesOfPlan } from '../../src/installer/archive/index.js'
 import { debianArtifacts, debianPartsInstalled, testCatalog } from '../fetch/artifacts.js'
 import { buildTestImages, skipUnlessTools } from '../oci/fixtures.js'
 import { SEA_TEST_CACHE, installerFor } from '../sea/fixtures.js'
@@ -71,6 +73,23 @@ t.test('build: an offline bundle that real tools accept, byte-identical when reb
   t.match(manifest, { schemaVersion: 1, name, target: { os: 'ubuntu', arch: 'amd64', runtime: 'containerd', kubeedge: '1.23' }, options: { cniSubnet: '10.77.0.0/16' } })
   const plan = JSON.parse(readFileSync(join(root, 'plan.json'), 'utf8'))
   t.match(plan.steps.find((s: { kind: string }) => s.kind === 'import-image'), { tool: 'ctr', image: 'docker.io/kubeedge/pause:3.6', file: 'images/pause-3.6-linux-amd64.oci.tar' })
+  // archives.json: what GNU tar finds in each archive the plan unpacks, each file with its digest.
+  const index = JSON.parse(readFileSync(join(root, 'archives.json'), 'utf8')) as ArchiveIndex
+  const sumOf = new Map(readFileSync(join(root, 'SHA256SUMS'), 'utf8').trim().split('\n').map((line) => [line.slice(66), line.slice(0, 64)]))
+  t.same(Object.keys(index.archives).sort(), archivesOfPlan(plan).map((a) => a.file).sort(), 'every archive the plan unpacks')
+  for (const [path, entry] of Object.entries(index.archives)) {
+    t.equal(entry.sha256, sumOf.get(path), `${path}: the digest SHA256SUMS has`)
+    const stripped = execFileSync('tar', ['-tzf', join(root, path)], { encoding: 'utf8' }).trim().split('\n')
+      .map((name) => name.split('/').filter((part) => part !== '').slice(entry.strip).filter((part) => part !== '.').join('/'))
+      .filter((name) => name !== '')
+    t.same(entry.members.map((m) => m.name), stripped, `${path}: the members GNU tar lists, in order`)
+    const unpacked = join(work, 'unpacked', path)
+    mkdirSync(unpacked, { recursive: true })
+    execFileSync('tar', ['-xzf', join(root, path), '-C', unpacked, `--strip-components=${entry.strip}`])
+    for (const member of entry.members.filter((m) => m.type === 'file')) {
+      t.equal(member.sha256, createHash('sha256').update(readFileSync(join(unpacked, member.name))).digest('hex'), `${path}: ${member.name}`)
+    }
+  }
   const sbom = JSON.parse(readFileSync(join(root, 'sbom.cdx.json'), 'utf8'))
   t.match(sbom, { bomFormat: 'CycloneDX', specVersion: '1.5' })
   t.ok(sbom.components.some((c: { name: string }) => c.name === 'containerd'))

@@ -25,6 +25,7 @@ import t from 'tap'
 import { defaultBundlesDir, loadCatalog, packageRoot } from '../../src/catalog/load.js'
 import type { MatrixRow } from '../../src/cli/commands/build.js'
 import { normalizedImageName } from '../../src/fetch/pause-image.js'
+import { archivesOfPlan } from '../../src/installer/archive/index.js'
 import type { BundleManifest } from '../../src/model/manifest.js'
 import type { Plan } from '../../src/model/plan.js'
 import { bundleName, type Target } from '../../src/model/target.js'
@@ -344,6 +345,7 @@ t.test('every supported combination builds byte-identical twice: other folders a
         const exe = group.family === 'windows' ? 'install.exe' : 'install'
         const script = group.family === 'windows' ? 'install.ps1' : 'install.sh'
         const named = [exe, script, 'plan.json', 'manifest.json', 'SHA256SUMS', 'README.md', 'sbom.cdx.json', ...planBundleFiles(plan), ...plan.components.map((c) => c.file), ...sums]
+        if (archivesOfPlan(plan).length > 0) named.push('archives.json')
         const missing = [...new Set(named)].filter((path) => !has(path))
         if (missing.length > 0) problems.push(`missing from the archive: ${missing.join(', ')}`)
         if (manifest.name !== name || JSON.stringify(manifest.target) !== JSON.stringify(target)) problems.push(`manifest names ${manifest.name} ${JSON.stringify(manifest.target)}`)

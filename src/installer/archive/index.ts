@@ -8,12 +8,23 @@ export { ArchiveError, UnsafeArchiveError } from './errors.js'
 export { type ExtractOptions, checkTree, extractArchive } from './extract.js'
 export type { ArchiveMember } from './rules.js'
 export { memberDigests, scanArchive } from './scan.js'
+export {
+  type ArchiveIndex,
+  type IndexedArchive,
+  type IndexedMember,
+  archivesOfPlan,
+  checkIndexedMembers,
+  formatArchiveIndex,
+  indexArchive,
+  parseArchiveIndex,
+} from './index-file.js'
 import { rmdir, mkdir, rename } from 'node:fs/promises'
 import { join } from 'node:path'
 import { extractArchive } from './extract.js'
 import { scanArchive } from './scan.js'
 import type { ArchiveFormat } from './decompress.js'
 import type { ArchiveMember } from './rules.js'
+import type { IndexedMember } from './index-file.js'
 
 /**
  * One check per archive per run, shared: started while the bundle is being hashed (decompression runs
@@ -25,9 +36,30 @@ import type { ArchiveMember } from './rules.js'
  * one (verify, a dry run), it is a scan that writes nothing.
  */
 export class ArchiveScans {
-  private readonly scans = new Map<string, Promise<{ members: ArchiveMember[]; tree?: string }>>()
+  private readonly scans = new Map<string, Promise<{ members: ArchiveMember[]; tree?: string; digests?: Map<string, string> }>>()
 
   constructor(private readonly scratch?: () => Promise<string>) {}
+
+  /** This run unpacks archives as it checks them (it installs), rather than scanning them. */
+  get unpacks(): boolean {
+    return this.scratch !== undefined
+  }
+
+  /** Takes an archive's members from archives.json (already checked by checkIndexedMembers) instead of reading it. */
+  fromIndex(file: string, format: ArchiveFormat, strip: number, members: IndexedMember[]): void {
+    const digests = new Map<string, string>()
+    for (const member of members) {
+      if (member.sha256 !== undefined) digests.set(member.name, member.sha256)
+      else digests.delete(member.name)
+    }
+    this.scans.set(ArchiveScans.key(file, format, strip), Promise.resolve({ members, digests }))
+  }
+
+  /** The digest of each file the archive leaves, when archives.json gave them. */
+  async indexedDigests(file: string, format: ArchiveFormat, strip: number): Promise<Map<string, string> | undefined> {
+    const scan = await this.scans.get(ArchiveScans.key(file, format, strip))?.catch(() => undefined)
+    return scan?.digests
+  }
 
   private static key(file: string, format: ArchiveFormat, strip: number): string {
     return `${format}\0${strip}\0${file}`
