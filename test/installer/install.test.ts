@@ -4,13 +4,14 @@
  * written (exit 3), signatures, a failing step rolled back (exit 1), status, uninstall after two runs,
  * --json, and the keadm join line that never shows the token.
  */
+import { createHash } from 'node:crypto'
 import { chmodSync, cpSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import t, { type Test } from 'tap'
 import { generateSigningKey, signChecksums } from '../../src/sign/index.js'
 import { tarGz } from '../fixtures/tar.js'
 import { jsonEvents, writeChecksums } from './fixtures.js'
-import { type InstallableBundle, makeInstallableBundle, prepareRoot, readText, runInstallerHere, snapshot } from './node-fixtures.js'
+import { type InstallableBundle, addArchiveIndex, makeInstallableBundle, writeArchiveIndex, prepareRoot, readText, runInstallerHere, snapshot } from './node-fixtures.js'
 
 const work = t.testdir()
 const hostArch = process.arch === 'arm64' ? 'arm64' : 'amd64'
@@ -317,4 +318,74 @@ t.test("an upstream installer runs into scratch space; what it installed is plac
   t.match(again.stdout, /nothing to do/, 'running the upstream installer again changes nothing on the node')
   t.equal((await installer(['uninstall', '--root', root])).code, 0)
   t.same(snapshot(root), before)
+})
+
+t.test('archives.json: verify and dry runs take the members from it, checked by the same rules; an install reads the archives', async (t) => {
+  const step = pristine.plan.steps.find((s) => s.kind === 'install-archive')
+  if (step?.kind !== 'install-archive') throw new Error('the fixture plan has no install-archive step')
+  const wouldLines = (stdout: string) => stdout.split('\n').filter((line) => line.includes('would: '))
+
+  const indexed = copyBundle()
+  await addArchiveIndex(indexed)
+  t.equal((await installer(['verify', '--bundle', indexed.dir])).code, 0)
+  t.equal((await installer(['verify', '--deep', '--bundle', indexed.dir])).code, 0)
+  const plainDry = await installer(['--dry-run', '--bundle', pristine.dir, '--root', freshRoot()])
+  const indexedDry = await installer(['--dry-run', '--bundle', indexed.dir, '--root', freshRoot()])
+  t.equal(indexedDry.code, 0, indexedDry.stderr)
+  t.same(wouldLines(indexedDry.stdout), wouldLines(plainDry.stdout), 'the same changes as reading the archives')
+
+  // Over an installed node, the index's digests find the one changed file.
+  const root = freshRoot()
+  t.equal((await installer(['--bundle', indexed.dir, '--root', root])).code, 0)
+  const tool = join(root, ...`${step.dest}/bin/${step.component}-tool`.split('/'))
+  writeFileSync(tool, readFileSync(tool, 'utf8').replace('echo', 'echO'))
+  const drifted = await installer(['--dry-run', '--bundle', indexed.dir, '--root', root])
+  t.match(drifted.stdout, `would: write ${step.dest}/bin/${step.component}-tool`)
+  t.match(drifted.stdout, /dry run complete: 1 would change/)
+
+  // A member archives.json lists is checked like a header of the archive.
+  for (const [what, member] of [
+    ['a name with ..', { name: '../evil', type: 'file', mode: 0o644, size: 1 }],
+    ['an absolute symlink', { name: 'bin/up', type: 'symlink', mode: 0o777, size: 0, linkTarget: '/etc' }],
+    ['a name that is not normalized', { name: 'bin//x', type: 'file', mode: 0o644, size: 1 }],
+    ['a mode beyond 0777', { name: 'bin/x', type: 'file', mode: 0o4755, size: 1 }],
+  ] as const) {
+    const hostile = copyBundle()
+    await addArchiveIndex(hostile, (index) => void index.archives[step.file]!.members.push(member))
+    const result = await installer(['verify', '--bundle', hostile.dir])
+    t.equal(result.code, 3, `${what}: exit 3`)
+    t.match(result.stderr, step.file, `${what}: ${result.stderr.split('\n')[0]}`)
+  }
+
+  // The index is trusted for what the archive holds (the signature covers both); an install still reads
+  // the archive and refuses it.
+  const lying = copyBundle()
+  const safe = await addArchiveIndex(lying)
+  const evil = tarGz([{ name: '../../etc/evil', type: 'file', content: 'x' }])
+  writeFileSync(join(lying.dir, ...step.file.split('/')), evil)
+  safe.archives[step.file]!.sha256 = createHash('sha256').update(evil).digest('hex')
+  writeArchiveIndex(lying, safe)
+  t.equal((await installer(['verify', '--bundle', lying.dir])).code, 0, 'verify takes the index at its word')
+  const deep = await installer(['verify', '--deep', '--bundle', lying.dir])
+  t.equal(deep.code, 3, 'verify --deep reads the archive')
+  t.match(deep.stderr, /contains \.\./)
+  const target = freshRoot()
+  const before = snapshot(target)
+  t.equal((await installer(['--bundle', lying.dir, '--root', target])).code, 3, 'an install reads the archive')
+  t.same(snapshot(target), before)
+
+  // An entry for other bytes (stale) is not used: the archive is read. An unreadable index is not used either.
+  const stale = copyBundle()
+  await addArchiveIndex(stale, (index) => {
+    index.archives[step.file]!.sha256 = '0'.repeat(64)
+    index.archives[step.file]!.members.push({ name: '../evil', type: 'file', mode: 0o644, size: 1 })
+  })
+  t.equal((await installer(['verify', '--bundle', stale.dir])).code, 0, 'a stale entry is ignored')
+  const broken = copyBundle()
+  writeFileSync(join(broken.dir, 'archives.json'), '{"format": 1, "archives": ')
+  writeChecksums(broken.dir)
+  const brokenResult = await installer(['verify', '--bundle', broken.dir])
+  t.equal(brokenResult.code, 0)
+  t.match(brokenResult.stderr, /archives\.json is not used: it is not JSON/)
+  t.match((await installer(['--deep', '--bundle', pristine.dir, '--root', freshRoot()])).stderr, /--deep goes with verify/)
 })

@@ -8,6 +8,7 @@ import { execFileSync } from 'node:child_process'
 import { createHash } from 'node:crypto'
 import { chmodSync, lstatSync, mkdirSync, readFileSync, readdirSync, readlinkSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
 import { dirname, join } from 'node:path'
+import { type ArchiveIndex, archivesOfPlan, formatArchiveIndex, indexArchive } from '../../src/installer/archive/index.js'
 import { hostNodeAccess } from '../../src/installer/host.js'
 import { type InstallerIo, runInstaller } from '../../src/installer/run.js'
 import type { Plan } from '../../src/model/plan.js'
@@ -71,6 +72,28 @@ export function makeInstallableBundle(dir: string, request: RawRequest, work: st
   }
   writeChecksums(dir)
   return { dir, plan: made.plan }
+}
+
+/**
+ * archives.json for a bundle, as the builder writes it (the same functions), with SHA256SUMS redone.
+ * `edit` may change the index before it is written.
+ */
+export async function addArchiveIndex(bundle: InstallableBundle, edit: (index: ArchiveIndex) => void = () => {}): Promise<ArchiveIndex> {
+  const index: ArchiveIndex = { format: 1, archives: {} }
+  for (const archive of archivesOfPlan(bundle.plan)) {
+    const file = join(bundle.dir, ...archive.file.split('/'))
+    const sha256 = createHash('sha256').update(readFileSync(file)).digest('hex')
+    index.archives[archive.file] = { sha256, format: archive.format, strip: archive.strip, members: await indexArchive(file, archive.format, archive.strip) }
+  }
+  edit(index)
+  writeArchiveIndex(bundle, index)
+  return index
+}
+
+/** `index` as the bundle's archives.json, with SHA256SUMS redone. */
+export function writeArchiveIndex(bundle: InstallableBundle, index: ArchiveIndex): void {
+  writeFileSync(join(bundle.dir, 'archives.json'), formatArchiveIndex(index))
+  writeChecksums(bundle.dir)
 }
 
 /**
