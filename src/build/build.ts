@@ -239,6 +239,7 @@ export async function buildBundle(catalog: Catalog, request: ValidRequest, setti
           components: manifestComponents,
           imageCarried: pauseImage !== null,
           signed: settings.signingKeyPem !== undefined,
+          archiveIndex: Object.keys(index.archives).length > 0,
         },
         io.templates,
       ),

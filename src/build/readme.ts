@@ -10,6 +10,8 @@ export interface ReadmeInput {
   components: { id: string; version: string; file: string }[]
   imageCarried: boolean
   signed: boolean
+  /** The bundle carries archives.json. */
+  archiveIndex: boolean
 }
 
 export function renderBundleReadme(input: ReadmeInput, templates: TemplateSource): string {
@@ -35,6 +37,7 @@ export function renderBundleReadme(input: ReadmeInput, templates: TemplateSource
     steps: plan.steps.map((step) => step.description),
     components: input.components,
     signed: input.signed,
+    archiveIndex: input.archiveIndex,
     archiveExtension: windows ? 'zip' : 'tar.gz',
   })
 }
