@@ -10,7 +10,6 @@
 import { readFile, readdir, realpath, stat } from 'node:fs/promises'
 import { join, sep } from 'node:path'
 import { sha256OfFile } from '../io/file-chunks.js'
-import { HashWorker, OFFLOAD_BYTES } from '../io/hash-worker.js'
 import type { IntegrityProblem } from './errors.js'
 
 export interface ChecksumEntry {
@@ -142,7 +141,7 @@ export interface VerifyResult {
 
 const errorCode = (error: unknown) => (error as NodeJS.ErrnoException)?.code
 
-async function verifyEntry(root: string, realRoot: string, entry: ChecksumEntry, worker: HashWorker): Promise<{ problem: IntegrityProblem | null; size: number }> {
+async function verifyEntry(root: string, realRoot: string, entry: ChecksumEntry): Promise<{ problem: IntegrityProblem | null; size: number }> {
   const path = join(root, ...entry.path.split('/'))
   let real: string
   try {
@@ -154,10 +153,8 @@ async function verifyEntry(root: string, realRoot: string, entry: ChecksumEntry,
   }
   if (!real.startsWith(realRoot + sep)) return { problem: { kind: 'outside-bundle', path: entry.path, detail: real }, size: 0 }
   try {
-    const info = await stat(real)
-    if (!info.isFile()) return { problem: { kind: 'unreadable', path: entry.path, detail: 'not a regular file' }, size: 0 }
-    const offload = info.size >= OFFLOAD_BYTES && worker.idle
-    const { sha256, size } = offload ? await worker.hash(real) : await sha256File(real)
+    if (!(await stat(real)).isFile()) return { problem: { kind: 'unreadable', path: entry.path, detail: 'not a regular file' }, size: 0 }
+    const { sha256, size } = await sha256File(real)
     if (sha256 !== entry.sha256) return { problem: { kind: 'mismatch', path: entry.path, expected: entry.sha256, actual: sha256 }, size }
     return { problem: null, size }
   } catch (error) {
@@ -169,26 +166,17 @@ async function verifyEntry(root: string, realRoot: string, entry: ChecksumEntry,
 export async function verifyEntries(root: string, entries: ChecksumEntry[], options: VerifyOptions = {}): Promise<VerifyResult> {
   const realRoot = await realpath(root)
   const results: { problem: IntegrityProblem | null; size: number }[] = new Array(entries.length)
-  // Largest first: a large file is hashed on a second thread (while it is free) as this one hashes the
-  // rest, so both finish together rather than one waiting on the last big file.
-  const sizes = await Promise.all(entries.map((entry) => stat(join(root, ...entry.path.split('/'))).then((s) => s.size, () => 0)))
-  const order = entries.map((_, index) => index).sort((a, b) => sizes[b]! - sizes[a]! || a - b)
   let next = 0
-  const hashWorker = new HashWorker()
-  const lane = async () => {
-    while (next < order.length) {
-      const index = order[next++]!
+  const worker = async () => {
+    while (next < entries.length) {
+      const index = next++
       const entry = entries[index]!
-      const result = await verifyEntry(root, realRoot, entry, hashWorker)
+      const result = await verifyEntry(root, realRoot, entry)
       results[index] = result
       options.onFile?.(entry, { ok: result.problem === null, size: result.size })
     }
   }
-  try {
-    await Promise.all(Array.from({ length: Math.max(1, Math.min(options.concurrency ?? 4, entries.length)) }, lane))
-  } finally {
-    await hashWorker.close()
-  }
+  await Promise.all(Array.from({ length: Math.max(1, Math.min(options.concurrency ?? 4, entries.length)) }, worker))
   // Report in SHA256SUMS order whatever order the workers finished in, so output is stable.
   const problems = results.flatMap((r) => (r.problem ? [r.problem] : []))
   const ok = results.filter((r) => r.problem === null)
