@@ -49,7 +49,7 @@ export function decompressed(file: string, format: ArchiveFormat, zstd: ZstdMeth
 }
 
 async function* throughZlib(file: string, create: () => Transform, what: string): AsyncGenerator<Buffer> {
-  const input = createReadStream(file)
+  const input = createReadStream(file, { highWaterMark: CHUNK })
   const decompressor = create()
   // pipeline destroys the decompressor with the input's error (an unreadable file), so one iterator reports both.
   const output = pipeline(input, decompressor, () => {})
