@@ -4,7 +4,7 @@
  * purpose wrap it.
  */
 import { machine } from 'node:os'
-import { extractArchive, memberDigests } from './archive/index.js'
+import { digestsOf, extractArchive, indexArchive } from './archive/index.js'
 import { checkRuntimeOverCri } from './cri/client.js'
 import type { StepServices } from './execute.js'
 import { hostFs } from './node-fs.js'
@@ -24,7 +24,7 @@ export function hostServices({ root, dryRun, style, scans }: Parameters<NodeAcce
       const scanned = await scans.done(file, format, strip)
       await extractArchive(file, format, strip, into, scanned ? { scanned, contents } : { contents })
     },
-    archiveDigests: async (file, format, strip) => (await scans.indexedDigests(file, format, strip)) ?? memberDigests(file, format, strip),
+    archiveDigests: async (file, format, strip) => (await scans.indexedDigests(file, format, strip)) ?? digestsOf(await indexArchive(file, format, strip)),
     async checkRuntime(endpoint, sandboxImage) {
       const report = await checkRuntimeOverCri(endpoint, sandboxImage, CRI_PATIENCE)
       if (report.kind === 'unsupported-endpoint') return null

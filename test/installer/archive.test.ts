@@ -14,7 +14,7 @@ import { gzipSync } from 'node:zlib'
 import t, { type Test } from 'tap'
 import { EXIT } from '../../src/model/errors.js'
 import { IntegrityError } from '../../src/installer/errors.js'
-import { type ArchiveFormat, type ArchiveMember, ArchiveError, UnsafeArchiveError, extractArchive, memberDigests, scanArchive } from '../../src/installer/archive/index.js'
+import { type ArchiveFormat, type ArchiveMember, ArchiveError, UnsafeArchiveError, digestsOf, extractArchive, indexArchive, scanArchive } from '../../src/installer/archive/index.js'
 import { nodeHasZstd } from '../../src/installer/archive/decompress.js'
 import { type FramePiece, ZstdFrames, decodeZstdFrames } from '../../src/installer/archive/zstd.js'
 import { type TarEntry, tarBytes, tarEntryBytes, tarHeader } from '../fixtures/tar.js'
@@ -201,7 +201,7 @@ t.test('shape only (a dry run): the same tree and modes with empty files; member
   const listing = (top: string) => spawnSync('find', ['.', '-printf', '%p %y %m %l\\n'], { cwd: top, encoding: 'utf8' }).stdout.split('\n').sort()
   t.same(listing(shape), listing(full), 'same names, types, modes and link targets')
   t.equal(statSync(join(shape, 'a')).size, 0, 'files are empty')
-  const digests = await memberDigests(file, 'tar.gz', 1)
+  const digests = digestsOf(await indexArchive(file, 'tar.gz', 1))
   const sha = (path: string) => createHash('sha256').update(readFileSync(path)).digest('hex')
   t.same([...digests.keys()].sort(), ['a', 'b', 'deep/x'], 'files and hard links, not links or folders')
   for (const name of ['a', 'b', 'deep/x']) t.equal(digests.get(name), sha(join(full, name)), `${name}: the unpacked content's digest`)

@@ -71,6 +71,19 @@ export async function indexArchive(file: string, format: ArchiveFormat, strip: n
   return members
 }
 
+/**
+ * The SHA-256 of every file the members leave, by name: a later member of the same name wins, as it
+ * does when the archive is unpacked, and a hard link has its target's.
+ */
+export function digestsOf(members: readonly IndexedMember[]): Map<string, string> {
+  const digests = new Map<string, string>()
+  for (const member of members) {
+    if (member.sha256 !== undefined) digests.set(member.name, member.sha256)
+    else digests.delete(member.name)
+  }
+  return digests
+}
+
 /** archives.json's bytes: one member per line, so a diff of two bundles reads like a diff of their archives. */
 export function formatArchiveIndex(index: ArchiveIndex): string {
   const archives = Object.keys(index.archives)

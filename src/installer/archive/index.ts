@@ -7,13 +7,14 @@ export type { ArchiveFormat } from './decompress.js'
 export { ArchiveError, UnsafeArchiveError } from './errors.js'
 export { type ExtractOptions, checkTree, extractArchive } from './extract.js'
 export type { ArchiveMember } from './rules.js'
-export { memberDigests, scanArchive } from './scan.js'
+export { scanArchive } from './scan.js'
 export {
   type ArchiveIndex,
   type IndexedArchive,
   type IndexedMember,
   archivesOfPlan,
   checkIndexedMembers,
+  digestsOf,
   formatArchiveIndex,
   indexArchive,
   parseArchiveIndex,
@@ -24,7 +25,7 @@ import { extractArchive } from './extract.js'
 import { scanArchive } from './scan.js'
 import type { ArchiveFormat } from './decompress.js'
 import type { ArchiveMember } from './rules.js'
-import type { IndexedMember } from './index-file.js'
+import { type IndexedMember, digestsOf } from './index-file.js'
 
 /**
  * One check per archive per run, shared: started while the bundle is being hashed (decompression runs
@@ -47,12 +48,7 @@ export class ArchiveScans {
 
   /** Takes an archive's members from archives.json (already checked by checkIndexedMembers) instead of reading it. */
   fromIndex(file: string, format: ArchiveFormat, strip: number, members: IndexedMember[]): void {
-    const digests = new Map<string, string>()
-    for (const member of members) {
-      if (member.sha256 !== undefined) digests.set(member.name, member.sha256)
-      else digests.delete(member.name)
-    }
-    this.scans.set(ArchiveScans.key(file, format, strip), Promise.resolve({ members, digests }))
+    this.scans.set(ArchiveScans.key(file, format, strip), Promise.resolve({ members, digests: digestsOf(members) }))
   }
 
   /** The digest of each file the archive leaves, when archives.json gave them. */

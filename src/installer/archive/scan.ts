@@ -1,5 +1,4 @@
 /** One pass over an archive: every header decoded and checked; data read but not kept. */
-import { createHash } from 'node:crypto'
 import { type ArchiveFormat, type ZstdMethod, decompressed } from './decompress.js'
 import { ArchiveError } from './errors.js'
 import { type ArchiveMember, TreeRules, decodeMember } from './rules.js'
@@ -53,25 +52,4 @@ export async function scanArchive(file: string, format: ArchiveFormat, strip: nu
   })
   rules.finish()
   return members
-}
-
-/**
- * The SHA-256 of every file the archive leaves, by member name (a hard link has its target's). A later
- * member of the same name wins, as it does when the archive is unpacked.
- */
-export async function memberDigests(file: string, format: ArchiveFormat, strip: number, options: ReadOptions = {}): Promise<Map<string, string>> {
-  const digests = new Map<string, string>()
-  await forEachMember(file, format, strip, options, async (member, reader) => {
-    if (member.type === 'file') {
-      const hash = createHash('sha256')
-      for await (const chunk of reader.data()) hash.update(chunk)
-      digests.set(member.name, hash.digest('hex'))
-    } else if (member.type === 'hardlink') {
-      const target = digests.get(member.linkTarget ?? '')
-      if (target !== undefined) digests.set(member.name, target)
-    } else {
-      digests.delete(member.name)
-    }
-  })
-  return digests
 }
