@@ -41,7 +41,6 @@ const KEEP_PER_PLATFORM = 3
 export interface SeaScript {
   code: string
   sha256: string
-  /** Bundled now from the source tree, or taken from the builder executable's embedded copy. */
   /** esbuild ran, the script was remembered from an earlier esbuild run (script-memo.ts), or the builder's executable carries it. */
   origin: 'esbuild' | 'memo' | 'embedded'
 }
