@@ -5,7 +5,7 @@
  * check come in as services, so each can be tested on its own and replaced in tests.
  */
 import { createHash } from 'node:crypto'
-import { mkdir, mkdtemp, readFile, realpath, rm, stat } from 'node:fs/promises'
+import { lstat, mkdir, mkdtemp, readFile, readdir, realpath, rm, stat } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { EdgebundleError, EXIT } from '../model/errors.js'
@@ -439,18 +439,53 @@ export async function executeStep(step: Step, context: StepContext): Promise<voi
   await (EXECUTORS[step.kind] as Executor<StepKind>)(step as never, context)
 }
 
+/** Scratch folders are named edgebundle.<pid>.<random>: a later run can tell whose they were. */
+const SCRATCH_NAME = /^edgebundle\.(\d+)\.[A-Za-z0-9]{6}$/
+
+function processGone(pid: number): boolean {
+  try {
+    process.kill(pid, 0)
+    return false
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'ESRCH'
+  }
+}
+
+export interface ScratchSpace {
+  make(): Promise<string>
+  cleanup(): Promise<void>
+  /**
+   * Removes scratch folders that runs killed before their cleanup left behind (an unpacked Kata is
+   * gigabytes): ours by name and owner, their process gone. Returns how many.
+   */
+  sweep(): Promise<number>
+}
+
 /** A scratch-folder factory under ${TMPDIR:-/var/tmp} (not /tmp: often a small tmpfs), and its cleanup. */
-export function scratchSpace(): { make(): Promise<string>; cleanup(): Promise<void> } {
+export function scratchSpace(): ScratchSpace {
   const made: string[] = []
   const base = process.platform === 'win32' ? tmpdir() : (process.env.TMPDIR ?? '/var/tmp')
   return {
     async make() {
-      const dir = await mkdtemp(join(base, 'edgebundle.'))
+      const dir = await mkdtemp(join(base, `edgebundle.${process.pid}.`))
       made.push(dir)
       return dir
     },
     async cleanup() {
       for (const dir of made.splice(0)) await rm(dir, { recursive: true, force: true })
+    },
+    async sweep() {
+      let removed = 0
+      for (const name of await readdir(base).catch(() => [] as string[])) {
+        const pid = Number(SCRATCH_NAME.exec(name)?.[1] ?? Number.NaN)
+        if (!Number.isSafeInteger(pid) || pid === process.pid || !processGone(pid)) continue
+        const info = await lstat(join(base, name)).catch(() => null)
+        // Only real folders of this user: a shared temp folder may hold anyone's.
+        if (info === null || !info.isDirectory() || (process.getuid !== undefined && info.uid !== process.getuid())) continue
+        await rm(join(base, name), { recursive: true, force: true })
+        removed++
+      }
+      return removed
     },
   }
 }

@@ -17,7 +17,7 @@ import { type ArchiveIndex, ArchiveScans, archivesOfPlan, checkIndexedMembers, p
 import { type LocateContext, bundleFilesOf, locateBundle, peekBundleName, readPlan } from './bundle.js'
 import { type InstallerArgs, type JoinArgs, USAGE, parseInstallerArgs } from './cli.js'
 import { IntegrityError, type IntegrityProblem } from './errors.js'
-import { PreflightError, type StepContext, type StepServices, executeStep, scratchSpace } from './execute.js'
+import { PreflightError, type ScratchSpace, type StepContext, type StepServices, executeStep, scratchSpace } from './execute.js'
 import { Journal, type NodePaths, nodePaths } from './journal.js'
 import type { NodeFs } from './node-fs.js'
 import { Placer, StepError } from './place.js'
@@ -247,7 +247,7 @@ async function install(args: InstallerArgs, io: InstallerIo, reporter: Reporter,
 }
 
 async function installWith(
-  scratch: ReturnType<typeof scratchSpace>,
+  scratch: ScratchSpace,
   scans: ArchiveScans,
   args: InstallerArgs,
   io: InstallerIo,
@@ -259,6 +259,8 @@ async function installWith(
   const node = io.node
   const trusted = node ? await readTrusted(node.fs, root) : undefined
   const keys = { pubkey: args.pubkey === undefined ? undefined : resolve(io.cwd, args.pubkey), trusted }
+  const swept = await scratch.sweep()
+  if (swept > 0) reporter.emit({ event: 'info', message: `removed ${swept} scratch folder${swept === 1 ? '' : 's'} that killed runs left in the temporary folder` })
   const { sha256 } = await verifyBundle(location.dir, reporter, io.now, keys, prescanArchives(location.dir, scans))
   const plan = readPlan(location.dir)
   reportPlan(plan, location.dir, reporter, args.dryRun)

@@ -4,6 +4,7 @@
  * written (exit 3), signatures, a failing step rolled back (exit 1), status, uninstall after two runs,
  * --json, and the keadm join line that never shows the token.
  */
+import { spawnSync } from 'node:child_process'
 import { createHash } from 'node:crypto'
 import { chmodSync, cpSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
@@ -388,4 +389,20 @@ t.test('archives.json: verify and dry runs take the members from it, checked by 
   t.equal(brokenResult.code, 0)
   t.match(brokenResult.stderr, /archives\.json is not used: it is not JSON/)
   t.match((await installer(['--deep', '--bundle', pristine.dir, '--root', freshRoot()])).stderr, /--deep goes with verify/)
+})
+
+t.test("scratch folders a killed run left are removed by the next run; others' are not", async (t) => {
+  const scratch = scratchBase(t)
+  const deadPid = spawnSync('true').pid!
+  const left = join(scratch, `edgebundle.${deadPid}.AbC123`)
+  mkdirSync(join(left, 'tree', 'bin'), { recursive: true })
+  writeFileSync(join(left, 'tree', 'bin', 'containerd'), 'half unpacked')
+  const live = join(scratch, `edgebundle.${process.ppid}.XyZ789`)
+  const unrelated = join(scratch, 'edgebundle.notes')
+  mkdirSync(live)
+  mkdirSync(unrelated)
+  const result = await installer(['--dry-run', '--bundle', pristine.dir, '--root', freshRoot()])
+  t.equal(result.code, 0, result.stderr)
+  t.match(result.stdout, /removed 1 scratch folder that killed runs left/)
+  t.same(readdirSync(scratch).sort(), [`edgebundle.${process.ppid}.XyZ789`, 'edgebundle.notes'], "a live process's folder and a foreign name stay")
 })
