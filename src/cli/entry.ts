@@ -1,6 +1,5 @@
-/** Process entry point of the builder CLI. exitCode (not exit()) lets piped output drain first. */
+/** Process entry point of the builder CLI. */
+import { finishWith } from '../io/finish.js'
 import { run } from './main.js'
 
-run(process.argv.slice(2)).then((code) => {
-  process.exitCode = code
-})
+finishWith(run(process.argv.slice(2)), (text) => process.stderr.write(text), 'edgebundle')

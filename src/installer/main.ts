@@ -5,6 +5,7 @@
  * reaches only Node's built-in modules.
  */
 import { isSea } from 'node:sea'
+import { finishWith } from '../io/finish.js'
 import { hostNodeAccess } from './host.js'
 import { runInstaller } from './run.js'
 
@@ -32,18 +33,20 @@ function writer(stream: NodeJS.WriteStream): (text: string) => void {
   }
 }
 
-runInstaller(process.argv.slice(2), {
-  env: process.env,
-  node: hostNodeAccess(),
-  stdout: writer(process.stdout),
-  stderr: writer(process.stderr),
-  isSea: runningAsSea(),
-  execPath: process.execPath,
-  cwd: process.cwd(),
-  nodeVersion: process.version,
-  platform: `${process.platform}-${process.arch}`,
-  now: () => performance.now(),
-}).then((code) => {
-  // exitCode rather than exit(): output written to a pipe or file drains before the process ends.
-  process.exitCode = code
-})
+const stderr = writer(process.stderr)
+finishWith(
+  runInstaller(process.argv.slice(2), {
+    env: process.env,
+    node: hostNodeAccess(),
+    stdout: writer(process.stdout),
+    stderr,
+    isSea: runningAsSea(),
+    execPath: process.execPath,
+    cwd: process.cwd(),
+    nodeVersion: process.version,
+    platform: `${process.platform}-${process.arch}`,
+    now: () => performance.now(),
+  }),
+  stderr,
+  'install',
+)
