@@ -33,23 +33,41 @@ export async function buildArchiveIndex(plan: Plan, files: readonly IndexableFil
     if (source === undefined) throw new Error(`internal: the plan unpacks ${archive.file}, which the bundle does not carry`)
     const cached = join(cacheDir, 'archive-index', `${source.sha256}-${archive.format}-${archive.strip}.json`)
     const entry = { sha256: source.sha256, format: archive.format, strip: archive.strip }
-    let members = await recall(cached, archive.file, entry)
-    if (members === null) {
-      try {
-        members = await indexArchive(source.file, archive.format, archive.strip)
-      } catch (error) {
-        // An archive the installer would refuse fails the build now, naming the member, not on the node.
-        if (error instanceof UnsafeArchiveError) throw error
-        // One this machine cannot decompress (zstd on a Node without it, and no zstd command) is left
-        // out: the installer then reads the archive itself.
-        note(`${archive.file} is not indexed in archives.json (${(error as Error).message}); the installer will read it to list it`)
-        continue
-      }
-      await remember(cached, members).catch(() => {})
+    // The targets of a matrix that carry one archive read it once, not once each.
+    let indexing = inProcess.get(cached)
+    if (indexing === undefined) {
+      indexing = membersOf(cached, archive.file, source.file, entry)
+      inProcess.set(cached, indexing)
+      indexing.then(
+        () => inProcess.delete(cached),
+        () => inProcess.delete(cached),
+      )
+    }
+    let members: IndexedMember[]
+    try {
+      members = await indexing
+    } catch (error) {
+      // An archive the installer would refuse fails the build now, naming the member, not on the node.
+      if (error instanceof UnsafeArchiveError) throw error
+      // One this machine cannot decompress (zstd on a Node without it, and no zstd command) is left
+      // out: the installer then reads the archive itself.
+      note(`${archive.file} is not indexed in archives.json (${(error as Error).message}); the installer will read it to list it`)
+      continue
     }
     index.archives[archive.file] = { ...entry, members }
   }
   return index
+}
+
+/** Indexing in progress in this process, by cache path. */
+const inProcess = new Map<string, Promise<IndexedMember[]>>()
+
+async function membersOf(cached: string, file: string, path: string, entry: { sha256: string; format: 'tar.gz' | 'tar.zst'; strip: number }): Promise<IndexedMember[]> {
+  const known = await recall(cached, file, entry)
+  if (known !== null) return known
+  const members = await indexArchive(path, entry.format, entry.strip)
+  await remember(cached, members).catch(() => {})
+  return members
 }
 
 /** A cached entry that still passes the member rules; anything else is read again. */

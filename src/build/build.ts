@@ -25,6 +25,7 @@ import { buildInstallerExecutable, type BuiltExecutable } from '../sea/build-exe
 import type { ExePlatform } from '../sea/runtimes.js'
 import { formatSha256Sums, publicKeyPemOf, signChecksums } from '../sign/index.js'
 import { formatArchiveIndex } from '../installer/archive/index.js'
+import { tracked } from '../io/finish.js'
 import { buildArchiveIndex } from './archive-index.js'
 import { renderBundleReadme } from './readme.js'
 import { type SbomComponent, renderSbom } from './sbom.js'
@@ -113,10 +114,11 @@ function byPath(a: { path: string }, b: { path: string }): number {
 
 export async function buildBundle(catalog: Catalog, request: ValidRequest, settings: BuildSettings, outDir: string, io: BuildIo): Promise<BuildResult> {
   const timings: Record<string, number> = {}
+  const target = `${request.target.os}/${request.target.arch}/${request.target.runtime}`
   const timed = async <T>(name: string, work: () => Promise<T> | T): Promise<T> => {
     const start = performance.now()
     try {
-      return await work()
+      return await tracked(`${target}: ${name}`, work)
     } finally {
       timings[name] = Math.round(performance.now() - start)
     }

@@ -84,7 +84,13 @@ async function* throughCommand(file: string, command: string): AsyncGenerator<Bu
   }
   // zstd reads the file we opened (its stdin), so both passes of a scan-then-extract read one file.
   const child = spawn(command, ['-dcq'], { stdio: [handle.fd, 'pipe', 'pipe'], windowsHide: true })
-  await handle.close()
+  // Every listener goes on before the first await, so no event of the child can pass unheard.
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve, reject) => {
+    child.once('error', reject)
+    child.once('close', (code, signal) => resolve({ code, signal }))
+  })
+  // A spawn error can come while stdout is still being read: handled later, not an unhandled rejection now.
+  exited.catch(() => {})
   const { stdout, stderr: errors } = child
   if (stdout === null || errors === null) throw new Error('internal: zstd started without pipes')
   const stderr: Buffer[] = []
@@ -93,12 +99,8 @@ async function* throughCommand(file: string, command: string): AsyncGenerator<Bu
     if (stderrBytes < STDERR_LIMIT) stderr.push(chunk)
     stderrBytes += chunk.length
   })
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve, reject) => {
-    child.once('error', reject)
-    child.once('close', (code, signal) => resolve({ code, signal }))
-  })
-  // A spawn error can come while stdout is still being read: handled later, not an unhandled rejection now.
-  exited.catch(() => {})
+  // The child has its own copy of the descriptor.
+  await handle.close()
   let finished = false
   try {
     try {
