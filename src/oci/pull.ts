@@ -321,7 +321,17 @@ async function downloadOnce(
         callback(null, chunk)
       },
     })
-    await pipeline(Readable.fromWeb(response.body as unknown as NodeReadableStream<Uint8Array>), meter, createWriteStream(file, { flags: 'wx', mode: 0o600 }))
+    const out = createWriteStream(file, { flags: 'wx', mode: 0o600 })
+    const closed = new Promise<void>((done) => out.once('close', done))
+    try {
+      await pipeline(Readable.fromWeb(response.body as unknown as NodeReadableStream<Uint8Array>), meter, out)
+    } catch (error) {
+      // The file may still be opening when the body fails: removed before it exists, it would appear
+      // after, and the retry's exclusive create would find it there.
+      out.destroy()
+      await closed
+      throw error
+    }
     assertSize(descriptor.size, received, what)
     assertDigest(digest, hash.digest('hex'), what)
     progress({ kind: 'blob-done', role, digest: digest.digest, size: descriptor.size })
