@@ -18,6 +18,7 @@ import { chmod, mkdir, open, readFile, readdir, rename, stat, unlink, writeFile 
 import { homedir } from 'node:os'
 import { isAbsolute, join, resolve } from 'node:path'
 import { sha256OfFile } from '../io/file-chunks.js'
+import { pidAlive } from '../io/process.js'
 import { SHA256_PATTERN } from './checksum-file.js'
 
 export interface LearnedChecksum {
@@ -59,16 +60,6 @@ const CACHEDIR_TAG =
 const ABANDONED_MS = 60 * 60 * 1000
 /** A dead pid's file younger than this may be another host's live writer: leave it. */
 const SETTLE_MS = 60 * 1000
-
-function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0)
-    return true
-  } catch (error) {
-    // EPERM: it exists but belongs to someone else.
-    return (error as NodeJS.ErrnoException).code === 'EPERM'
-  }
-}
 
 const isCode = (error: unknown, ...codes: string[]) => codes.includes((error as NodeJS.ErrnoException)?.code ?? '')
 

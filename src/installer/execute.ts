@@ -8,6 +8,7 @@ import { createHash } from 'node:crypto'
 import { lstat, mkdir, mkdtemp, readFile, readdir, realpath, rm, stat } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { pidAlive } from '../io/process.js'
 import { EdgebundleError, EXIT } from '../model/errors.js'
 import type { Check, Plan, Step, StepKind, StepOf } from '../model/plan.js'
 import { containerRunArgs } from '../plan/container-args.js'
@@ -442,15 +443,6 @@ export async function executeStep(step: Step, context: StepContext): Promise<voi
 /** Scratch folders are named edgebundle.<pid>.<random>: a later run can tell whose they were. */
 const SCRATCH_NAME = /^edgebundle\.(\d+)\.[A-Za-z0-9]{6}$/
 
-function processGone(pid: number): boolean {
-  try {
-    process.kill(pid, 0)
-    return false
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'ESRCH'
-  }
-}
-
 export interface ScratchSpace {
   make(): Promise<string>
   cleanup(): Promise<void>
@@ -478,7 +470,7 @@ export function scratchSpace(): ScratchSpace {
       let removed = 0
       for (const name of await readdir(base).catch(() => [] as string[])) {
         const pid = Number(SCRATCH_NAME.exec(name)?.[1] ?? Number.NaN)
-        if (!Number.isSafeInteger(pid) || pid === process.pid || !processGone(pid)) continue
+        if (!Number.isSafeInteger(pid) || pid === process.pid || pidAlive(pid)) continue
         const info = await lstat(join(base, name)).catch(() => null)
         // Only real folders of this user: a shared temp folder may hold anyone's.
         if (info === null || !info.isDirectory() || (process.getuid !== undefined && info.uid !== process.getuid())) continue

@@ -13,6 +13,7 @@ import { randomBytes } from 'node:crypto'
 import { chmod, mkdir, open, readFile, readdir, rename, rm, stat, unlink, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
+import { pidAlive } from '../io/process.js'
 
 export interface SeaDirs {
   root: string
@@ -32,15 +33,6 @@ export async function ensureDir(path: string): Promise<void> {
 }
 
 const isCode = (error: unknown, ...codes: string[]) => codes.includes((error as NodeJS.ErrnoException)?.code ?? '')
-
-export function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0)
-    return true
-  } catch (error) {
-    return isCode(error, 'EPERM')
-  }
-}
 
 async function fsync(path: string, flags: 'r' | 'r+'): Promise<void> {
   const handle = await open(path, flags)

@@ -4,7 +4,7 @@
  */
 import { readdirSync } from 'node:fs'
 import { join } from 'node:path'
-import t from 'tap'
+import t, { type Test } from 'tap'
 import { run } from '../../src/cli/main.js'
 import { pauseImageRequest, preparePauseImage } from '../../src/fetch/pause-image.js'
 import { readImageArchive } from '../../src/oci/index.js'
@@ -19,12 +19,18 @@ async function cli(argv: string[], registryFetch: ReturnType<typeof loopbackOnly
   return { code, stdout, stderr }
 }
 
-t.test('--pull-pause, offline reuse, --pause-image-archive', { skip }, async (t) => {
-  const root = t.testdir()
+/** A loopback registry serving edge/pause:3.9 for several platforms, stopped with the test. */
+async function registryWithPause(t: Test, root: string) {
   const registry = await startRegistry(join(root, 'registry'))
   t.teardown(() => registry.stop())
   const layout = await buildTestImages(join(root, 'images'))
   await pushMultiPlatform(registry, layout, 'edge/pause', '3.9', 'oci')
+  return registry
+}
+
+t.test('--pull-pause, offline reuse, --pause-image-archive', { skip }, async (t) => {
+  const root = t.testdir()
+  const registry = await registryWithPause(t, root)
   const seen: string[] = []
   const http = loopbackOnly(seen)
   const cache = join(root, 'cache')
@@ -70,10 +76,7 @@ t.test('--pull-pause, offline reuse, --pause-image-archive', { skip }, async (t)
 
 t.test('parallel builds of one process share a pull of the same image', { skip }, async (t) => {
   const root = t.testdir()
-  const registry = await startRegistry(join(root, 'registry'))
-  t.teardown(() => registry.stop())
-  const layout = await buildTestImages(join(root, 'images'))
-  await pushMultiPlatform(registry, layout, 'edge/pause', '3.9', 'oci')
+  const registry = await registryWithPause(t, root)
   const seen: string[] = []
   const request = (arch: 'amd64' | 'arm64') =>
     pauseImageRequest(
