@@ -55,6 +55,8 @@ export const kubeedgeSchema = z
   .strictObject({
     versions: z.array(exactVersion).min(1),
     default: exactVersion,
+    /** minor → the released patch it is pinned to ("1.23" → "1.23.1"). */
+    releases: z.record(exactVersion, z.string().regex(/^\d+\.\d+\.\d+$/, 'expected a released patch like 1.23.1')),
     features: z.strictObject(
       Object.fromEntries(FEATURE_NAMES.map((name) => [name, z.strictObject({ range: versionRange, why: z.string().min(1) })])) as Record<
         FeatureName,
@@ -64,6 +66,10 @@ export const kubeedgeSchema = z
     defaults: z.strictObject({ podSandboxImage: z.array(rangedValue(z.string())).min(1) }),
   })
   .refine((k) => k.versions.includes(k.default), { message: 'default must be one of versions', path: ['default'] })
+  .refine((k) => k.versions.every((minor) => k.releases[minor]?.startsWith(`${minor}.`)), {
+    message: 'every version needs a release of that minor (e.g. "1.23": "1.23.1")',
+    path: ['releases'],
+  })
 
 const installSchema = z.discriminatedUnion('kind', [
   z.strictObject({

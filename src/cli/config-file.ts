@@ -23,6 +23,7 @@ export const configFileSchema = z.strictObject({
   'runtime-source': text.optional(),
   'registry-mirror': z.union([text.transform((v) => [v]), z.array(text)]).optional(),
   'vm-runtime-image': text.optional(),
+  'image-repository': text.optional(),
   'packages-dir': text.optional(),
   // Where artifacts come from (fetch, build).
   mirror: z.union([text.transform((v) => [v]), z.array(text)]).optional(),

@@ -28,6 +28,7 @@ export function addTargetOptions(command: Command, options: { matrix?: boolean }
     .addOption(new Option('--runtime-source <source>', `where the runtime comes from: ${RUNTIME_SOURCES.join(', ')}`))
     .addOption(new Option('--registry-mirror <url>', 'registry mirror: URL (for docker.io) or HOST=URL; repeatable').argParser(collect))
     .addOption(new Option('--packages-dir <dir>', '.deb/.rpm files to carry for --runtime-source packages'))
+    .addOption(new Option('--image-repository <repo>', 'where the KubeEdge images live instead of docker.io/kubeedge, e.g. registry.local:5000/kubeedge (keadm join --image-repository)'))
     .addOption(new Option('--vm-runtime-image <ref>', 'Virtlet: the Arktos VM runtime image'))
     .addOption(new Option('--config <file>', 'YAML or TOML file with the same options (flags win)'))
 }
@@ -45,6 +46,7 @@ export interface TargetFlags {
   registryMirror?: string[]
   packagesDir?: string
   vmRuntimeImage?: string
+  imageRepository?: string
   config?: string
 }
 
@@ -76,6 +78,7 @@ export function requestFromFlags(flags: TargetFlags): RawRequest {
     'runtime-source': flags.runtimeSource,
     'registry-mirror': flags.registryMirror,
     'vm-runtime-image': flags.vmRuntimeImage,
+    'image-repository': flags.imageRepository,
     'packages-dir': flags.packagesDir,
   }
   const merged = flags.config ? mergeRequest(readConfigFile(flags.config), fromFlags) : fromFlags

@@ -43,6 +43,11 @@ export interface TargetOptions {
   registryMirrors: RegistryMirror[]
   /** OS package files (names only) carried into the bundle for --runtime-source packages. */
   packages: string[]
+  /**
+   * Where the KubeEdge images are pulled from instead of docker.io/kubeedge (keadm join --image-repository):
+   * keadm replaces the first path component of each image it needs with this.
+   */
+  imageRepository?: string
   /** Virtlet only: the Arktos VM runtime image the three runtime containers run. */
   vmRuntimeImage?: string
 }

@@ -17,6 +17,7 @@ import {
   parseChoice,
   parseExactVersion,
   parseImageReference,
+  parseImageRepository,
   parseIpv4Cidr,
   parsePackageFileName,
   parseRegistryMirror,
@@ -35,6 +36,7 @@ export interface RawRequest {
   'runtime-source'?: string | undefined
   'registry-mirror'?: string[] | undefined
   'vm-runtime-image'?: string | undefined
+  'image-repository'?: string | undefined
   /** File names found in --packages-dir (the CLI lists the folder). */
   packages?: string[] | undefined
 }
@@ -76,6 +78,7 @@ export function validateRequest(catalog: Catalog, raw: RawRequest): ValidRequest
   options.cniSubnet = `${cidr.network}/${cidr.prefix}`
   if (raw['runtime-version'] !== undefined) options.runtimeVersion = parseExactVersion('--runtime-version', raw['runtime-version'])
   if (raw['runtime-source'] !== undefined) options.runtimeSource = parseChoice('--runtime-source', raw['runtime-source'], RUNTIME_SOURCES)
+  if (raw['image-repository'] !== undefined) options.imageRepository = parseImageRepository('--image-repository', raw['image-repository'])
   if (raw['vm-runtime-image'] !== undefined) {
     if (runtime !== 'virtlet') throw new UsageError('--vm-runtime-image applies to --runtime virtlet only')
     parseImageReference('--vm-runtime-image', raw['vm-runtime-image'])

@@ -66,7 +66,13 @@ export interface Resolved {
   osReleaseIds: string[]
   packageFormat: 'deb' | 'rpm' | 'none'
   unameMachines: string[]
-  kubeedge: { version: string; features: Record<FeatureName, boolean>; defaultPodSandboxImage: string }
+  kubeedge: {
+    version: string
+    /** The released patch keadm and the installation-package image are pinned to, e.g. "1.23.1". */
+    release: string
+    features: Record<FeatureName, boolean>
+    defaultPodSandboxImage: string
+  }
   runtime: ResolvedRuntime
   components: ResolvedComponent[]
   options: TargetOptions
@@ -311,7 +317,7 @@ export function resolveTarget(catalog: Catalog, request: ValidRequest): Resolved
     osReleaseIds: osEntry.osReleaseIds,
     packageFormat: osEntry.packageFormat,
     unameMachines: catalog.platforms.arches[target.arch].unameMachine,
-    kubeedge: { version: kubeedge, features, defaultPodSandboxImage: podSandboxDefault },
+    kubeedge: { version: kubeedge, release: catalog.kubeedge.releases[kubeedge]!, features, defaultPodSandboxImage: podSandboxDefault },
     runtime,
     components,
     options,

@@ -71,6 +71,21 @@ export function parseImageReference(option: string, value: string): ImageReferen
   return { registry: registry ?? 'docker.io', repository, tag: groups.tag, digest: groups.digest }
 }
 
+/**
+ * `--image-repository`: where the KubeEdge images live instead of docker.io/kubeedge, as keadm takes it
+ * ([registry[:port]/]path, no tag or digest), e.g. registry.local:5000/kubeedge.
+ */
+export function parseImageRepository(option: string, value: string): string {
+  assertPlainValue(option, value)
+  if (/[@]/.test(value) || /:[^/]*$/.test(value.replace(/^[^/]*\//, '')) || value.endsWith('/')) {
+    throw new UsageError(`${option} ${JSON.stringify(value)} is not an image repository`, {
+      hint: 'Give [registry[:port]/]path without a tag or digest, e.g. registry.local:5000/kubeedge.',
+    })
+  }
+  parseImageReference(option, `${value}/installation-package:v0`)
+  return value
+}
+
 export interface Ipv4Cidr {
   network: string
   prefix: number
