@@ -57,6 +57,16 @@ export const kubeedgeSchema = z
     default: exactVersion,
     /** minor → the released patch it is pinned to ("1.23" → "1.23.1"). */
     releases: z.record(exactVersion, z.string().regex(/^\d+\.\d+\.\d+$/, 'expected a released patch like 1.23.1')),
+    joinImages: z
+      .array(
+        z.strictObject({
+          image: z.string().regex(/^[a-z0-9][a-z0-9._/-]*(:[\w][\w.-]*)?$/, 'expected repository[:tag]'),
+          range: versionRange,
+          why: z.string().min(1),
+        }),
+      )
+      .min(1)
+      .describe('Images keadm join asks the runtime for; an image without a tag gets v<release>.'),
     features: z.strictObject(
       Object.fromEntries(FEATURE_NAMES.map((name) => [name, z.strictObject({ range: versionRange, why: z.string().min(1) })])) as Record<
         FeatureName,

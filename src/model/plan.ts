@@ -122,6 +122,8 @@ export interface Plan {
     version: string
     /** The released patch (e.g. "1.23.1") keadm join is pinned to with --kubeedge-version=v<release>. */
     release: string
+    /** The images keadm join asks the runtime for, as keadm names them (before docker.io/ normalization). */
+    images: string[]
     /** The keadm join flags this bundle needs, without --cloudcore-ipport and --token (given at install time). */
     keadmJoinArgs: string[]
     /** The modules.edged fragment of edgecore.yaml for binary installs. */

@@ -251,7 +251,7 @@ export function buildPlan(resolved: Resolved, files: RenderedFile[], inputs: Bun
     target,
     options,
     runtime: planRuntime,
-    kubeedge: { version: resolved.kubeedge.version, release: resolved.kubeedge.release, keadmJoinArgs: keadmJoinArgs(edgecore), edged: edgedFragment(edgecore) },
+    kubeedge: { version: resolved.kubeedge.version, release: resolved.kubeedge.release, images: resolved.kubeedge.joinImages, keadmJoinArgs: keadmJoinArgs(edgecore), edged: edgedFragment(edgecore) },
     components: resolved.components.map((c) => ({ id: c.id, version: c.version, file: artifactPath(c), url: c.url, sha256: c.sha256 })),
     files: files.map((f) => ({ source: configSourcePath(f.dest), dest: f.dest, mode: f.mode })),
     warnings: resolved.warnings,

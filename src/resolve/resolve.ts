@@ -70,6 +70,8 @@ export interface Resolved {
     version: string
     /** The released patch keadm and the installation-package image are pinned to, e.g. "1.23.1". */
     release: string
+    /** The image references keadm join asks the runtime for, exactly as keadm writes them. */
+    joinImages: string[]
     features: Record<FeatureName, boolean>
     defaultPodSandboxImage: string
   }
@@ -298,6 +300,7 @@ export function resolveTarget(catalog: Catalog, request: ValidRequest): Resolved
         : runtimeEntry.endpoints.linux
   if (!endpoint) throw new Error(`catalog: ${runtimeEntry.name} has no ${family} endpoint`)
   const services = (family === 'windows' ? runtimeEntry.services.windows : runtimeEntry.services.linux) ?? []
+  const release = catalog.kubeedge.releases[kubeedge]!
   const podSandboxDefault = pickByRange(catalog.kubeedge.defaults.podSandboxImage, kubeedge)?.value ?? 'kubeedge/pause:3.6'
 
   const runtime: ResolvedRuntime = {
@@ -317,12 +320,31 @@ export function resolveTarget(catalog: Catalog, request: ValidRequest): Resolved
     osReleaseIds: osEntry.osReleaseIds,
     packageFormat: osEntry.packageFormat,
     unameMachines: catalog.platforms.arches[target.arch].unameMachine,
-    kubeedge: { version: kubeedge, release: catalog.kubeedge.releases[kubeedge]!, features, defaultPodSandboxImage: podSandboxDefault },
+    kubeedge: {
+      version: kubeedge,
+      release,
+      joinImages: catalog.kubeedge.joinImages
+        .filter((entry) => satisfies(kubeedge, entry.range))
+        .map((entry) => keadmImageReference(entry.image, release, options.imageRepository)),
+      features,
+      defaultPodSandboxImage: podSandboxDefault,
+    },
     runtime,
     components,
     options,
     warnings,
   }
+}
+
+/**
+ * keadm's own image naming (Set.Current in keadm's image.go): a tagless image gets v<release>; an image
+ * repository replaces the first path component, or prefixes a one-component name.
+ */
+export function keadmImageReference(image: string, release: string, imageRepository: string | undefined): string {
+  const tagged = /:[^/]*$/.test(image) ? image : `${image}:v${release}`
+  if (imageRepository === undefined) return tagged
+  const slash = tagged.indexOf('/')
+  return `${imageRepository}/${slash === -1 ? tagged : tagged.slice(slash + 1)}`
 }
 
 export function describeTarget(target: Target): string {

@@ -50,7 +50,7 @@ const PLAN = {
   name: BUNDLE_NAME,
   target: { os: 'ubuntu', arch: 'amd64', runtime: 'containerd', kubeedge: '1.23' },
   runtime: { name: 'containerd', version: '2.0.5', source: 'release', endpoint: 'unix:///run/containerd/containerd.sock' },
-  kubeedge: { version: '1.23.0', release: '1.23.1', keadmJoinArgs: [], edged: {} },
+  kubeedge: { version: '1.23.0', release: '1.23.1', images: ['kubeedge/installation-package:v1.23.1'], keadmJoinArgs: [], edged: {} },
   steps: [
     { id: 'preflight', kind: 'preflight', description: 'Check the node before changing anything', checks: [] },
     { id: 'containerd', kind: 'install-archive', description: 'Install containerd 2.0.5 into /usr/local', component: 'containerd', file: BIG_FILE, format: 'tar.gz', dest: '/usr/local', strip: 0 },

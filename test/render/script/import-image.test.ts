@@ -42,7 +42,7 @@ t.test('import-image loads the bundled pause image into containerd, once', { ski
     target: { os: 'ubuntu', arch: 'amd64', runtime: 'containerd', kubeedge: '1.23' },
     options: { cgroupDriver: 'cgroupfs', pauseImage: 'kubeedge/pause:3.6', cniSubnet: '10.88.0.0/16', registryMirrors: [], packages: [] },
     runtime: { name: 'containerd', version: '1.6.20', source: 'preinstalled', endpoint: `unix://${socket}` },
-    kubeedge: { version: '1.23', release: '1.23.1', keadmJoinArgs: [`--remote-runtime-endpoint=unix://${socket}`], edged: {} },
+    kubeedge: { version: '1.23', release: '1.23.1', images: ['kubeedge/installation-package:v1.23.1'], keadmJoinArgs: [`--remote-runtime-endpoint=unix://${socket}`], edged: {} },
     components: [],
     files: [],
     warnings: [],
