@@ -62,6 +62,7 @@ export const kubeedgeSchema = z
         z.strictObject({
           image: z.string().regex(/^[a-z0-9][a-z0-9._/-]*(:[\w][\w.-]*)?$/, 'expected repository[:tag]'),
           range: versionRange,
+          family: z.enum(OS_FAMILIES).optional().describe('Only on this OS family (keadm join on Windows pulls no image).'),
           why: z.string().min(1),
         }),
       )

@@ -128,6 +128,12 @@ export interface Plan {
     keadmJoinArgs: string[]
     /** The modules.edged fragment of edgecore.yaml for binary installs. */
     edged: Record<string, unknown>
+    /**
+     * Keys keadm join cannot set at this version (the sandbox image before keadm has --set): after a
+     * successful join the installer writes each value at its key path into the edgecore.yaml keadm wrote
+     * (the rest of the file kept), then restarts edgecore. null (or absent, in older plans): nothing to write.
+     */
+    edgecoreConfig?: { path: string; set: { key: string[]; value: string }[] } | null
   }
   components: PlanComponent[]
   files: PlanFile[]

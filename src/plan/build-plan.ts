@@ -6,7 +6,7 @@ import { UsageError } from '../model/errors.js'
 import { BUNDLE, LINUX_PATHS, WINDOWS_PATHS, configSourcePath } from '../model/layout.js'
 import { type Check, PLAN_SCHEMA_VERSION, type Plan, type Step, type StepOf } from '../model/plan.js'
 import type { Resolved, ResolvedComponent } from '../resolve/resolve.js'
-import { edgedFragment, keadmJoinArgs } from '../render/config/edgecore.js'
+import { edgecoreConfigEdit, edgedFragment, keadmJoinArgs } from '../render/config/edgecore.js'
 import { LINUX_KERNEL_MODULES, type RenderedFile, UNIT_DIR } from '../render/files.js'
 
 /** edgecore's own server port (exec, logs, metrics through cloudstream). */
@@ -251,7 +251,14 @@ export function buildPlan(resolved: Resolved, files: RenderedFile[], inputs: Bun
     target,
     options,
     runtime: planRuntime,
-    kubeedge: { version: resolved.kubeedge.version, release: resolved.kubeedge.release, images: resolved.kubeedge.joinImages, keadmJoinArgs: keadmJoinArgs(edgecore), edged: edgedFragment(edgecore) },
+    kubeedge: {
+      version: resolved.kubeedge.version,
+      release: resolved.kubeedge.release,
+      images: resolved.kubeedge.joinImages,
+      keadmJoinArgs: keadmJoinArgs({ ...edgecore, release: resolved.kubeedge.release, imageRepository: options.imageRepository }),
+      edged: edgedFragment(edgecore),
+      edgecoreConfig: edgecoreConfigEdit(edgecore),
+    },
     components: resolved.components.map((c) => ({ id: c.id, version: c.version, file: artifactPath(c), url: c.url, sha256: c.sha256 })),
     files: files.map((f) => ({ source: configSourcePath(f.dest), dest: f.dest, mode: f.mode })),
     warnings: resolved.warnings,

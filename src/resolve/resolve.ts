@@ -324,7 +324,7 @@ export function resolveTarget(catalog: Catalog, request: ValidRequest): Resolved
       version: kubeedge,
       release,
       joinImages: catalog.kubeedge.joinImages
-        .filter((entry) => satisfies(kubeedge, entry.range))
+        .filter((entry) => satisfies(kubeedge, entry.range) && (entry.family === undefined || entry.family === family))
         .map((entry) => keadmImageReference(entry.image, release, options.imageRepository)),
       features,
       defaultPodSandboxImage: podSandboxDefault,

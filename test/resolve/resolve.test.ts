@@ -6,8 +6,8 @@ import { catalog, resolve } from '../helpers.js'
 
 t.test('matrix: the reason of every unsupported combination, on each side of its boundary', (t) => {
   const cases: [RawRequest, RegExp | null][] = [
-    [{ os: 'windows', runtime: 'containerd', 'kubeedge-version': '1.14' }, /Windows edge nodes from 1\.15/],
-    [{ os: 'windows', runtime: 'containerd', 'kubeedge-version': '1.15' }, null],
+    [{ os: 'windows', runtime: 'containerd', 'kubeedge-version': '1.15' }, /keadm joins Windows edge nodes from KubeEdge 1\.16/],
+    [{ os: 'windows', runtime: 'containerd', 'kubeedge-version': '1.16' }, null],
     [{ os: 'windows', runtime: 'containerd', arch: 'arm64' }, /amd64 only/],
     [{ os: 'windows', runtime: 'isulad' }, /iSulad is a Linux container engine/],
     [{ os: 'windows', runtime: 'cri-o' }, /Linux only/],
