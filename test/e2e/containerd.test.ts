@@ -222,7 +222,7 @@ async function exerciseInRoot(t: Test, variant: Variant, bundle: string, plan: P
   t.same(bridgePlugin.ipam.ranges, [[{ subnet: variant.subnet }]], `CNI bridge subnet ${variant.subnet}`)
   const edged = parseYaml(readFileSync(join(root, 'etc/edgebundle/edgecore-edged.yaml'), 'utf8'))
   t.match(edged, { modules: { edged: { podSandboxImage: variant.pauseImage, tailoredKubeletConfig: { cgroupDriver: variant.cgroupDriver } } } }, 'edgecore agrees')
-  t.ok(plan.kubeedge.keadmJoinArgs.includes(`--set=modules.edged.podSandboxImage=${variant.pauseImage}`), 'keadm join agrees')
+  t.ok(plan.kubeedge.keadmJoinArgs.includes(`--set=Modules.Edged.PodSandboxImage=${variant.pauseImage}`), 'keadm join agrees')
 
   // 3. Debian's containerd, as installed under the root, on a copy of the installed config.
   const runtimeConfigFile = join(stage, 'containerd.toml')

@@ -97,7 +97,8 @@ t.test('every rendered config parses back and holds the chosen values', (t) => {
       if (!ok) t.fail(`${label}: the runtime config does not use the systemd cgroup driver`)
     }
     const endpoint = plan.runtime.endpoint
-    if (!plan.kubeedge.keadmJoinArgs[0]?.endsWith(endpoint)) t.fail(`${label}: keadm endpoint`)
+    if (!plan.kubeedge.keadmJoinArgs.includes(`--remote-runtime-endpoint=${endpoint}`)) t.fail(`${label}: keadm endpoint`)
+    if (plan.kubeedge.keadmJoinArgs[0] !== `--kubeedge-version=v${plan.kubeedge.release}`) t.fail(`${label}: keadm version`)
     if (!strings(edged).includes(endpoint)) t.fail(`${label}: edgecore endpoint`)
     const script = bundle.files.find((f) => f.path === 'install.sh')
     if (script) scripts.set(createHash('sha256').update(script.content).digest('hex'), script.content)

@@ -68,7 +68,7 @@ t.test('containerd on Windows: Windows paths, named pipe, runhcs, no SystemdCgro
   t.same(runtime.cni.bin_dirs, ['C:\\Program Files\\containerd\\cni\\bin'])
   t.notMatch(r.file('C:\\Program Files\\containerd\\config.toml'), /SystemdCgroup/)
   t.equal(r.plan.runtime.endpoint, 'npipe://./pipe/containerd-containerd')
-  t.same(r.plan.kubeedge.keadmJoinArgs, ['--remote-runtime-endpoint=npipe://./pipe/containerd-containerd', '--set=modules.edged.podSandboxImage=kubeedge/pause:3.6'])
+  t.same(r.plan.kubeedge.keadmJoinArgs, ['--kubeedge-version=v1.23.1', '--remote-runtime-endpoint=npipe://./pipe/containerd-containerd', '--set=Modules.Edged.PodSandboxImage=kubeedge/pause:3.6'])
   t.notOk('cgroupDriver' in (yaml(r.file('C:\\ProgramData\\edgebundle\\edgecore-edged.yaml')).modules.edged.tailoredKubeletConfig ?? {}))
   t.match(r.files.map((f) => f.dest), ['C:\\Program Files\\containerd\\config.toml', 'C:\\ProgramData\\edgebundle\\edgecore-edged.yaml'])
   t.end()
@@ -120,14 +120,14 @@ t.test('CRI-O drop-in: pause_image, cgroup_manager, conmon_cgroup = "pod" whenev
 t.test('Docker: cri-dockerd from KubeEdge 1.14, dockershim before', (t) => {
   const with13 = render({ os: 'ubuntu', runtime: 'docker', 'kubeedge-version': '1.13' })
   t.notOk(hasFile(with13, '/usr/local/lib/systemd/system/cri-docker.service'))
-  t.same(with13.plan.kubeedge.keadmJoinArgs, ['--remote-runtime-endpoint=unix:///var/run/dockershim.sock', '--runtimetype=docker'])
+  t.same(with13.plan.kubeedge.keadmJoinArgs, ['--kubeedge-version=v1.13.5', '--remote-runtime-endpoint=unix:///var/run/dockershim.sock', '--runtimetype=docker'])
   t.match(yaml(with13.file('/etc/edgebundle/edgecore-edged.yaml')).modules.edged, { containerRuntime: 'docker', remoteRuntimeEndpoint: 'unix:///var/run/dockershim.sock' })
 
   const with14 = render({ os: 'ubuntu', runtime: 'docker', 'kubeedge-version': '1.14', 'cgroup-driver': 'systemd', 'pause-image': 'kubeedge/pause:3.6' })
   const unit = with14.file('/usr/local/lib/systemd/system/cri-docker.service')
   t.match(unit, /^ExecStart=\/usr\/local\/bin\/cri-dockerd .*--pod-infra-container-image=kubeedge\/pause:3\.6 --network-plugin=cni --cni-bin-dir=\/opt\/cni\/bin --cni-conf-dir=\/etc\/cni\/net\.d$/m)
   t.same(json(with14.file('/etc/docker/daemon.json'))['exec-opts'], ['native.cgroupdriver=systemd'])
-  t.same(with14.plan.kubeedge.keadmJoinArgs, ['--remote-runtime-endpoint=unix:///var/run/cri-dockerd.sock', '--runtimetype=remote', '--cgroupdriver=systemd'])
+  t.same(with14.plan.kubeedge.keadmJoinArgs, ['--kubeedge-version=v1.14.5', '--remote-runtime-endpoint=unix:///var/run/cri-dockerd.sock', '--runtimetype=remote', '--cgroupdriver=systemd'])
   t.same(json(render({ os: 'ubuntu', runtime: 'docker' }).file('/etc/docker/daemon.json'))['exec-opts'], ['native.cgroupdriver=cgroupfs'], 'explicit: Moby defaults to systemd on cgroup v2')
   t.same(json(render({ os: 'ubuntu', runtime: 'docker', 'registry-mirror': ['https://m.example.com'] }).file('/etc/docker/daemon.json'))['registry-mirrors'], ['https://m.example.com'])
   t.end()
@@ -202,11 +202,14 @@ t.test('edgecore edged fragment by KubeEdge version', (t) => {
 t.test('keadm join flags by KubeEdge version', (t) => {
   const args = (version: string, driver = 'cgroupfs') => render({ os: 'ubuntu', runtime: 'containerd', 'kubeedge-version': version, 'cgroup-driver': driver }).plan.kubeedge.keadmJoinArgs
   const ep = '--remote-runtime-endpoint=unix:///run/containerd/containerd.sock'
-  t.same(args('1.12'), [ep, '--runtimetype=remote'])
-  t.same(args('1.15'), [ep, '--runtimetype=remote'])
-  t.same(args('1.16'), [ep], '--runtimetype removed in 1.16')
-  t.same(args('1.17'), [ep, '--set=modules.edged.podSandboxImage=kubeedge/pause:3.6'], '--set from 1.17')
-  t.same(args('1.23', 'systemd'), [ep, '--cgroupdriver=systemd', '--set=modules.edged.podSandboxImage=kubeedge/pause:3.6'])
+  t.same(args('1.12'), ['--kubeedge-version=v1.12.7', ep, '--runtimetype=remote'])
+  t.same(args('1.15'), ['--kubeedge-version=v1.15.4', ep, '--runtimetype=remote'])
+  t.same(args('1.16'), ['--kubeedge-version=v1.16.6', ep], '--runtimetype removed in 1.16')
+  t.same(args('1.17'), ['--kubeedge-version=v1.17.5', ep], 'no --set at any 1.17 tag')
+  t.same(args('1.18'), ['--kubeedge-version=v1.18.3', ep, '--set=Modules.Edged.PodSandboxImage=kubeedge/pause:3.6'], '--set from 1.18')
+  t.same(args('1.23', 'systemd'), ['--kubeedge-version=v1.23.1', ep, '--cgroupdriver=systemd', '--set=Modules.Edged.PodSandboxImage=kubeedge/pause:3.6'])
+  const mirrored = render({ os: 'ubuntu', runtime: 'containerd', 'image-repository': 'registry.local:5000/kubeedge' }).plan.kubeedge.keadmJoinArgs
+  t.same(mirrored.slice(0, 2), ['--kubeedge-version=v1.23.1', '--image-repository=registry.local:5000/kubeedge'])
   t.end()
 })
 
