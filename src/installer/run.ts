@@ -16,6 +16,7 @@ import type { Plan } from '../model/plan.js'
 import { type ArchiveIndex, ArchiveScans, archivesOfPlan, checkIndexedMembers, parseArchiveIndex } from './archive/index.js'
 import { type LocateContext, bundleFilesOf, locateBundle, peekBundleName, readPlan } from './bundle.js'
 import { type InstallerArgs, type JoinArgs, USAGE, parseInstallerArgs } from './cli.js'
+import { applyEdgecoreConfig } from './edgecore-config.js'
 import { IntegrityError, type IntegrityProblem } from './errors.js'
 import { PreflightError, type ScratchSpace, type StepContext, type StepServices, executeStep, scratchSpace } from './execute.js'
 import { Journal, type NodePaths, nodePaths } from './journal.js'
@@ -336,6 +337,7 @@ async function installWith(
   }
   await scratch.cleanup()
   if (args.join !== null && !args.dryRun) await joinCluster(plan, args.join, node, reporter)
+  if (args.join?.run === true && !args.dryRun) await applyEdgecoreConfig(plan, { fs: node.fs, system: node.system, placer, journal, paths, events: context.events })
   else if (args.join !== null) reporter.emit({ event: 'join', command: ['keadm', ...keadmJoinArgv(plan, args.join, '<token>')], ran: false })
   reporter.emit({ event: 'done', exitCode: EXIT.ok, dryRun: args.dryRun, steps: plan.steps.length, ...counters })
   return EXIT.ok

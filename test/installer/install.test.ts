@@ -252,7 +252,7 @@ t.test('--cloudcore/--token: the keadm join line never shows the token', async (
   const token = 'abc123.eyJhbGciOiJIUzI1NiJ9.secret-part'
   const result = await installer(['--bundle', pristine.dir, '--root', root, '--cloudcore', '10.0.0.1:10000', '--token', token, '--node-name', 'edge-1'])
   t.equal(result.code, 0, result.stderr)
-  t.match(result.stdout, /keadm join --cloudcore-ipport=10\.0\.0\.1:10000 --token=<token> --edgenode-name=edge-1 --remote-runtime-endpoint=unix:\/\/\/run\/containerd\/containerd\.sock/)
+  t.match(result.stdout, /keadm join --cloudcore-ipport=10\.0\.0\.1:10000 --token=<token> --edgenode-name=edge-1 --kubeedge-version=v1\.23\.1 --remote-runtime-endpoint=unix:\/\/\/run\/containerd\/containerd\.sock/)
   t.notMatch(result.stdout + result.stderr, /secret-part/)
   const json = await installer(['--json', '--bundle', pristine.dir, '--root', root, '--cloudcore', '10.0.0.1:10000'], { KUBEEDGE_TOKEN: token })
   t.equal(json.code, 0)

@@ -1,0 +1,93 @@
+/**
+ * After a successful `keadm join`: the edgecore.yaml keys keadm could not set at this KubeEdge version
+ * (plan.kubeedge.edgecoreConfig, today the sandbox image before keadm has --set) are written into the
+ * edgecore.yaml keadm just wrote, the rest of the file kept as keadm wrote it, then edgecore restarts so
+ * edged reads them. keadm join refuses a non-empty /etc/kubeedge, so the file cannot be prepared before.
+ *
+ * The write is journaled like every other change (its own run: the install's run ended before the join),
+ * so `rollback` gives back keadm's file byte for byte.
+ */
+import { isMap, isScalar, parseDocument } from 'yaml'
+import type { Plan } from '../model/plan.js'
+import type { Journal, NodePaths } from './journal.js'
+import type { NodeFs } from './node-fs.js'
+import { type Placer, StepError } from './place.js'
+import type { NodeSystem } from './system.js'
+
+export type EdgecoreConfigEdit = NonNullable<Plan['kubeedge']['edgecoreConfig']>
+
+export type EditResult = { changed: false } | { changed: true; content: string }
+
+/**
+ * `text` with each value set at its key path. Every key's parent must already be a mapping in the file:
+ * keadm writes the whole configuration, so a missing parent means a file from another version, which
+ * is refused rather than guessed at. Everything else keeps its order, comments and scalar styles.
+ */
+export function editEdgecoreYaml(text: string, edit: EdgecoreConfigEdit, path: string): EditResult {
+  const doc = parseDocument(text, { keepSourceTokens: false })
+  if (doc.errors.length > 0) throw new StepError(`${path} is not valid YAML: ${doc.errors[0]!.message}`, 'keadm join wrote it; check the keadm version against the bundle (keadm version).')
+  let changed = false
+  for (const { key, value } of edit.set) {
+    const parent = key.length === 1 ? doc.contents : doc.getIn(key.slice(0, -1), true)
+    if (!isMap(parent)) {
+      throw new StepError(`${path} has no ${key.slice(0, -1).join('.')} section, so ${key.join('.')} cannot be written`, `The file does not look like the one keadm join writes for this bundle's KubeEdge version; check keadm version.`)
+    }
+    const current = doc.getIn(key, true)
+    if (isScalar(current) && current.value === value) continue
+    if (current !== undefined && !isScalar(current)) throw new StepError(`${path}: ${key.join('.')} is not a single value`)
+    doc.setIn(key, value)
+    changed = true
+  }
+  if (!changed) return { changed: false }
+  // go-yaml (what keadm writes with) puts a sequence at its key's indentation and never folds long lines.
+  return { changed: true, content: doc.toString({ indentSeq: false, lineWidth: 0 }) }
+}
+
+export interface EdgecoreConfigContext {
+  fs: NodeFs
+  system: NodeSystem
+  placer: Placer
+  journal: Journal
+  paths: NodePaths
+  events: { info(message: string): void; warn(message: string): void }
+}
+
+/** Applies the plan's post-join edit (nothing when the plan has none) and restarts edgecore when it changed something. */
+export async function applyEdgecoreConfig(plan: Plan, context: EdgecoreConfigContext): Promise<void> {
+  const edit = plan.kubeedge.edgecoreConfig
+  if (edit === undefined || edit === null || edit.set.length === 0) return
+  const { fs, placer, journal, paths } = context
+  const host = paths.host(edit.path)
+  const stat = await fs.lstat(host)
+  if (stat === null || !stat.isFile()) {
+    throw new StepError(`keadm join finished but ${edit.path} is not there`, `Set ${edit.set.map((s) => `${s.key.join('.')}: ${s.value}`).join(', ')} in edgecore's configuration by hand, then restart edgecore.`)
+  }
+  const result = editEdgecoreYaml((await fs.readFile(host)).toString('utf8'), edit, edit.path)
+  const keys = edit.set.map((s) => s.key.join('.')).join(', ')
+  if (!result.changed) {
+    context.events.info(`${edit.path} already has ${keys}`)
+    return
+  }
+  placer.step = 'edgecore-config'
+  await placer.placeFile({ data: Buffer.from(result.content) }, edit.path, stat.mode & 0o7777)
+  await journal.finish()
+  context.events.info(`wrote ${keys} into ${edit.path} (keadm join cannot set ${edit.set.length === 1 ? 'it' : 'them'} at KubeEdge ${plan.kubeedge.release})`)
+  await restartEdgecore(plan, context)
+}
+
+async function restartEdgecore(plan: Plan, context: EdgecoreConfigContext): Promise<void> {
+  const windows = context.paths.style === 'windows'
+  if (!windows && !context.system.systemdRunning()) {
+    context.events.warn('no systemd here: keadm started edgecore as a plain process; restart edgecore so it reads the new configuration')
+    return
+  }
+  // keadm registers edgecore as the systemd unit edgecore.service (Linux) or the Windows service edgecore.
+  const [command, args] = windows
+    ? (['powershell.exe', ['-NoProfile', '-NonInteractive', '-Command', 'Restart-Service -Name edgecore']] as const)
+    : (['systemctl', ['restart', 'edgecore']] as const)
+  const result = await context.system.run(command, args)
+  if (result.code !== 0) {
+    throw new StepError(`restarting edgecore failed (exit ${result.code}): ${(result.stderr || result.stdout).trim()}`, `${plan.kubeedge.edgecoreConfig!.path} is written; restart edgecore yourself.`)
+  }
+  context.events.info('restarted edgecore')
+}
