@@ -8,7 +8,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync }
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import t from 'tap'
-import { parse, stringify } from 'yaml'
+import { parse } from 'yaml'
 import { applyEdgecoreConfig, editEdgecoreYaml } from '../../src/installer/edgecore-config.js'
 import { Journal, nodePaths } from '../../src/installer/journal.js'
 import { hostFs } from '../../src/installer/node-fs.js'
@@ -16,35 +16,11 @@ import { Placer } from '../../src/installer/place.js'
 import type { CommandResult, NodeSystem } from '../../src/installer/system.js'
 import type { Plan } from '../../src/model/plan.js'
 import { render } from '../helpers.js'
-import { type KubeedgeFacts, loadFacts } from '../render/keadm-facts.js'
+import { goYaml, keadmShaped, loadFacts } from '../render/keadm-facts.js'
 
 const facts = loadFacts()
 const work = mkdtempSync(join(tmpdir(), 'edgebundle-edgecore-config-'))
 t.teardown(() => rmSync(work, { recursive: true, force: true }))
-
-/** Every key encoding/json writes for a struct (embedded untagged structs inlined), with a value of the field's type. */
-function keadmShaped(facts: KubeedgeFacts, structId: string, depth = 0): Record<string, unknown> {
-  const out: Record<string, unknown> = {}
-  for (const field of facts.structs[structId]!.fields) {
-    const name = field.json === null ? '' : field.json.split(',')[0]!
-    if (field.json === '-') continue
-    if (field.embedded && name === '' && field.ref !== null) {
-      Object.assign(out, keadmShaped(facts, field.ref, depth))
-      continue
-    }
-    const key = name === '' ? field.name : name
-    if (field.ref !== null && depth < 6) out[key] = keadmShaped(facts, field.ref, depth + 1)
-    else if (field.type.includes('map[')) out[key] = { 'node-role.kubernetes.io/edge': '' }
-    else if (field.type.startsWith('[]')) out[key] = field.type === '[]string' ? ['a', 'b'] : [{ key: 'k', effect: 'NoSchedule' }]
-    else if (/bool/.test(field.type)) out[key] = false
-    else if (/int|float/.test(field.type)) out[key] = 10
-    else out[key] = field.name === 'PodSandboxImage' ? 'kubeedge/pause:3.6' : `${key} value`
-  }
-  return out
-}
-
-/** sigs.k8s.io/yaml (go-yaml v2): keys sorted, sequences at their key's indentation, no folding. */
-const goYaml = (value: unknown) => stringify(value, { sortMapEntries: true, indentSeq: false, lineWidth: 0 })
 
 const edit = (pause: string) => ({ path: '/etc/kubeedge/config/edgecore.yaml', set: [{ key: ['modules', 'edged', 'podSandboxImage'], value: pause }] })
 

@@ -5,6 +5,7 @@
  */
 import { readFileSync } from 'node:fs'
 import { resolve } from 'node:path'
+import { stringify } from 'yaml'
 import type { JoinFlag, StructField, TagFacts } from '../../scripts/extract-kubeedge-facts.js'
 
 export interface KubeedgeFacts {
@@ -163,3 +164,28 @@ function jsonFieldOf(facts: KubeedgeFacts, structId: string, key: string): Struc
   }
   return null
 }
+
+/** Every key encoding/json writes for a struct (embedded untagged structs inlined), with a value of the field's type. */
+export function keadmShaped(facts: KubeedgeFacts, structId: string, depth = 0): Record<string, unknown> {
+  const out: Record<string, unknown> = {}
+  for (const field of facts.structs[structId]!.fields) {
+    const name = field.json === null ? '' : field.json.split(',')[0]!
+    if (field.json === '-') continue
+    if (field.embedded && name === '' && field.ref !== null) {
+      Object.assign(out, keadmShaped(facts, field.ref, depth))
+      continue
+    }
+    const key = name === '' ? field.name : name
+    if (field.ref !== null && depth < 6) out[key] = keadmShaped(facts, field.ref, depth + 1)
+    else if (field.type.includes('map[')) out[key] = { 'node-role.kubernetes.io/edge': '' }
+    else if (field.type.startsWith('[]')) out[key] = field.type === '[]string' ? ['a', 'b'] : [{ key: 'k', effect: 'NoSchedule' }]
+    else if (/bool/.test(field.type)) out[key] = false
+    else if (/int|float/.test(field.type)) out[key] = 10
+    else out[key] = field.name === 'PodSandboxImage' ? 'kubeedge/pause:3.6' : `${key} value`
+  }
+  return out
+}
+
+/** sigs.k8s.io/yaml (go-yaml v2): keys sorted, sequences at their key's indentation, no folding. */
+export const goYaml = (value: unknown) => stringify(value, { sortMapEntries: true, indentSeq: false, lineWidth: 0 })
+

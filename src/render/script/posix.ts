@@ -203,7 +203,22 @@ export interface PosixView {
   steps: { number: string; id: string; kind: string; description: string }[]
   warnings: string[]
   keadmJoin: string
+  /** "1" when plan.kubeedge.edgecoreConfig leaves keys for `install.sh edgecore-config`, else "0". */
+  edgecoreEdits: string
+  edgecoreConfig: string
   main: string
+}
+
+/** edgecore_config_edits(): one edgecore_set call per key keadm join cannot set (plan.kubeedge.edgecoreConfig). */
+function edgecoreConfigFunction(plan: Plan): string {
+  const edits = plan.kubeedge.edgecoreConfig?.set ?? []
+  const lines = edits.map(({ key, value }) => {
+    key.forEach((part) => assertName('edgecore-config', 'edgecore.yaml key', part))
+    // A plain YAML scalar that awk -v takes as it is: an image reference's characters only.
+    assertName('edgecore-config', 'edgecore.yaml value', value, /^[A-Za-z0-9][A-Za-z0-9._/:@+-]*$/)
+    return call('edgecore_set', plan.kubeedge.edgecoreConfig!.path, key.join('.'), value)
+  })
+  return ['edgecore_config_edits() {', ...(lines.length > 0 ? lines : [':']).map((line) => INDENT + line), '}'].join('\n')
 }
 
 export function renderInstallSh(plan: Plan, templates: TemplateSource): string {
@@ -223,6 +238,8 @@ export function renderInstallSh(plan: Plan, templates: TemplateSource): string {
     steps: plan.steps.map((step, index) => ({ number: String(index + 1).padStart(2), id: step.id, kind: step.kind, description: step.description })),
     warnings: plan.warnings,
     keadmJoin: keadmJoinCommand(plan),
+    edgecoreEdits: (plan.kubeedge.edgecoreConfig?.set.length ?? 0) > 0 ? '1' : '0',
+    edgecoreConfig: edgecoreConfigFunction(plan),
     main: mainBlock(plan),
   }
   return compileTemplate<PosixView>(templates(SCRIPT_TEMPLATES.installSh))(view)
