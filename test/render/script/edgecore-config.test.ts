@@ -47,13 +47,14 @@ for (const [version, tag] of [['1.12', 'v1.12.7'], ['1.17', 'v1.17.5']] as const
 }
 
 t.test('1.18+: nothing to write; before keadm join: an error naming the file', (t) => {
+  const dir = t.testdir()
   const p23 = render({ os: 'ubuntu', runtime: 'containerd' }).plan
-  const layout = layBundle(t.testdir(), p23)
+  const layout = layBundle(join(dir, 'late'), p23)
   const none = runScript(layout, ['edgecore-config', '--root', layout.root])
   t.equal(none.status, 0, none.out)
   t.match(none.out, /needs nothing from this bundle/)
   const p17 = render({ os: 'ubuntu', runtime: 'containerd', 'kubeedge-version': '1.17' }).plan
-  const early = layBundle(join(t.testdir(), 'early'), p17)
+  const early = layBundle(join(dir, 'early'), p17)
   const missing = runScript(early, ['edgecore-config', '--root', early.root])
   t.equal(missing.status, 1, missing.out)
   t.match(missing.out, /keadm join has not written \/etc\/kubeedge\/config\/edgecore\.yaml/)
