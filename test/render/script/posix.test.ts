@@ -410,7 +410,7 @@ t.test('usage errors exit 2', async (t) => {
   t.equal(runScript(layout, ['verify', '--pubkey', join(layout.dir, 'no-such.pub')]).status, 2, 'a missing key file')
   const help = runScript(layout, ['--help'])
   t.equal(help.status, 0)
-  t.match(help.out, /Usage: sh install\.sh \[install\|rollback\|uninstall\|status\|verify\] \[--root DIR\] \[--dry-run\] \[--pubkey FILE\]/)
+  t.match(help.out, /Usage: sh install\.sh \[install\|rollback\|uninstall\|status\|verify\|edgecore-config\] \[--root DIR\] \[--dry-run\] \[--pubkey FILE\]/)
 })
 
 t.test('preflight: every failed error check is listed with what to do, then exit 4', async (t) => {
