@@ -55,7 +55,9 @@ export interface EdgecoreConfigContext {
 /** Applies the plan's post-join edit (nothing when the plan has none) and restarts edgecore when it changed something. */
 export async function applyEdgecoreConfig(plan: Plan, context: EdgecoreConfigContext): Promise<void> {
   const edit = plan.kubeedge.edgecoreConfig
-  if (edit === undefined || edit === null || edit.set.length === 0) return
+  if (edit === undefined || edit === null) return
+  checkEdit(edit)
+  if (edit.set.length === 0) return
   const { fs, placer, journal, paths } = context
   const host = paths.host(edit.path)
   const stat = await fs.lstat(host)
@@ -73,6 +75,20 @@ export async function applyEdgecoreConfig(plan: Plan, context: EdgecoreConfigCon
   await journal.finish()
   context.events.info(`wrote ${keys} into ${edit.path} (keadm join cannot set ${edit.set.length === 1 ? 'it' : 'them'} at KubeEdge ${plan.kubeedge.release})`)
   await restartEdgecore(plan, context)
+}
+
+/** plan.json is verified before it is read, but its shape is still checked before it steers a write. */
+function checkEdit(edit: unknown): asserts edit is EdgecoreConfigEdit {
+  const bad = (why: string) => new StepError(`plan.json kubeedge.edgecoreConfig ${why}`, 'Use the plan.json that came in this bundle.')
+  if (typeof edit !== 'object' || edit === null) throw bad('is not an object')
+  const { path, set } = edit as Record<string, unknown>
+  if (typeof path !== 'string' || !/^(\/|[A-Za-z]:\\)[^\0]*edgecore\.yaml$/.test(path)) throw bad('path is not an absolute path to edgecore.yaml')
+  if (!Array.isArray(set)) throw bad('set is not a list')
+  for (const entry of set as unknown[]) {
+    const { key, value } = (entry ?? {}) as Record<string, unknown>
+    if (!Array.isArray(key) || key.length === 0 || !key.every((part) => typeof part === 'string' && /^[A-Za-z][A-Za-z0-9]*$/.test(part))) throw bad('has a key that is not a list of names')
+    if (typeof value !== 'string' || value === '' || /[\0-\x1f\x7f]/.test(value)) throw bad('has a value that is not a single line of text')
+  }
 }
 
 async function restartEdgecore(plan: Plan, context: EdgecoreConfigContext): Promise<void> {

@@ -127,3 +127,12 @@ t.test('1.18+: --set carries the image, nothing is written; no file after the jo
   const p16 = render({ os: 'ubuntu', runtime: 'containerd', 'kubeedge-version': '1.16' }).plan
   await t.rejects(applyIn(p16, null, true), { message: /edgecore\.yaml is not there/ })
 })
+
+t.test('a malformed edgecoreConfig in plan.json is refused before anything is read or written', async (t) => {
+  const base = render({ os: 'ubuntu', runtime: 'containerd', 'kubeedge-version': '1.17' }).plan
+  const withEdit = (edgecoreConfig: unknown) => ({ ...base, kubeedge: { ...base.kubeedge, edgecoreConfig } }) as Plan
+  const keadmText = 'modules:\n  edged:\n    podSandboxImage: kubeedge/pause:3.6\n'
+  await t.rejects(applyIn(withEdit({ path: '/etc/passwd', set: [] }), keadmText, true), { message: /path is not an absolute path to edgecore\.yaml/ })
+  await t.rejects(applyIn(withEdit({ path: '/etc/kubeedge/config/edgecore.yaml', set: [{ key: ['modules', '..'], value: 'x' }] }), keadmText, true), { message: /key that is not a list of names/ })
+  await t.rejects(applyIn(withEdit({ path: '/etc/kubeedge/config/edgecore.yaml', set: [{ key: ['modules', 'edged', 'podSandboxImage'], value: 'a\nb' }] }), keadmText, true), { message: /not a single line/ })
+})
