@@ -1,13 +1,12 @@
 /**
  * After a successful `keadm join`: the edgecore.yaml keys keadm could not set at this KubeEdge version
  * (plan.kubeedge.edgecoreConfig, today the sandbox image before keadm has --set) are written into the
- * edgecore.yaml keadm just wrote, the rest of the file kept as keadm wrote it, then edgecore restarts so
+ * edgecore.yaml keadm just wrote, every other line kept as keadm wrote it, then edgecore restarts so
  * edged reads them. keadm join refuses a non-empty /etc/kubeedge, so the file cannot be prepared before.
  *
  * The write is journaled like every other change (its own run: the install's run ended before the join),
  * so `rollback` gives back keadm's file byte for byte.
  */
-import { isMap, isScalar, parseDocument } from 'yaml'
 import type { Plan } from '../model/plan.js'
 import type { Journal, NodePaths } from './journal.js'
 import type { NodeFs } from './node-fs.js'
@@ -18,29 +17,45 @@ export type EdgecoreConfigEdit = NonNullable<Plan['kubeedge']['edgecoreConfig']>
 
 export type EditResult = { changed: false } | { changed: true; content: string }
 
+const KEY_LINE = /^( *)([A-Za-z0-9_.-]+):( |$)/
+
 /**
- * `text` with each value set at its key path. Every key's parent must already be a mapping in the file:
- * keadm writes the whole configuration, so a missing parent means a file from another version, which
- * is refused rather than guessed at. Everything else keeps its order, comments and scalar styles.
+ * `text` with each value set at its key path, every other line kept byte for byte. keadm writes
+ * edgecore.yaml with sigs.k8s.io/yaml (go-yaml block style: one key a line, nesting by indentation), so
+ * a key's path is the stack of keys at smaller indentation above it; list items ("- ") never match, since
+ * the paths name mappings only. Each key must be there exactly once with a single value: keadm writes the
+ * whole configuration, so anything else is a file from another version, refused rather than guessed at.
+ * install.sh's edgecore_set does the same with awk, so both executors write the same bytes; no YAML
+ * library is needed in the executable.
  */
 export function editEdgecoreYaml(text: string, edit: EdgecoreConfigEdit, path: string): EditResult {
-  const doc = parseDocument(text, { keepSourceTokens: false })
-  if (doc.errors.length > 0) throw new StepError(`${path} is not valid YAML: ${doc.errors[0]!.message}`, 'keadm join wrote it; check the keadm version against the bundle (keadm version).')
+  let lines = text.split('\n')
   let changed = false
   for (const { key, value } of edit.set) {
-    const parent = key.length === 1 ? doc.contents : doc.getIn(key.slice(0, -1), true)
-    if (!isMap(parent)) {
-      throw new StepError(`${path} has no ${key.slice(0, -1).join('.')} section, so ${key.join('.')} cannot be written`, `The file does not look like the one keadm join writes for this bundle's KubeEdge version; check keadm version.`)
+    const stack: { indent: number; key: string }[] = []
+    let found = 0
+    lines = lines.map((line) => {
+      const m = KEY_LINE.exec(line)
+      if (!m) return line
+      const indent = m[1]!.length
+      while (stack.length > 0 && stack.at(-1)!.indent >= indent) stack.pop()
+      stack.push({ indent, key: m[2]! })
+      if (stack.length !== key.length || !stack.every((entry, i) => entry.key === key[i])) return line
+      const rest = line.slice(line.indexOf(':') + 1).replace(/^ +/, '')
+      if (rest === '' || /^[|>&*!{[]/.test(rest)) throw new StepError(`${path}: ${key.join('.')} is not a single value`)
+      found++
+      if (rest === value) return line
+      changed = true
+      return `${' '.repeat(indent)}${m[2]}: ${value}`
+    })
+    if (found !== 1) {
+      throw new StepError(
+        `${path} has ${found === 0 ? 'no' : `${found} times`} ${key.join('.')}, so it cannot be set`,
+        'The file does not look like the one keadm join writes for this bundle\'s KubeEdge version; check keadm version.',
+      )
     }
-    const current = doc.getIn(key, true)
-    if (isScalar(current) && current.value === value) continue
-    if (current !== undefined && !isScalar(current)) throw new StepError(`${path}: ${key.join('.')} is not a single value`)
-    doc.setIn(key, value)
-    changed = true
   }
-  if (!changed) return { changed: false }
-  // go-yaml (what keadm writes with) puts a sequence at its key's indentation and never folds long lines.
-  return { changed: true, content: doc.toString({ indentSeq: false, lineWidth: 0 }) }
+  return changed ? { changed: true, content: lines.join('\n') } : { changed: false }
 }
 
 export interface EdgecoreConfigContext {

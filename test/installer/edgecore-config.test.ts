@@ -48,10 +48,11 @@ t.test('on edgecore.yaml as keadm writes it at every tag without --set, only pod
   t.end()
 })
 
-t.test('a file without modules.edged, or not YAML, is refused', (t) => {
-  t.throws(() => editEdgecoreYaml('modules:\n  edgeHub:\n    enable: true\n', edit('p:1'), 'edgecore.yaml'), { message: /no modules\.edged section/ })
-  t.throws(() => editEdgecoreYaml('modules: [\n', edit('p:1'), 'edgecore.yaml'), { message: /not valid YAML/ })
+t.test('a file without the key, with it twice, or with a non-scalar there is refused', (t) => {
+  t.throws(() => editEdgecoreYaml('modules:\n  edgeHub:\n    enable: true\n', edit('p:1'), 'edgecore.yaml'), { message: /has no modules\.edged\.podSandboxImage/ })
+  t.throws(() => editEdgecoreYaml('podSandboxImage: x\nmodules:\n  podSandboxImage: y\n', edit('p:1'), 'edgecore.yaml'), { message: /has no modules\.edged\.podSandboxImage/ }, 'the same key elsewhere is not it')
   t.throws(() => editEdgecoreYaml('modules:\n  edged:\n    podSandboxImage: [a]\n', edit('p:1'), 'edgecore.yaml'), { message: /not a single value/ })
+  t.throws(() => editEdgecoreYaml('modules:\n  edged:\n    podSandboxImage: a\n  edged:\n    podSandboxImage: b\n', edit('p:1'), 'edgecore.yaml'), { message: /2 times/ })
   t.end()
 })
 
