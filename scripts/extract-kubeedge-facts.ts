@@ -191,7 +191,7 @@ function matchBracket(src: string, open: number): number {
 }
 
 /** Splits a call's argument text at top-level commas. */
-function splitArgs(text: string): string[] {
+export function splitArgs(text: string): string[] {
   const args: string[] = []
   let depth = 0
   let current = ''
@@ -353,7 +353,7 @@ interface StructTable {
   structs: Map<string, { package: string; name: string; file: string; fields: StructField[] }>
 }
 
-function parseFieldLines(body: string): { names: string[]; type: string; tag: string | null }[] {
+export function parseFieldLines(body: string): { names: string[]; type: string; tag: string | null }[] {
   const out: { names: string[]; type: string; tag: string | null }[] = []
   // Statements end at newlines or semicolons outside brackets.
   let depth = 0
@@ -391,7 +391,7 @@ function parseFieldLines(body: string): { names: string[]; type: string; tag: st
   return out
 }
 
-function jsonTag(tag: string | null): string | null {
+export function jsonTag(tag: string | null): string | null {
   if (tag === null) return null
   const m = /(?:^|\s)json:"([^"]*)"/.exec(tag)
   return m ? m[1]! : null

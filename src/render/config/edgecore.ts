@@ -83,7 +83,11 @@ export function keadmJoinArgs(settings: EdgecoreSettings & { release: string; im
   // keadm join on Windows has no --cgroupdriver (join_windows.go); keadm's Linux default is cgroupfs.
   if (settings.family === 'linux' && settings.cgroupDriver === 'systemd') args.push('--cgroupdriver=systemd')
   // Without the sandbox image, edged keeps its default and pulls it from Docker Hub (kubeedge#5358, #5943).
-  if (settings.features.keadmSetFlag) args.push(`--set=${PAUSE_IMAGE_SET_PATH}=${settings.pauseImage}`)
+  if (settings.features.keadmSetFlag) {
+    // ParseSet splits at commas and "=", drops whitespace and reads braces and quotes: none may be in the value.
+    if (/[,={}"'\s]/.test(settings.pauseImage)) throw new Error(`internal: pause image ${settings.pauseImage} cannot pass through keadm --set`)
+    args.push(`--set=${PAUSE_IMAGE_SET_PATH}=${settings.pauseImage}`)
+  }
   return args
 }
 
