@@ -74,15 +74,15 @@ class RecordingSystem implements NodeSystem {
   }
 }
 
-async function applyIn(plan: Plan, keadmText: string | null, systemd: boolean) {
+async function applyIn(plan: Plan, keadmText: string | null, systemd: boolean, style: 'posix' | 'windows' = 'posix') {
   const root = mkdtempSync(join(work, 'root-'))
-  const file = join(root, 'etc/kubeedge/config/edgecore.yaml')
+  const file = style === 'posix' ? join(root, 'etc/kubeedge/config/edgecore.yaml') : join(root, 'C/etc/kubeedge/config/edgecore.yaml')
   if (keadmText !== null) {
     mkdirSync(dirname(file), { recursive: true })
     writeFileSync(file, keadmText, { mode: 0o644 })
   }
   const fs = hostFs()
-  const paths = nodePaths('posix', root)
+  const paths = nodePaths(style, root)
   const journal = await new Journal(fs, paths, plan.name).load()
   const changes: string[] = []
   const placer = new Placer(fs, journal, paths, { dryRun: false, root }, { change: (action) => changes.push(action), unchanged: () => {} })
@@ -136,4 +136,13 @@ t.test('a malformed edgecoreConfig in plan.json is refused before anything is re
   await t.rejects(applyIn(withEdit({ path: '/etc/passwd', set: [] }), keadmText, true), { message: /path is not an absolute path to edgecore\.yaml/ })
   await t.rejects(applyIn(withEdit({ path: '/etc/kubeedge/config/edgecore.yaml', set: [{ key: ['modules', '..'], value: 'x' }] }), keadmText, true), { message: /key that is not a list of names/ })
   await t.rejects(applyIn(withEdit({ path: '/etc/kubeedge/config/edgecore.yaml', set: [{ key: ['modules', 'edged', 'podSandboxImage'], value: 'a\nb' }] }), keadmText, true), { message: /not a single line/ })
+})
+
+t.test('Windows 1.16: the edit goes to C:\\etc\\kubeedge\\config\\edgecore.yaml and the edgecore service restarts', async (t) => {
+  const plan = render({ os: 'windows', runtime: 'containerd', 'kubeedge-version': '1.16', 'pause-image': 'registry.local/pause:3.9' }).plan
+  t.equal(plan.kubeedge.edgecoreConfig?.path, 'C:\\etc\\kubeedge\\config\\edgecore.yaml')
+  const keadmText = goYaml(keadmShaped(facts, facts.tags['v1.16.6']!.edgecore.root))
+  const run = await applyIn(plan, keadmText, false, 'windows')
+  t.match(parse(readFileSync(run.file, 'utf8')), { modules: { edged: { podSandboxImage: 'registry.local/pause:3.9' } } })
+  t.same(run.system.runs, [['powershell.exe', '-NoProfile', '-NonInteractive', '-Command', 'Restart-Service -Name edgecore']])
 })
