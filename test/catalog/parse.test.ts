@@ -18,6 +18,30 @@ t.test('the shipped catalog loads and covers every runtime and KubeEdge 1.12-1.2
   t.end()
 })
 
+t.test('every runtime default version meets its own constraints wherever the combination is not refused', async (t) => {
+  const { listMatrix } = await import('../../src/resolve/resolve.js')
+  const { satisfies } = await import('../../src/resolve/versions.js')
+  const catalog = parseCatalog(files)
+  let checked = 0
+  for (const entry of listMatrix(catalog)) {
+    if (!entry.supported) continue
+    const runtime = catalog.runtimes[entry.target.runtime]
+    for (const name of [runtime.name, ...(runtime.base ? [runtime.base] : [])]) {
+      const r = catalog.runtimes[name]
+      const version = r.defaultVersion.find((d) => satisfies(entry.target.kubeedge, d.kubeedge))!.version
+      for (const c of r.constraints) {
+        if (c.kubeedge !== undefined && !satisfies(entry.target.kubeedge, c.kubeedge)) continue
+        if (!satisfies(version, c.requires)) t.fail(`${name} ${version} (default for KubeEdge ${entry.target.kubeedge}) breaks ${c.requires}: ${c.reason}`)
+        checked++
+      }
+      // A pinned default must be a pinned version when the source is release.
+      if (entry.source === 'release' && Object.keys(r.versions).length > 0 && !(version in r.versions)) t.fail(`${name} default ${version} is not pinned`)
+    }
+  }
+  t.ok(checked > 100, `${checked} constraint checks`)
+  t.end()
+})
+
 const referencePath = join(defaultBundlesDir(), '..', '..', 'shared', 'reference', 'upstream-artifacts.yaml')
 
 t.test('pinned checksums match shared/reference/upstream-artifacts.yaml where both exist', { skip: !safeExists(referencePath) && 'shared/ is not beside the checkout' }, (t) => {
@@ -52,7 +76,7 @@ const broken: [name: string, file: string, edit: (text: string) => string, expec
   ['bad checksum', 'components.yaml', (s) => s.replace('b98f74a0f8522f0a83867178729c1aa70f2158f90c45a2ca8fa791db1c76b303', 'b98f74a0'), /expected 64 lower-case hex digits/],
   ['bad version range', 'kubeedge.yaml', (s) => s.replace('range: "<1.14"', 'range: "less than 1.14"'), /not a version range/],
   ['default not among versions', 'kubeedge.yaml', (s) => s.replace('default: "1.23"', 'default: "1.24"'), /default must be one of versions/],
-  ['unknown os in a matrix rule', 'matrix.yaml', (s) => s.replace('os: windows, kubeedge: "<1.15"', 'os: solaris, kubeedge: "<1.15"'), /matrix\.yaml: unsupported\.0\.when\.os/],
+  ['unknown os in a matrix rule', 'matrix.yaml', (s) => s.replace('os: windows, kubeedge: "<1.16"', 'os: solaris, kubeedge: "<1.16"'), /matrix\.yaml: unsupported\.0\.when\.os/],
   ['duplicate YAML key', 'platforms.yaml', (s) => s.replace('  ubuntu:\n', '  ubuntu:\n    family: linux\n'), /not valid YAML|Map keys must be unique/],
   ['no default version for a KubeEdge version', 'runtimes/containerd.yaml', (s) => s.replace('{kubeedge: "<1.16", version: "1.7.34"}', '{kubeedge: "<1.13", version: "1.7.34"}'), /no defaultVersion covers KubeEdge 1\.13/],
   ['missing file', 'runtimes/virtlet.yaml', () => '', /runtimes\/virtlet\.yaml/],
