@@ -288,6 +288,13 @@ export function resolveTarget(catalog: Catalog, request: ValidRequest): Resolved
   checkConstraints(runtimeEntry, kubeedge, version)
 
   const warnings: string[] = []
+  // Windows pod networking is not set up by the bundle (the facts are in bundles/matrix.yaml, Windows section).
+  if (family === 'windows') {
+    warnings.push(
+      'pods need a CNI network on Windows: the bundle installs the win-bridge/win-overlay plugins but writes no network config, ' +
+        'and those plugins attach only to an HNS network that already exists; set one up (e.g. with your cluster\'s Windows CNI add-on) before pods can start',
+    )
+  }
   const versions: Partial<Record<RuntimeName, string>> = { [target.runtime]: version }
   // The runtime's own binaries first (base runtime before the one on top), then what every node needs.
   const runtimeRefs: ComponentRef[] = []

@@ -51,7 +51,11 @@ function variants(): Variant[] {
       if (unsupportedReason(catalog, entry.target, source) !== null) continue
       const packageFormat = catalog.platforms.oses[os].packageFormat
       if (source === 'packages' && packageFormat === 'none') continue
+      // Where the runtime's default version cannot serve this KubeEdge (only with a source other than release),
+      // a node's own runtime of a version that can: CRI-O before 1.26 still serves CRI v1alpha2 for KubeEdge 1.12.
+      const nodeVersion = source !== 'release' && runtime === 'cri-o' && kubeedge === '1.12' ? { 'runtime-version': '1.25.5' } : {}
       const raw: RawRequest = {
+        ...nodeVersion,
         os, arch, runtime, 'kubeedge-version': kubeedge, 'runtime-source': source,
         'pause-image': PAUSE, 'cni-subnet': SUBNET, 'registry-mirror': ['https://mirror.example.com'],
         ...(os === 'windows' ? {} : { 'cgroup-driver': 'systemd' }),

@@ -75,6 +75,10 @@ t.test('containerd on Windows: Windows paths, named pipe, runhcs, no SystemdCgro
   t.same(r.plan.kubeedge.keadmJoinArgs, ['--remote-runtime-endpoint=npipe://./pipe/containerd-containerd', '--set=modules.edged.podSandboxImage=kubeedge/pause:3.6'])
   t.notOk('cgroupDriver' in (yaml(r.file('C:\\ProgramData\\edgebundle\\edgecore-edged.yaml')).modules.edged.tailoredKubeletConfig ?? {}))
   t.match(r.files.map((f) => f.dest), ['C:\\Program Files\\containerd\\config.toml', 'C:\\ProgramData\\edgebundle\\edgecore-edged.yaml'])
+  // No Windows CNI network config is written (see bundles/matrix.yaml): every Windows plan says so.
+  t.notOk(r.files.some((f) => f.dest.includes('cni\\conf')))
+  t.match(r.plan.warnings, [/pods need a CNI network on Windows.*HNS network/])
+  t.same(render({ os: 'ubuntu', runtime: 'containerd' }).plan.warnings, [], 'Linux bundles do not carry it')
   t.end()
 })
 
