@@ -73,7 +73,9 @@ const bad: [string, string[], RegExp][] = [
   ['newline in pause image', ['--os', 'ubuntu', '--runtime', 'containerd', '--pause-image', 'x/y:1\nreboot'], /contains \\n/],
   ['bad CIDR', ['--os', 'ubuntu', '--runtime', 'containerd', '--cni-subnet', '10.88.0.0/33'], /cni-subnet/],
   ['unknown flag', ['--os', 'ubuntu', '--runtime', 'containerd', '--colour'], /unknown option '--colour'/],
-  ['old containerd for new KubeEdge', ['--os', 'ubuntu', '--runtime', 'containerd', '--runtime-source', 'preinstalled', '--runtime-version', '1.5.9'], /requires? containerd 1\.6 or newer/],
+  ['old containerd for new KubeEdge', ['--os', 'ubuntu', '--runtime', 'containerd', '--runtime-source', 'preinstalled', '--runtime-version', '1.5.9'], /containerd 1\.5\.9 cannot serve KubeEdge 1\.23: .*which containerd serves from 1\.6/],
+  ['no pinned runtime serves the KubeEdge version', ['--os', 'ubuntu', '--runtime', 'cri-o', '--kubeedge-version', '1.12'], /not supported: KubeEdge 1\.12's edged speaks CRI v1alpha2 only/],
+  ['a runtime keadm cannot join through', ['--os', 'ubuntu', '--runtime', 'virtlet', '--kubeedge-version', '1.13'], /not supported: keadm join copies edgecore/],
 ]
 for (const [name, args, message] of bad) {
   t.test(`bad input exits 2 and writes nothing: ${name}`, async (t) => {
