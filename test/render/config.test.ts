@@ -98,10 +98,13 @@ t.test('kata: runtime kata on containerd, RuntimeClass, untrusted form only on c
   const runtime2 = toml(on2.file(CFG)).plugins['io.containerd.cri.v1.runtime'].containerd
   t.same(runtime2.runtimes.kata, { runtime_type: 'io.containerd.kata.v2' })
   t.notOk('untrusted_workload_runtime' in runtime2, 'removed in containerd 2.0')
+  // keadm join runs its copy container with the empty handler, i.e. the default runtime: it must stay runc.
+  t.equal(runtime2.default_runtime_name, 'runc')
   const on1 = render({ os: 'ubuntu', runtime: 'kata', 'kubeedge-version': '1.15' })
   const cri1 = toml(on1.file(CFG)).plugins['io.containerd.grpc.v1.cri'].containerd
   t.same(cri1.runtimes.kata, { runtime_type: 'io.containerd.kata.v2' })
   t.same(cri1.untrusted_workload_runtime, { runtime_type: 'io.containerd.kata.v2' })
+  t.equal(cri1.default_runtime_name, 'runc')
   t.same(yaml(on2.file('/etc/edgebundle/manifests/runtimeclass-kata.yaml')), { apiVersion: 'node.k8s.io/v1', kind: 'RuntimeClass', metadata: { name: 'kata' }, handler: 'kata' })
   t.match(on2.plan.steps.find((s) => s.kind === 'symlink'), { path: '/usr/local/bin/containerd-shim-kata-v2', target: '/opt/kata/bin/containerd-shim-kata-v2' })
   t.ok(on2.plan.steps.some((s) => s.kind === 'preflight' && s.checks.some((c) => c.kind === 'command' && c.command === 'zstd')))
