@@ -42,6 +42,28 @@ t.test('every runtime default version meets its own constraints wherever the com
   t.end()
 })
 
+t.test('every runtime constraint and choice cites upstream source (file @ tag) in a comment before it', async (t) => {
+  const { parseDocument, isMap, isSeq } = await import('yaml')
+  let checked = 0
+  for (const runtime of RUNTIMES) {
+    const doc = parseDocument(files[`runtimes/${runtime}.yaml`]!)
+    for (const section of ['constraints', 'choices']) {
+      const node = doc.get(section, true)
+      if (!isSeq(node) && !isMap(node)) continue
+      // A comment covers the entries after it up to the next comment (one citation for a group of rules).
+      let cited = node.commentBefore ?? ''
+      node.items.forEach((item, index) => {
+        const own = isSeq(node) ? (item as { commentBefore?: string | null }).commentBefore : (item as { key: { commentBefore?: string | null } }).key.commentBefore
+        if (own && !(index === 0 && cited)) cited = own
+        t.match(cited, / @ [\w.-]*v?\d/, `runtimes/${runtime}.yaml ${section}[${index}] cites a file at a tag`)
+        checked++
+      })
+    }
+  }
+  t.ok(checked >= 12, `${checked} rules`)
+  t.end()
+})
+
 const referencePath = join(defaultBundlesDir(), '..', '..', 'shared', 'reference', 'upstream-artifacts.yaml')
 
 t.test('pinned checksums match shared/reference/upstream-artifacts.yaml where both exist', { skip: !safeExists(referencePath) && 'shared/ is not beside the checkout' }, (t) => {
