@@ -226,14 +226,23 @@ export function buildPlan(resolved: Resolved, files: RenderedFile[], inputs: Bun
     steps.push({ kind: 'import-image', id: `import-image:${index}`, description: `load ${image} into ${runtime.displayName}`, file, image, ...loader })
   }
 
-  steps.push({
-    kind: 'check-runtime',
-    id: 'check-runtime',
-    description: `check ${runtime.displayName} over CRI at ${runtime.endpoint}`,
-    endpoint: runtime.endpoint,
-    sandboxImage: options.pauseImage,
-    crictl: resolved.components.some((c) => c.id === 'crictl') || runtime.name === 'cri-o',
-  })
+  // Docker before KubeEdge 1.14: the CRI endpoint is edged's own dockershim, served only once edgecore runs
+  // after the join (bundles/runtimes/docker.yaml), so nothing answers there at install time. Docker itself is
+  // checked by its service step and by loading the carried images with `docker load`.
+  const dockershim = runtime.name === 'docker' && resolved.kubeedge.features.dockershim
+  const warnings = [...resolved.warnings]
+  if (dockershim) {
+    warnings.push(`no CRI check at ${runtime.endpoint}: KubeEdge ${resolved.kubeedge.version}'s edged serves that dockershim socket itself once edgecore runs (after keadm join)`)
+  } else {
+    steps.push({
+      kind: 'check-runtime',
+      id: 'check-runtime',
+      description: `check ${runtime.displayName} over CRI at ${runtime.endpoint}`,
+      endpoint: runtime.endpoint,
+      sandboxImage: options.pauseImage,
+      crictl: resolved.components.some((c) => c.id === 'crictl') || runtime.name === 'cri-o',
+    })
+  }
 
   const edgecore = {
     family: resolved.family,
@@ -261,7 +270,7 @@ export function buildPlan(resolved: Resolved, files: RenderedFile[], inputs: Bun
     },
     components: resolved.components.map((c) => ({ id: c.id, version: c.version, file: artifactPath(c), url: c.url, sha256: c.sha256 })),
     files: files.map((f) => ({ source: configSourcePath(f.dest), dest: f.dest, mode: f.mode })),
-    warnings: resolved.warnings,
+    warnings,
     steps,
   }
 }

@@ -7,7 +7,7 @@ import { stringify as stringifyYaml } from 'yaml'
 import { LINUX_PATHS, WINDOWS_PATHS } from '../model/layout.js'
 import type { Resolved } from '../resolve/resolve.js'
 import { parseIpv4Cidr } from '../resolve/validate.js'
-import { bridgeConflist, loopbackConf, virtletBridgeConf } from './config/cni.js'
+import { CNI_VERSION, bridgeConflist, virtletBridgeConf } from './config/cni.js'
 import { containerdConfig, containerdHostsToml, containerdSettings } from './config/containerd.js'
 import { containersRegistriesMirrors, crioDropIn, groupMirrors } from './config/crio.js'
 import { dockerDaemonJson } from './config/docker.js'
@@ -197,15 +197,12 @@ export function renderNodeFiles(resolved: Resolved, templates: TemplateSource): 
     } else {
       add({
         dest: `${cniConf}/10-containerd-net.conflist`,
-        content: json(bridgeConflist(options.cniSubnet)),
+        content: json(bridgeConflist(options.cniSubnet, String(runtime.choices['cniVersion'] ?? CNI_VERSION))),
         mode: '0644',
         format: 'json',
         restarts: [],
         purpose: `CNI bridge cni0 on ${subnet.network}/${subnet.prefix} with portmap`,
       })
-    }
-    if (runtime.choices['cniLoopbackConf'] === true) {
-      add({ dest: `${cniConf}/99-loopback.conf`, content: json(loopbackConf()), mode: '0644', format: 'json', restarts: [], purpose: 'CNI loopback network' })
     }
     if (runtime.name !== 'virtlet') {
       add({

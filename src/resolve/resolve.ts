@@ -98,10 +98,27 @@ function ruleMatches(rule: UnsupportedRule, target: Target, source: RuntimeSourc
   )
 }
 
-/** The matrix reason this target is unsupported, or null when it is supported. */
+/**
+ * Why this target is refused, or null when it is supported: a matrix rule, or (with source release, where
+ * only pinned versions can be carried) a runtime constraint that no pinned release of the runtime, or of
+ * the runtime it runs on (kata on containerd), meets at this KubeEdge version.
+ */
 export function unsupportedReason(catalog: Catalog, target: Target, source?: RuntimeSource): string | null {
   const effectiveSource = source ?? catalog.runtimes[target.runtime].sources.default
-  return catalog.matrix.unsupported.find((rule) => ruleMatches(rule, target, effectiveSource))?.reason ?? null
+  const rule = catalog.matrix.unsupported.find((candidate) => ruleMatches(candidate, target, effectiveSource))
+  if (rule) return rule.reason
+  const runtime = catalog.runtimes[target.runtime]
+  if (runtime.base) {
+    const base = catalog.runtimes[runtime.base]
+    const violated = violatedConstraint(base, target.kubeedge, defaultRuntimeVersion(base, target.kubeedge))
+    if (violated) return violated.reason
+  }
+  if (effectiveSource !== 'release') return null
+  const pinned = Object.keys(runtime.versions)
+  if (pinned.length === 0 || pinned.some((version) => violatedConstraint(runtime, target.kubeedge, version) === null)) return null
+  const violated = violatedConstraint(runtime, target.kubeedge, defaultRuntimeVersion(runtime, target.kubeedge))
+  const reason = violated?.reason ?? `no pinned ${runtime.displayName} release serves KubeEdge ${target.kubeedge}`
+  return `${reason}; no pinned ${runtime.displayName} release qualifies (use --runtime-source packages or preinstalled with a matching --runtime-version)`
 }
 
 export interface MatrixEntry {
@@ -153,14 +170,23 @@ function chooseVersion(runtime: RuntimeEntry, kubeedge: string, source: RuntimeS
   return requested
 }
 
+type Constraint = RuntimeEntry['constraints'][number]
+
+/** The first constraint this runtime version breaks at this KubeEdge version, or null. */
+function violatedConstraint(runtime: RuntimeEntry, kubeedge: string, version: string): Constraint | null {
+  return (
+    runtime.constraints.find(
+      (constraint) => (constraint.kubeedge === undefined || satisfies(kubeedge, constraint.kubeedge)) && !satisfies(version, constraint.requires),
+    ) ?? null
+  )
+}
+
 function checkConstraints(runtime: RuntimeEntry, kubeedge: string, version: string): void {
-  for (const constraint of runtime.constraints) {
-    if (constraint.kubeedge !== undefined && !satisfies(kubeedge, constraint.kubeedge)) continue
-    if (!satisfies(version, constraint.requires)) {
-      throw new UsageError(`${runtime.displayName} ${version} cannot serve KubeEdge ${kubeedge}: ${constraint.reason}`, {
-        hint: `Choose a ${runtime.displayName} version matching ${constraint.requires}.`,
-      })
-    }
+  const constraint = violatedConstraint(runtime, kubeedge, version)
+  if (constraint) {
+    throw new UsageError(`${runtime.displayName} ${version} cannot serve KubeEdge ${kubeedge}: ${constraint.reason}`, {
+      hint: `Choose a ${runtime.displayName} version matching ${constraint.requires} (--runtime-version).`,
+    })
   }
 }
 
@@ -262,6 +288,13 @@ export function resolveTarget(catalog: Catalog, request: ValidRequest): Resolved
   checkConstraints(runtimeEntry, kubeedge, version)
 
   const warnings: string[] = []
+  // Windows pod networking is not set up by the bundle (the facts are in bundles/matrix.yaml, Windows section).
+  if (family === 'windows') {
+    warnings.push(
+      'pods need a CNI network on Windows: the bundle installs the win-bridge/win-overlay plugins but writes no network config, ' +
+        'and those plugins attach only to an HNS network that already exists; set one up (e.g. with your cluster\'s Windows CNI add-on) before pods can start',
+    )
+  }
   const versions: Partial<Record<RuntimeName, string>> = { [target.runtime]: version }
   // The runtime's own binaries first (base runtime before the one on top), then what every node needs.
   const runtimeRefs: ComponentRef[] = []
@@ -310,9 +343,19 @@ export function resolveTarget(catalog: Catalog, request: ValidRequest): Resolved
     source,
     endpoint,
     services: target.runtime === 'docker' && features.dockershim ? services.filter((s) => s !== 'cri-docker') : services,
-    choices: evaluateChoices(runtimeEntry, versions),
+    // A runtime on a base (kata on containerd) inherits the base's choices for the base's config; its own win.
+    choices: {
+      ...(runtimeEntry.base ? evaluateChoices(catalog.runtimes[runtimeEntry.base], versions) : {}),
+      ...evaluateChoices(runtimeEntry, versions),
+    },
   }
   if (base) runtime.base = base
+  // A runtime version that cannot be told to use systemd cgroups would silently keep cgroupfs while edged uses systemd.
+  if (options.cgroupDriver === 'systemd' && runtime.choices['systemdCgroupDriver'] === false) {
+    throw new UsageError(`${runtimeEntry.displayName} ${version} has no setting for the systemd cgroup driver`, {
+      hint: `Use --cgroup-driver cgroupfs, or a newer ${runtimeEntry.displayName} (--runtime-version; see bundles/runtimes/${runtimeEntry.name}.yaml).`,
+    })
+  }
   return {
     name: bundleName(target),
     target,

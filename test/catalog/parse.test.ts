@@ -18,6 +18,52 @@ t.test('the shipped catalog loads and covers every runtime and KubeEdge 1.12-1.2
   t.end()
 })
 
+t.test('every runtime default version meets its own constraints wherever the combination is not refused', async (t) => {
+  const { listMatrix } = await import('../../src/resolve/resolve.js')
+  const { satisfies } = await import('../../src/resolve/versions.js')
+  const catalog = parseCatalog(files)
+  let checked = 0
+  for (const entry of listMatrix(catalog)) {
+    if (!entry.supported) continue
+    const runtime = catalog.runtimes[entry.target.runtime]
+    for (const name of [runtime.name, ...(runtime.base ? [runtime.base] : [])]) {
+      const r = catalog.runtimes[name]
+      const version = r.defaultVersion.find((d) => satisfies(entry.target.kubeedge, d.kubeedge))!.version
+      for (const c of r.constraints) {
+        if (c.kubeedge !== undefined && !satisfies(entry.target.kubeedge, c.kubeedge)) continue
+        if (!satisfies(version, c.requires)) t.fail(`${name} ${version} (default for KubeEdge ${entry.target.kubeedge}) breaks ${c.requires}: ${c.reason}`)
+        checked++
+      }
+      // A pinned default must be a pinned version when the source is release.
+      if (entry.source === 'release' && Object.keys(r.versions).length > 0 && !(version in r.versions)) t.fail(`${name} default ${version} is not pinned`)
+    }
+  }
+  t.ok(checked > 100, `${checked} constraint checks`)
+  t.end()
+})
+
+t.test('every runtime constraint and choice cites upstream source (file @ tag) in a comment before it', async (t) => {
+  const { parseDocument, isMap, isSeq } = await import('yaml')
+  let checked = 0
+  for (const runtime of RUNTIMES) {
+    const doc = parseDocument(files[`runtimes/${runtime}.yaml`]!)
+    for (const section of ['constraints', 'choices']) {
+      const node = doc.get(section, true)
+      if (!isSeq(node) && !isMap(node)) continue
+      // A comment covers the entries after it up to the next comment (one citation for a group of rules).
+      let cited = node.commentBefore ?? ''
+      node.items.forEach((item, index) => {
+        const own = isSeq(node) ? (item as { commentBefore?: string | null }).commentBefore : (item as { key: { commentBefore?: string | null } }).key.commentBefore
+        if (own && !(index === 0 && cited)) cited = own
+        t.match(cited, / @ [\w.-]*v?\d/, `runtimes/${runtime}.yaml ${section}[${index}] cites a file at a tag`)
+        checked++
+      })
+    }
+  }
+  t.ok(checked >= 12, `${checked} rules`)
+  t.end()
+})
+
 const referencePath = join(defaultBundlesDir(), '..', '..', 'shared', 'reference', 'upstream-artifacts.yaml')
 
 t.test('pinned checksums match shared/reference/upstream-artifacts.yaml where both exist', { skip: !safeExists(referencePath) && 'shared/ is not beside the checkout' }, (t) => {

@@ -23,8 +23,10 @@ t.test('list: a table with reasons, and JSON with every combination', async (t) 
   t.equal(table.code, 0)
   t.match(table.stdout, /^OS\s+ARCH\s+RUNTIME\s+SOURCE\s+KUBEEDGE\s+NOTES$/m)
   t.match(table.stdout, /^ubuntu\s+amd64\s+containerd\s+release\s+1\.12-1\.23/m)
-  t.match(table.stdout, /^ubuntu\s+amd64\s+virtlet\s+preinstalled\s+1\.12-1\.14\s+1\.15-1\.23: Virtlet serves CRI v1alpha2 only/m)
-  t.match(table.stdout, /^windows\s+amd64\s+isulad\s+\S+\s+unsupported\s+1\.12-1\.14: KubeEdge supports Windows edge nodes from 1\.15\n\s+1\.15-1\.23: iSulad is a Linux container engine$/m)
+  t.match(table.stdout, /^ubuntu\s+amd64\s+virtlet\s+preinstalled\s+unsupported\s+1\.12-1\.14: keadm join copies edgecore by running an ordinary container.*\n\s+1\.15-1\.23: Virtlet serves CRI v1alpha2 only/m)
+  // A refusal by runtime constraint (no pinned CRI-O serves CRI v1alpha2) is listed like a matrix rule.
+  t.match(table.stdout, /^ubuntu\s+amd64\s+cri-o\s+release\s+1\.13-1\.23\s+1\.12: KubeEdge 1\.12's edged speaks CRI v1alpha2 only/m)
+  t.match(table.stdout, /^windows\s+amd64\s+isulad\s+\S+\s+unsupported\s+1\.12-1\.15: keadm joins Windows edge nodes from KubeEdge 1\.16.*\n\s+1\.16-1\.23: iSulad is a Linux container engine$/m)
   const json = await cli('list', '--json')
   const parsed = JSON.parse(json.stdout)
   t.equal(parsed.combinations.length, 864)
@@ -71,7 +73,9 @@ const bad: [string, string[], RegExp][] = [
   ['newline in pause image', ['--os', 'ubuntu', '--runtime', 'containerd', '--pause-image', 'x/y:1\nreboot'], /contains \\n/],
   ['bad CIDR', ['--os', 'ubuntu', '--runtime', 'containerd', '--cni-subnet', '10.88.0.0/33'], /cni-subnet/],
   ['unknown flag', ['--os', 'ubuntu', '--runtime', 'containerd', '--colour'], /unknown option '--colour'/],
-  ['old containerd for new KubeEdge', ['--os', 'ubuntu', '--runtime', 'containerd', '--runtime-source', 'preinstalled', '--runtime-version', '1.5.9'], /requires? containerd 1\.6 or newer/],
+  ['old containerd for new KubeEdge', ['--os', 'ubuntu', '--runtime', 'containerd', '--runtime-source', 'preinstalled', '--runtime-version', '1.5.9'], /containerd 1\.5\.9 cannot serve KubeEdge 1\.23: .*which containerd serves from 1\.6/],
+  ['no pinned runtime serves the KubeEdge version', ['--os', 'ubuntu', '--runtime', 'cri-o', '--kubeedge-version', '1.12'], /not supported: KubeEdge 1\.12's edged speaks CRI v1alpha2 only/],
+  ['a runtime keadm cannot join through', ['--os', 'ubuntu', '--runtime', 'virtlet', '--kubeedge-version', '1.13'], /not supported: keadm join copies edgecore/],
 ]
 for (const [name, args, message] of bad) {
   t.test(`bad input exits 2 and writes nothing: ${name}`, async (t) => {

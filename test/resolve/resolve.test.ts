@@ -6,6 +6,7 @@ import { catalog, resolve } from '../helpers.js'
 
 t.test('matrix: the reason of every unsupported combination, on each side of its boundary', (t) => {
   const cases: [RawRequest, RegExp | null][] = [
+    // keadm joins Windows nodes from 1.16 (join_windows.go first @ kubeedge v1.16.0).
     [{ os: 'windows', runtime: 'containerd', 'kubeedge-version': '1.15' }, /keadm joins Windows edge nodes from KubeEdge 1\.16/],
     [{ os: 'windows', runtime: 'containerd', 'kubeedge-version': '1.16' }, null],
     [{ os: 'windows', runtime: 'containerd', arch: 'arm64' }, /amd64 only/],
@@ -17,7 +18,9 @@ t.test('matrix: the reason of every unsupported combination, on each side of its
     [{ os: 'centos', runtime: 'containerd', arch: 'arm' }, /32-bit ARM/],
     [{ os: 'ubuntu', runtime: 'containerd', arch: 'arm' }, /no linux\/arm \(v7\) release/],
     [{ os: 'ubuntu', runtime: 'containerd', arch: 'arm', 'runtime-source': 'preinstalled' }, null],
-    [{ os: 'ubuntu', runtime: 'virtlet', 'kubeedge-version': '1.14' }, null],
+    // keadm join cannot copy edgecore through Virtlet at any version; 1.15+ names the CRI reason first.
+    [{ os: 'ubuntu', runtime: 'virtlet', 'kubeedge-version': '1.12' }, /ordinary container over the CRI endpoint; Virtlet runs VM disk images only/],
+    [{ os: 'ubuntu', runtime: 'virtlet', 'kubeedge-version': '1.14' }, /ordinary container over the CRI endpoint/],
     [{ os: 'ubuntu', runtime: 'virtlet', 'kubeedge-version': '1.15' }, /CRI v1alpha2 only/],
     [{ os: 'ubuntu', runtime: 'virtlet', arch: 'arm64', 'kubeedge-version': '1.14' }, /amd64 only/],
     [{ os: 'ubuntu', runtime: 'kata', arch: 'arm' }, /no 32-bit ARM build/],
@@ -25,6 +28,10 @@ t.test('matrix: the reason of every unsupported combination, on each side of its
     [{ os: 'ubuntu', runtime: 'docker', arch: 'arm', 'kubeedge-version': '1.13' }, /Docker static binaries/],
     [{ os: 'ubuntu', runtime: 'docker', arch: 'arm', 'kubeedge-version': '1.13', 'runtime-source': 'preinstalled' }, null],
     [{ os: 'openeuler', runtime: 'isulad', arch: 'arm64' }, null],
+    // No pinned CRI-O release serves CRI v1alpha2, which KubeEdge 1.12's edged speaks (cri-o.yaml constraints).
+    [{ os: 'ubuntu', runtime: 'cri-o', 'kubeedge-version': '1.12' }, /KubeEdge 1\.12's edged speaks CRI v1alpha2 only.*no pinned CRI-O release qualifies/],
+    [{ os: 'ubuntu', runtime: 'cri-o', 'kubeedge-version': '1.13' }, null],
+    [{ os: 'ubuntu', runtime: 'cri-o', 'kubeedge-version': '1.12', 'runtime-source': 'preinstalled', 'runtime-version': '1.25.5' }, null],
   ]
   for (const [raw, reason] of cases) {
     const label = JSON.stringify(raw)
@@ -56,21 +63,40 @@ t.test('list covers every combination of every KubeEdge version; supported ones 
 t.test('runtime versions: defaults per KubeEdge version and the constraints at each boundary', (t) => {
   t.equal(resolve({ os: 'ubuntu', runtime: 'containerd', 'kubeedge-version': '1.15' }).runtime.version, '1.7.34')
   t.equal(resolve({ os: 'ubuntu', runtime: 'containerd', 'kubeedge-version': '1.16' }).runtime.version, '2.3.4')
-  // KubeEdge >= 1.15 requires containerd >= 1.6.
+  // KubeEdge >= 1.15 speaks CRI v1 only, which containerd serves from 1.6.
   const pre = { os: 'ubuntu', runtime: 'containerd', 'runtime-source': 'preinstalled' }
-  t.throws(() => resolve({ ...pre, 'kubeedge-version': '1.15', 'runtime-version': '1.5.18' }), { message: /containerd 1\.5\.18 cannot serve KubeEdge 1\.15.*1\.6 or newer/ })
+  t.throws(() => resolve({ ...pre, 'kubeedge-version': '1.15', 'runtime-version': '1.5.18' }), { message: /containerd 1\.5\.18 cannot serve KubeEdge 1\.15.*CRI v1 only.*from 1\.6/ })
   t.doesNotThrow(() => resolve({ ...pre, 'kubeedge-version': '1.15', 'runtime-version': '1.6.0' }))
-  t.doesNotThrow(() => resolve({ ...pre, 'kubeedge-version': '1.14', 'runtime-version': '1.5.18' }))
-  t.throws(() => resolve({ ...pre, 'kubeedge-version': '1.14', 'runtime-version': '1.2.13' }), /version 2/)
+  // The conflist is CNI spec 1.0.0: libcni reads it from containerd 1.6 on, at every KubeEdge version.
+  t.throws(() => resolve({ ...pre, 'kubeedge-version': '1.14', 'runtime-version': '1.5.18' }), { message: /containerd 1\.5\.18 cannot serve KubeEdge 1\.14.*spec 1\.0\.0/ })
+  t.doesNotThrow(() => resolve({ ...pre, 'kubeedge-version': '1.14', 'runtime-version': '1.6.0' }))
+  // KubeEdge 1.12 speaks CRI v1alpha2 only: containerd 1.x, not 2.x (which serves v1 only); 1.13 falls back either way.
+  t.throws(() => resolve({ ...pre, 'kubeedge-version': '1.12', 'runtime-version': '2.0.0' }), { message: /containerd 2\.0\.0 cannot serve KubeEdge 1\.12.*CRI v1alpha2 only/ })
+  t.doesNotThrow(() => resolve({ ...pre, 'kubeedge-version': '1.12', 'runtime-version': '1.7.34' }))
+  t.doesNotThrow(() => resolve({ ...pre, 'kubeedge-version': '1.13', 'runtime-version': '2.0.0' }))
+  t.throws(() => resolve({ os: 'ubuntu', runtime: 'containerd', 'kubeedge-version': '1.12', 'runtime-version': '2.3.4' }), /CRI v1alpha2 only/)
+  t.equal(resolve({ os: 'ubuntu', runtime: 'containerd', 'kubeedge-version': '1.13', 'runtime-version': '2.3.4' }).runtime.version, '2.3.4')
+  // Kata runs on containerd's default for the KubeEdge version, which meets containerd's constraints.
+  t.equal(resolve({ os: 'ubuntu', runtime: 'kata', 'kubeedge-version': '1.12' }).runtime.base?.version, '1.7.34')
   // iSulad serves CRI v1 from 2.1.4.
   const isulad = { os: 'openeuler', runtime: 'isulad' }
   t.throws(() => resolve({ ...isulad, 'kubeedge-version': '1.15', 'runtime-version': '2.1.3' }), /iSulad 2\.1\.3 cannot serve KubeEdge 1\.15/)
   t.doesNotThrow(() => resolve({ ...isulad, 'kubeedge-version': '1.15', 'runtime-version': '2.1.4' }))
   t.doesNotThrow(() => resolve({ ...isulad, 'kubeedge-version': '1.14', 'runtime-version': '2.1.3' }))
-  // CRI-O older than 1.20 lacks CRI v1.
+  // CRI-O registers CRI v1 from 1.21.0 (1.20 has the code but does not register it).
   const crio = { os: 'ubuntu', runtime: 'cri-o', 'runtime-source': 'preinstalled' }
-  t.throws(() => resolve({ ...crio, 'kubeedge-version': '1.15', 'runtime-version': '1.19.0' }), /CRI v1/)
-  t.doesNotThrow(() => resolve({ ...crio, 'kubeedge-version': '1.14', 'runtime-version': '1.19.0' }))
+  t.throws(() => resolve({ ...crio, 'kubeedge-version': '1.15', 'runtime-version': '1.20.9' }), /CRI-O 1\.20\.9 cannot serve KubeEdge 1\.15.*from 1\.21/)
+  t.doesNotThrow(() => resolve({ ...crio, 'kubeedge-version': '1.15', 'runtime-version': '1.21.0' }))
+  t.doesNotThrow(() => resolve({ ...crio, 'kubeedge-version': '1.14', 'runtime-version': '1.20.9' }))
+  // CRI-O serves CRI v1alpha2 through 1.25, which KubeEdge 1.12 needs.
+  t.doesNotThrow(() => resolve({ ...crio, 'kubeedge-version': '1.12', 'runtime-version': '1.25.5' }))
+  t.throws(() => resolve({ ...crio, 'kubeedge-version': '1.12', 'runtime-version': '1.26.0' }), /CRI-O 1\.26\.0 cannot serve KubeEdge 1\.12.*through 1\.25/)
+  t.throws(() => resolve({ ...crio, 'kubeedge-version': '1.12' }), /CRI-O 1\.36\.3 cannot serve KubeEdge 1\.12/, 'the default version is checked too')
+  t.doesNotThrow(() => resolve({ ...crio, 'kubeedge-version': '1.13', 'runtime-version': '1.26.0' }))
+  // iSulad reads "systemd-cgroup" from 2.1.6; an older one would keep cgroupfs while edged uses systemd.
+  t.throws(() => resolve({ ...isulad, 'runtime-version': '2.1.5', 'cgroup-driver': 'systemd' }), { name: 'UsageError', message: /iSulad 2\.1\.5 has no setting for the systemd cgroup driver/ })
+  t.doesNotThrow(() => resolve({ ...isulad, 'runtime-version': '2.1.6', 'cgroup-driver': 'systemd' }))
+  t.doesNotThrow(() => resolve({ ...isulad, 'runtime-version': '2.1.5', 'cgroup-driver': 'cgroupfs' }))
   // Release mode needs a pinned version.
   t.throws(() => resolve({ os: 'ubuntu', runtime: 'containerd', 'runtime-version': '1.7.20' }), { message: /no pinned containerd release/ })
   t.equal(resolve({ os: 'ubuntu', runtime: 'containerd', 'runtime-version': '1.7.34' }).runtime.version, '1.7.34')
@@ -123,9 +149,14 @@ t.test('endpoints per runtime, OS and KubeEdge version', (t) => {
   t.equal(endpoint({ os: 'ubuntu', runtime: 'docker', 'kubeedge-version': '1.13' }), 'unix:///var/run/dockershim.sock')
   t.equal(endpoint({ os: 'ubuntu', runtime: 'docker', 'kubeedge-version': '1.14' }), 'unix:///var/run/cri-dockerd.sock')
   t.equal(endpoint({ os: 'openeuler', runtime: 'isulad' }), 'unix:///var/run/isulad.sock')
-  t.equal(endpoint({ os: 'ubuntu', runtime: 'virtlet', 'kubeedge-version': '1.14' }), 'unix:///run/virtlet.sock')
   t.same(resolve({ os: 'ubuntu', runtime: 'docker', 'kubeedge-version': '1.13' }).runtime.services, ['docker'])
   t.same(resolve({ os: 'ubuntu', runtime: 'docker', 'kubeedge-version': '1.14' }).runtime.services, ['docker', 'cri-docker'])
+  t.end()
+})
+
+t.test('kata inherits containerd\'s choices for its containerd, and keeps its own', (t) => {
+  t.match(resolve({ os: 'ubuntu', runtime: 'kata', 'kubeedge-version': '1.15' }).runtime.choices, { configVersion: 2, cniBinDirKey: 'bin_dir', untrustedWorkloadRuntime: true })
+  t.match(resolve({ os: 'ubuntu', runtime: 'kata', 'kubeedge-version': '1.16' }).runtime.choices, { configVersion: 3, cniBinDirKey: 'bin_dirs', untrustedWorkloadRuntime: false })
   t.end()
 })
 

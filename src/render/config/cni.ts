@@ -1,10 +1,17 @@
-/** CNI network configs: the bridge conflist most runtimes use, Virtlet's single bridge.conf, and loopback. */
+/**
+ * CNI network configs: the bridge conflist most runtimes use and Virtlet's single bridge.conf. No loopback
+ * config: every runtime edgebundle sets up brings the pod's lo up by itself (containerd: cni.WithLoNetwork;
+ * cri-dockerd: its cni-loopback network; CRI-O: ocicni bringUpLoopback; iSulad: its cni-loopback conflist;
+ * cited in bundles/runtimes/*.yaml).
+ */
 
+/** The CNI spec version of the bridge conflist unless the runtime says otherwise (choices.cniVersion). */
 export const CNI_VERSION = '1.0.0'
 
-export function bridgeConflist(subnet: string): Record<string, unknown> {
+/** cniVersion: what the runtime's own CNI library reads (iSulad before 2.1.4 reads up to 0.4.0). */
+export function bridgeConflist(subnet: string, cniVersion: string = CNI_VERSION): Record<string, unknown> {
   return {
-    cniVersion: CNI_VERSION,
+    cniVersion,
     name: 'containerd-net',
     plugins: [
       {
@@ -31,8 +38,4 @@ export function virtletBridgeConf(subnet: string): Record<string, unknown> {
     ipMasq: true,
     ipam: { type: 'host-local', subnet, routes: [{ dst: '0.0.0.0/0' }] },
   }
-}
-
-export function loopbackConf(): Record<string, unknown> {
-  return { cniVersion: CNI_VERSION, name: 'lo', type: 'loopback' }
 }

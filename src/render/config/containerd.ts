@@ -23,7 +23,8 @@ export function containerdSettings(resolved: Resolved): ContainerdSettings {
   const isKata = resolved.runtime.name === 'kata'
   return {
     version,
-    configVersion: version.startsWith('1.') || version.startsWith('0.') ? 2 : 3,
+    // bundles/runtimes/containerd.yaml choices.configVersion (kata inherits it from its containerd base).
+    configVersion: choices['configVersion'] === 3 ? 3 : 2,
     windows: resolved.family === 'windows',
     sandboxImage: resolved.options.pauseImage,
     systemdCgroup: resolved.options.cgroupDriver === 'systemd',
