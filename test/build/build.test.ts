@@ -93,7 +93,7 @@ t.test('build: an offline bundle that real tools accept, byte-identical when reb
   const sbom = JSON.parse(readFileSync(join(root, 'sbom.cdx.json'), 'utf8'))
   t.match(sbom, { bomFormat: 'CycloneDX', specVersion: '1.5' })
   t.ok(sbom.components.some((c: { name: string }) => c.name === 'containerd'))
-  t.match(readFileSync(join(root, 'README.md'), 'utf8'), /keadm join --cloudcore-ipport=<CLOUDCORE_IP:PORT> --token=<TOKEN> --remote-runtime-endpoint=unix:\/\/\/run\/containerd\/containerd\.sock/)
+  t.match(readFileSync(join(root, 'README.md'), 'utf8'), /keadm join --cloudcore-ipport=<CLOUDCORE_IP:PORT> --token=<TOKEN> --kubeedge-version=v\d+\.\d+\.\d+ --remote-runtime-endpoint=unix:\/\/\/run\/containerd\/containerd\.sock/)
   const version = spawnSync(join(root, 'install'), ['--version'], { encoding: 'utf8' })
   t.equal(version.status, 0, version.stderr)
   t.match(version.stdout, /linux/)

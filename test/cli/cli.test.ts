@@ -37,7 +37,7 @@ t.test('plan: human and JSON', async (t) => {
   const human = await cli('plan', '--os', 'ubuntu', '--arch', 'arm64', '--runtime', 'isulad')
   t.equal(human.code, 0, human.stderr)
   t.match(human.stdout, /edgebundle-1\.23-ubuntu-arm64-isulad: isulad 2\.1\.6 \(preinstalled\)/)
-  t.match(human.stdout, /keadm join --cloudcore-ipport=<CLOUDCORE_IP:PORT> --token=<TOKEN> --remote-runtime-endpoint=unix:\/\/\/var\/run\/isulad\.sock/)
+  t.match(human.stdout, /keadm join --cloudcore-ipport=<CLOUDCORE_IP:PORT> --token=<TOKEN> --kubeedge-version=v1\.23\.1 --remote-runtime-endpoint=unix:\/\/\/var\/run\/isulad\.sock/)
   const json = await cli('plan', '--os', 'ubuntu', '--runtime', 'containerd', '--json')
   const plan = JSON.parse(json.stdout)
   t.equal(plan.schemaVersion, 1)
