@@ -6,7 +6,7 @@ import { readdirSync } from 'node:fs'
 import { join } from 'node:path'
 import t, { type Test } from 'tap'
 import { run } from '../../src/cli/main.js'
-import { pauseImageRequest, preparePauseImage } from '../../src/fetch/pause-image.js'
+import { type ImageRequest, prepareImage } from '../../src/fetch/images.js'
 import { readImageArchive } from '../../src/oci/index.js'
 import { buildTestImages, loopbackOnly, pushMultiPlatform, skipUnlessTools, startRegistry } from '../oci/fixtures.js'
 
@@ -78,13 +78,18 @@ t.test('parallel builds of one process share a pull of the same image', { skip }
   const root = t.testdir()
   const registry = await registryWithPause(t, root)
   const seen: string[] = []
-  const request = (arch: 'amd64' | 'arm64') =>
-    pauseImageRequest(
-      { pauseImage: `${registry.host}/edge/pause:3.9`, family: 'linux', arch },
-      { pauseImageArchive: undefined, pullPause: true, insecureRegistries: [], offline: false, cacheDir: join(root, 'cache') },
-      loopbackOnly(seen),
-    )
-  const pulled = await Promise.all([request('amd64'), request('amd64'), request('amd64'), request('arm64')].map((r) => preparePauseImage(r)))
+  const request = (arch: 'amd64' | 'arm64'): ImageRequest => ({
+    reference: `${registry.host}/edge/pause:3.9`,
+    role: 'pause',
+    family: 'linux',
+    arch,
+    pull: true,
+    insecureRegistries: [],
+    offline: false,
+    cacheDir: join(root, 'cache'),
+    http: loopbackOnly(seen),
+  })
+  const pulled = await Promise.all([request('amd64'), request('amd64'), request('amd64'), request('arm64')].map((r) => prepareImage(r)))
   const [a, b, c, other] = pulled.map((image) => image!)
   t.equal(a!.path, b!.path)
   t.equal(b!.path, c!.path)
