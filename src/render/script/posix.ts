@@ -191,6 +191,12 @@ function mainBlock(plan: Plan): string {
     lines.push(...renderStep(step))
   })
   lines.push('', 'report')
+  // keadm join runs only with --join; the images are checked as keadm names them (ImageStatus normalizes).
+  const images = plan.target.os === 'windows' ? [] : plan.kubeedge.images
+  images.forEach((image) => assertText('join', 'image', image))
+  plan.kubeedge.keadmJoinArgs.forEach((arg) => assertText('join', 'keadm argument', arg))
+  assertText('join', 'endpoint', plan.runtime.endpoint)
+  lines.push(call('join_node', plan.runtime.endpoint, plan.kubeedge.release, String(images.length), ...images, ...plan.kubeedge.keadmJoinArgs))
   return ['{', ...lines.map((line) => (line === '' ? '' : INDENT + line)), '}'].join('\n')
 }
 
