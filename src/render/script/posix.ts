@@ -209,6 +209,10 @@ export interface PosixView {
   steps: { number: string; id: string; kind: string; description: string }[]
   warnings: string[]
   keadmJoin: string
+  runtimeEndpoint: string
+  keadmRelease: string
+  joinImages: string
+  joinImageCount: string
   main: string
 }
 
@@ -229,6 +233,10 @@ export function renderInstallSh(plan: Plan, templates: TemplateSource): string {
     steps: plan.steps.map((step, index) => ({ number: String(index + 1).padStart(2), id: step.id, kind: step.kind, description: step.description })),
     warnings: plan.warnings,
     keadmJoin: keadmJoinCommand(plan),
+    runtimeEndpoint: plan.runtime.endpoint,
+    keadmRelease: plan.kubeedge.release,
+    joinImages: plan.kubeedge.images.join('\n'),
+    joinImageCount: String(plan.kubeedge.images.length),
     main: mainBlock(plan),
   }
   return compileTemplate<PosixView>(templates(SCRIPT_TEMPLATES.installSh))(view)
