@@ -261,7 +261,7 @@ t.test('a bundle carrying the installation-package image and keadm: imported und
     t.same(readFileSync(modprobeLog, 'utf8').split('\n').filter(Boolean).filter((line) => !/^-- (overlay|br_netfilter)$/.test(line)), [], 'the live run asked modprobe for the bundle\'s modules only')
 
     // A keadm of another version first on PATH: the join is refused before keadm join runs.
-    writeFileSync(join(standIns, 'keadm'), keadm.replaceAll(`v${release}`, 'v1.22.0'), { mode: 0o755 })
+    writeFileSync(join(standIns, 'keadm'), keadm.replaceAll(`'${release}'`, "'1.22.0'"), { mode: 0o755 })
     rmSync(argvFile)
     const wrong = await live(['--cloudcore', CLOUDCORE, '--join'], { KUBEEDGE_TOKEN: TOKEN })
     t.equal(wrong.code, 1, 'another keadm version: the join fails')
