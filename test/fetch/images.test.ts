@@ -8,7 +8,7 @@ import t, { type Test } from 'tap'
 import { run } from '../../src/cli/main.js'
 import { type ImageRequest, prepareImage } from '../../src/fetch/images.js'
 import { readImageArchive } from '../../src/oci/index.js'
-import { buildTestImages, loopbackOnly, pushMultiPlatform, skipUnlessTools, startRegistry } from '../oci/fixtures.js'
+import { buildTestImages, loopbackOnly, pushMultiPlatform, sh, skipUnlessTools, skopeoPush, startRegistry } from '../oci/fixtures.js'
 
 const skip = skipUnlessTools()
 
@@ -100,4 +100,49 @@ t.test('parallel builds of one process share a pull of the same image', { skip }
   const indexRequests = seen.filter((url) => url.endsWith('/manifests/3.9'))
   t.equal(indexRequests.length, 2, 'one pull per platform: the three amd64 builds shared one')
   t.same(readdirSync(join(root, 'cache', 'images')).filter((name) => name.endsWith('.tmp')), [], 'no temporary file is left')
+})
+
+t.test('the images keadm join asks for: --pull-kubeedge-images with --image-repository, --image-archive matched by name', { skip }, async (t) => {
+  const root = t.testdir()
+  const registry = await startRegistry(join(root, 'registry'))
+  t.teardown(() => registry.stop())
+  const layout = await buildTestImages(join(root, 'images'))
+  await skopeoPush(layout, 'amd64', `${registry.host}/kubeedge/installation-package:v1.23.1`, 'oci')
+  const seen: string[] = []
+  const http = loopbackOnly(seen)
+  const cache = join(root, 'cache')
+  const target = ['--os', 'ubuntu', '--arch', 'amd64', '--runtime', 'cri-o', '--runtime-source', 'preinstalled', '--kubeedge-version', '1.23', '--cache-dir', cache]
+
+  const listed = await cli(['fetch', ...target, '--pull-kubeedge-images', '--image-repository', `${registry.host}/kubeedge`, '--print-urls'], http)
+  t.equal(listed.code, 0, listed.stderr)
+  t.match(listed.stdout, `docker://${registry.host}/kubeedge/installation-package:v1.23.1\t(KubeEdge image)\tpulled for linux/amd64\t--image-archive FILE`)
+
+  const pulled = await cli(['fetch', ...target, '--pull-kubeedge-images', '--image-repository', `${registry.host}/kubeedge`], http)
+  t.equal(pulled.code, 0, pulled.stderr)
+  t.match(pulled.stdout, new RegExp(`KubeEdge image ${registry.host}/kubeedge/installation-package:v1\\.23\\.1 \\(linux/amd64\\) pulled`))
+  t.ok(seen.some((url) => url.endsWith('/v2/kubeedge/installation-package/manifests/v1.23.1')), 'asked the registry for the tag keadm asks for')
+  const before = seen.length
+  const offline = await cli(['fetch', ...target, '--pull-kubeedge-images', '--image-repository', `${registry.host}/kubeedge`, '--offline'], http)
+  t.equal(offline.code, 0, offline.stderr)
+  t.match(offline.stdout, /KubeEdge image .* cached/)
+  t.equal(seen.length, before, 'offline: no registry request')
+  const notCached = await cli(['fetch', ...target, '--pull-kubeedge-images', '--offline'], http)
+  t.equal(notCached.code, 2)
+  t.match(notCached.stderr, /--offline: the KubeEdge image kubeedge\/installation-package:v1\.23\.1 for linux\/amd64 is not in the cache/)
+
+  // --image-archive: given to the image it names, refused when it names none of them.
+  const archive = join(root, 'installation-package.oci.tar')
+  await sh('skopeo', ['copy', '--quiet', `oci:${layout}:amd64`, `oci-archive:${archive}:docker.io/kubeedge/installation-package:v1.23.1`])
+  const given = await cli(['fetch', ...target, '--image-archive', archive], http)
+  t.equal(given.code, 0, given.stderr)
+  t.match(given.stdout, 'KubeEdge image docker.io/kubeedge/installation-package:v1.23.1 (linux/amd64) from the given archive')
+  const older = await cli(['fetch', ...target.slice(0, -4), '--kubeedge-version', '1.22', '--cache-dir', cache, '--image-archive', archive], http)
+  t.equal(older.code, 2, 'an archive of another version is refused')
+  t.match(older.stderr, /--image-archive .* holds none of the images keadm join asks for at this version \(kubeedge\/installation-package:v1\.22\.\d+\)/)
+  const windows = await cli(['fetch', '--os', 'windows', '--runtime', 'containerd', '--cache-dir', cache, '--pull-kubeedge-images', '--print-urls'], http)
+  const windowsBuild = await cli(['fetch', '--os', 'windows', '--runtime', 'containerd', '--cache-dir', cache, '--offline', '--pull-kubeedge-images'], http)
+  t.equal(windowsBuild.code, 2, 'Windows: refused')
+  t.match(windowsBuild.stderr, /keadm join on Windows downloads edgecore from --download-repo, it pulls no image/)
+  t.equal(windows.code, 0)
+  t.notMatch(windows.stdout, /installation-package/, 'Windows: no image to list')
 })

@@ -66,7 +66,8 @@ export async function fetchCommand(catalog: Catalog, flags: FetchFlags, io: Fetc
     const platform = targetPlatform(resolved.family, resolved.target.arch)
     const platformName = `${platform.os}/${platform.arch}${platform.variant ? `/${platform.variant}` : ''}`
     const image = settings.pullPause ? { reference: normalizedImageName(resolved.options.pauseImage), platform: platformName } : null
-    const kubeedgeImages = settings.pullKubeedgeImages ? resolved.kubeedge.joinImages.map((reference) => ({ reference: normalizedImageName(reference, '--image-repository'), platform: platformName })) : []
+    // Windows joins pull no image (join_windows.go): nothing to list.
+    const kubeedgeImages = settings.pullKubeedgeImages && resolved.family !== 'windows' ? resolved.kubeedge.joinImages.map((reference) => ({ reference: normalizedImageName(reference, '--image-repository'), platform: platformName })) : []
     if (flags.json) {
       const extra = { ...(image ? { pauseImage: image } : {}), ...(kubeedgeImages.length > 0 ? { kubeedgeImages } : {}) }
       io.stdout(`${JSON.stringify(Object.keys(extra).length > 0 ? { artifacts: entries, ...extra } : entries, null, 2)}\n`)
