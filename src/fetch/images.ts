@@ -141,10 +141,25 @@ export async function imageRequests(
       pull: settings.pullPause,
     },
   ]
+  const pauseName = normalizedImageName(target.pauseImage)
+  const seen = new Set<string>()
   for (const reference of target.kubeedgeImages) {
     const name = normalizedImageName(reference, '--image-repository')
+    if (seen.has(name)) continue
+    seen.add(name)
     const given = archives.find((archive) => archive.info.images.some((image) => normalizedNames(image).includes(name)))
     if (given) given.used = true
+    if (name === pauseName) {
+      // keadm asks for the sandbox image itself (older versions): one image, carried once, under the pause request.
+      const pause = requests[0]!
+      if (pause.archive === undefined && given) {
+        pause.archive = { path: given.path, info: given.info }
+        pause.pull = false
+      } else if (pause.archive === undefined) {
+        pause.pull ||= settings.pullKubeedgeImages
+      }
+      continue
+    }
     requests.push({ ...common, reference, role: 'kubeedge', archive: given ? { path: given.path, info: given.info } : undefined, pull: settings.pullKubeedgeImages && !given })
   }
   for (const archive of archives.filter((a) => !a.used)) {

@@ -39,7 +39,13 @@ export async function joinReadiness(plan: Plan, system: NodeSystem, services: Pi
   const pinned = `v${plan.kubeedge.release}`
   let keadmVersion: string | null = null
   if (system.which('keadm') === null) {
-    problems.push({ message: 'keadm is not installed', hint: 'Build the bundle with --pull-kubeedge-images (or --image-archive) so it carries keadm, and install it again.' })
+    problems.push({
+      message: 'keadm is not installed',
+      hint:
+        plan.target.os === 'windows'
+          ? `Put keadm.exe ${pinned} (KubeEdge's keadm-${pinned}-windows-amd64 release) on PATH; Windows bundles do not carry it.`
+          : 'Build the bundle with --pull-kubeedge-images (or --image-archive) so it carries keadm, and install it again.',
+    })
   } else {
     const result = await system.run('keadm', ['version'])
     keadmVersion = result.code === 0 ? keadmGitVersion(result.stdout) : null
