@@ -6,7 +6,7 @@ import { readdirSync } from 'node:fs'
 import { join } from 'node:path'
 import t, { type Test } from 'tap'
 import { run } from '../../src/cli/main.js'
-import { type ImageRequest, prepareImage } from '../../src/fetch/images.js'
+import { type ImageRequest, imageRequests, prepareImage } from '../../src/fetch/images.js'
 import { readImageArchive } from '../../src/oci/index.js'
 import { buildTestImages, loopbackOnly, pushMultiPlatform, sh, skipUnlessTools, skopeoPush, startRegistry } from '../oci/fixtures.js'
 
@@ -145,4 +145,19 @@ t.test('the images keadm join asks for: --pull-kubeedge-images with --image-repo
   t.match(windowsBuild.stderr, /keadm join on Windows downloads edgecore from --download-repo, it pulls no image/)
   t.equal(windows.code, 0)
   t.notMatch(windows.stdout, /installation-package/, 'Windows: no image to list')
+})
+
+t.test('an image keadm asks for that is the pause image is carried once, under the pause request', async (t) => {
+  const settings = { pauseImageArchive: undefined, pullPause: false, pullKubeedgeImages: true, imageArchives: [], insecureRegistries: [], offline: false, cacheDir: t.testdir() }
+  const target = { pauseImage: 'kubeedge/pause:3.6', kubeedgeImages: ['kubeedge/installation-package:v1.23.1', 'kubeedge/pause:3.6', 'docker.io/kubeedge/pause:3.6'], family: 'linux', arch: 'amd64' } as const
+  const requests = await imageRequests(target, settings, undefined)
+  t.same(
+    requests.map((r) => [r.role, r.reference, r.pull]),
+    [
+      ['pause', 'kubeedge/pause:3.6', true],
+      ['kubeedge', 'kubeedge/installation-package:v1.23.1', true],
+    ],
+  )
+  const without = await imageRequests(target, { ...settings, pullKubeedgeImages: false }, undefined)
+  t.same(without.map((r) => r.pull), [false, false], 'nothing asked, nothing pulled')
 })
