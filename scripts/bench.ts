@@ -9,11 +9,16 @@
  *                                 and ./install verify, then --dry-run (two runs: the bundle hashed twice)
  *   installer apply               ./install --root <empty> (starts nothing: no services)   (absolute)
  *   warm matrix                   one `build` of every target             sum of warm single builds / cores
+ *   KubeEdge parts: warm build    the same containerd bundle with          tar -cf - <its payload> | gzip -6
+ *     and bundle bytes            --pull-kubeedge-images (the installation-package image and keadm)
  *   peak RSS                      a warm build, the installer             (absolute)
  *
  * The payload is real where it can be: Debian's containerd, runc and CNI plugins in upstream's layouts
  * (test/fetch/artifacts.ts), crictl as a tarball of Debian's ctr, the pause image from a loopback
- * registry (test/oci/fixtures.ts), the real installer executable. What Debian lacks (CRI-O, Docker,
+ * registry (test/oci/fixtures.ts), the real installer executable. The installation-package image is a
+ * stand-in built with umoci (keadm and edgecore at /usr/local/bin as incompressible bytes of about the
+ * size of KubeEdge's own binaries, KEADM_MIB and EDGECORE_MIB) pushed to that registry under
+ * kubeedge/installation-package:v<patch> and pulled with --image-repository. What Debian lacks (CRI-O, Docker,
  * cri-dockerd, Kata) and every arm64 file are stand-ins of about upstream's size under upstream's names,
  * pinned by a catalog override: incompressible bytes, as upstream's compressed archives are (arm64 ones
  * are the amd64 files plus a trailer, so their blobs differ). Only the amd64 containerd bundle is
@@ -68,6 +73,9 @@ const log = (message: string) => process.stderr.write(`${message}\n`)
 
 /** Approximate sizes of upstream's files that Debian has no stand-in for (MiB): compressed archives all. */
 const STAND_IN_MIB: Record<string, number> = { 'cri-o': 70, 'docker-static': 70, 'cri-dockerd': 20, 'kata-static': 230 }
+/** Approximate sizes of keadm and edgecore (MiB) in the installation-package image: Go binaries, stored as incompressible bytes. */
+const KEADM_MIB = 40
+const EDGECORE_MIB = 60
 
 // ------------------------------------------------------------------------------------------- children
 
@@ -216,6 +224,23 @@ async function prepareInputs(catalogDir: string, components: ResolvedComponent[]
   writeFileSync(componentsPath, document.toString())
 }
 
+/** The installation-package stand-in (linux/amd64) pushed to `registry` as kubeedge/installation-package:v<release>. */
+async function pushInstallationPackage(registryHost: string, release: string): Promise<void> {
+  const dir = join(WORK, 'installation-package')
+  const layout = join(dir, 'layout')
+  const bundle = join(dir, 'bundle')
+  await sh('umoci', ['init', '--layout', layout])
+  await sh('umoci', ['new', '--image', `${layout}:base`])
+  await sh('umoci', ['unpack', '--rootless', '--image', `${layout}:base`, bundle])
+  const bin = join(bundle, 'rootfs', 'usr', 'local', 'bin')
+  mkdirSync(bin, { recursive: true })
+  await writeStandIn(join(bin, 'keadm'), KEADM_MIB * MiB, `keadm ${release}`)
+  await writeStandIn(join(bin, 'edgecore'), EDGECORE_MIB * MiB, `edgecore ${release}`)
+  await sh('umoci', ['repack', '--image', `${layout}:base`, bundle])
+  await sh('umoci', ['config', '--image', `${layout}:base`, '--tag', 'amd64', '--os', 'linux', '--architecture', 'amd64', '--no-history'])
+  await sh('skopeo', ['copy', '--quiet', '--dest-tls-verify=false', `oci:${layout}:amd64`, `docker://${registryHost}/kubeedge/installation-package:v${release}`])
+}
+
 // ------------------------------------------------------------------------------------------- main
 
 async function main(): Promise<void> {
@@ -248,6 +273,9 @@ async function main(): Promise<void> {
     const layout = await buildTestImages(join(WORK, 'images'))
     await pushMultiPlatform(registry, layout, 'kubeedge/pause', '3.6', 'oci')
     const pause = `${registry.host}/kubeedge/pause:3.6`
+    const loaded = loadCatalog(catalogDir)
+    await pushInstallationPackage(registry.host, loaded.kubeedge.releases[loaded.kubeedge.default]!)
+    const kubeedgeFlags = ['--pull-kubeedge-images', '--image-repository', `${registry.host}/kubeedge`]
 
     const common = ['--catalog', catalogDir, '--cache-dir', CACHE, '--pull-pause', '--pause-image', pause]
     const build = (flags: string[], out: string, online = false) =>
@@ -263,6 +291,8 @@ async function main(): Promise<void> {
     const coldOut = join(WORK, 'cold')
     const cold = await build(matrixFlags, coldOut, true)
     log(`  ${(cold.ms / 1000).toFixed(1)} s`)
+    rmSync(coldOut, { recursive: true, force: true })
+    await build([...targetFlags({ os: 'ubuntu', arch: 'amd64', runtime: 'containerd' }), ...kubeedgeFlags], coldOut, true)
     rmSync(coldOut, { recursive: true, force: true })
 
     const headline: Target = { os: 'ubuntu', arch: 'amd64', runtime: 'containerd' }
@@ -289,7 +319,16 @@ async function main(): Promise<void> {
       matrixRss: [] as number[],
       reused: [] as number[],
       steps: [] as Record<string, number>[],
+      keBuild: [] as number[],
+      keGzip: [] as number[],
+      keBuildRatio: [] as number[],
+      keBytes: [] as number[],
+      keBaselineBytes: [] as number[],
+      keReused: [] as number[],
     }
+    const kePayload = join(WORK, 'payload-kubeedge')
+    const keOut = join(WORK, 'single-kubeedge')
+    const keBaselineOut = join(WORK, 'baseline-kubeedge.tar.gz')
 
     for (let run = 1; run <= RUNS; run++) {
       log(`run ${run}/${RUNS}`)
@@ -323,6 +362,33 @@ async function main(): Promise<void> {
         await single()
       }
       rows.buildRatio.push(rows.build.at(-1)! / rows.gzip.at(-1)!)
+
+      // The same bundle with the KubeEdge parts, against tar | gzip -6 of its own payload.
+      const keSingle = async () => {
+        rmSync(keOut, { recursive: true, force: true })
+        const result = await build([...targetFlags(headline), ...kubeedgeFlags], keOut)
+        const json = JSON.parse(result.stdout) as { size: number; gzip: { reusedFiles: number } }
+        rows.keBuild.push(result.ms)
+        rows.keBytes.push(json.size)
+        rows.keReused.push(json.gzip.reusedFiles)
+        if (!existsSync(kePayload)) {
+          mkdirSync(kePayload)
+          await sh('tar', ['-xzf', join(keOut, `${name}.tar.gz`), '-C', kePayload])
+        }
+      }
+      const keBaseline = async () => {
+        const result = await sh('sh', ['-c', `tar -cf - -C '${kePayload}' '${name}' | gzip -6 > '${keBaselineOut}'`])
+        rows.keGzip.push(result.ms)
+        rows.keBaselineBytes.push(statSync(keBaselineOut).size)
+      }
+      if (flip || run === 1) {
+        await keSingle()
+        await keBaseline()
+      } else {
+        await keBaseline()
+        await keSingle()
+      }
+      rows.keBuildRatio.push(rows.keBuild.at(-1)! / rows.keGzip.at(-1)!)
 
       // The installer on the node: verify and dry-run against sha256sum -c; apply into an empty root.
       const bundle = join(payload, name)
@@ -386,12 +452,15 @@ async function main(): Promise<void> {
     const payloadBytes = payloadFiles.reduce((sum, entry) => sum + statSync(join(entry.parentPath, entry.name)).size, 0)
     const bytesRatio = rows.bytes.map((bytes, i) => bytes / rows.baselineBytes[i]!)
     const dryRatio = rows.dryRun.map((ms, i) => ms / rows.sums[i]!)
+    const keBytesRatio = rows.keBytes.map((bytes, i) => bytes / rows.keBaselineBytes[i]!)
     // Judged on the median; whether the slowest run also made it is shown beside.
     const verdict = (values: number[], limit: number) => `${median(values) <= limit ? 'met' : 'NOT met'} (max: ${Math.max(...values) <= limit ? 'met' : 'not met'})`
     const table: string[][] = [
       ['row', 'measured (min / median / max)', 'baseline (min / median / max)', 'ratio (min / median / max)', 'target', 'verdict'],
       ['warm single build', triple(rows.build, seconds), `tar | gzip -6: ${triple(rows.gzip, seconds)}`, triple(rows.buildRatio, ratio), '<= 0.2x', verdict(rows.buildRatio, 0.2)],
       ['bundle bytes', triple(rows.bytes, (n) => `${n}`), `gzip -6: ${triple(rows.baselineBytes, (n) => `${n}`)}`, triple(bytesRatio, ratio), '<= 1.02x', verdict(bytesRatio, 1.02)],
+      ['warm build, KubeEdge parts', triple(rows.keBuild, seconds), `tar | gzip -6: ${triple(rows.keGzip, seconds)}`, triple(rows.keBuildRatio, ratio), '<= 0.2x', verdict(rows.keBuildRatio, 0.2)],
+      ['bundle bytes, KubeEdge parts', triple(rows.keBytes, (n) => `${n}`), `gzip -6: ${triple(rows.keBaselineBytes, (n) => `${n}`)}`, triple(keBytesRatio, ratio), '<= 1.02x', verdict(keBytesRatio, 1.02)],
       [
         'installer verify + dry-run: --dry-run',
         triple(rows.dryRun, seconds),
@@ -433,7 +502,7 @@ async function main(): Promise<void> {
         lines[0]!,
         ...lines.slice(1),
         '',
-        `warm single build steps (median ms): ${stepNames.map((step) => `${step} ${median(rows.steps.map((s) => s[step] ?? 0)).toFixed(0)}`).join(', ')}; files whose gzip members were copied from the cache: ${triple(rows.reused, (n) => `${n}`)}`,
+        `warm single build steps (median ms): ${stepNames.map((step) => `${step} ${median(rows.steps.map((s) => s[step] ?? 0)).toFixed(0)}`).join(', ')}; files whose gzip members were copied from the cache: ${triple(rows.reused, (n) => `${n}`)} (KubeEdge parts: ${triple(rows.keReused, (n) => `${n}`)})`,
         '',
       ].join('\n'),
     )

@@ -12,7 +12,7 @@ import { fetchArtifacts, type FetchedArtifact } from '../fetch/fetch.js'
 import type { Http } from '../fetch/http.js'
 import type { ArtifactSettings } from '../fetch/settings.js'
 import { hashFile } from '../fetch/cache.js'
-import { type PauseImage, pauseImageRequest, preparePauseImage } from '../fetch/pause-image.js'
+import { type CarriedImage, imageRequests, prepareImages, targetPlatform } from '../fetch/images.js'
 import type { FetchReporter } from '../fetch/fetch.js'
 import { BUNDLE } from '../model/layout.js'
 import { type BundleManifest, MANIFEST_SCHEMA_VERSION, type ManifestFile } from '../model/manifest.js'
@@ -21,14 +21,19 @@ import { GzipMemberCache, type PackEntry, type PackResult, writeBundleArchive } 
 import { type RenderedBundle, renderBundle } from '../render/bundle.js'
 import type { TemplateSource } from '../render/templates.js'
 import type { ValidRequest } from '../resolve/request.js'
+import { resolveTarget } from '../resolve/resolve.js'
 import { buildInstallerExecutable, type BuiltExecutable } from '../sea/build-exe.js'
 import type { ExePlatform } from '../sea/runtimes.js'
 import { formatSha256Sums, publicKeyPemOf, signChecksums } from '../sign/index.js'
 import { formatArchiveIndex } from '../installer/archive/index.js'
 import { tracked } from '../io/finish.js'
 import { buildArchiveIndex } from './archive-index.js'
+import { type ImageFile, imageFile } from './image-file.js'
 import { renderBundleReadme } from './readme.js'
 import { type SbomComponent, renderSbom } from './sbom.js'
+
+/** Where the installation-package image holds keadm (build/docker/installation-package/installation-package.dockerfile, v1.12.0 … v1.23.1). */
+export const KEADM_IN_IMAGE = '/usr/local/bin/keadm'
 
 /** The default timestamp of every archive entry when SOURCE_DATE_EPOCH is unset: 2020-01-01T00:00:00Z. */
 export const DEFAULT_SOURCE_DATE_EPOCH = 1577836800
@@ -124,16 +129,26 @@ export async function buildBundle(catalog: Catalog, request: ValidRequest, setti
     }
   }
 
-  // 1. The pause image first: the plan must know whether the bundle carries it.
+  // 1. The images first (the pause image, those keadm join asks for): the plan must know which the bundle carries.
   const family = catalog.platforms.oses[request.target.os].family
-  const pauseImage: PauseImage | null = await timed('pause image', () =>
-    preparePauseImage(pauseImageRequest({ pauseImage: request.options.pauseImage, family, arch: request.target.arch }, settings, io.registryFetch)),
+  const kubeedgeImages = resolveTarget(catalog, request).kubeedge.joinImages
+  const images: CarriedImage[] = await timed('images', async () =>
+    prepareImages(await imageRequests({ pauseImage: request.options.pauseImage, kubeedgeImages, family, arch: request.target.arch }, settings, io.registryFetch)),
   )
-  const imageFile = pauseImage ? `${BUNDLE.imagesDir}/${pauseImage.fileName}` : undefined
+  const imageFileOf = (image: CarriedImage) => `${BUNDLE.imagesDir}/${image.fileName}`
+  // keadm from the installation-package image the bundle carries (/usr/local/bin/keadm): its bytes follow the image digest.
+  const installationPackage = images.find((image) => image.role === 'kubeedge' && /(^|\/)installation-package:/.test(image.reference))
+  const keadm: (ImageFile & { file: string }) | null = installationPackage
+    ? await timed('keadm', async () => ({
+        ...(await imageFile(installationPackage.path, installationPackage.sha256, targetPlatform(family, request.target.arch), KEADM_IN_IMAGE, settings.cacheDir, installationPackage.reference)),
+        file: `${BUNDLE.artifactsDir}/keadm-${installationPackage.reference.split(':').at(-1)}-${family}-${request.target.arch}`,
+      }))
+    : null
 
   // 2. Plan and rendered files (pure).
   const rendered: RenderedBundle = renderBundle(catalog, request, io.templates, {
-    images: pauseImage && imageFile ? [{ file: imageFile, image: pauseImage.imageName }] : [],
+    images: images.map((image) => ({ file: imageFileOf(image), image: image.imageName })),
+    ...(keadm ? { keadm: { file: keadm.file } } : {}),
   })
   const { resolved, plan } = rendered
 
@@ -178,7 +193,8 @@ export async function buildBundle(catalog: Catalog, request: ValidRequest, setti
       const mode = artifact.component.format === 'binary' ? '0755' : '0644'
       list.push({ path: `${BUNDLE.artifactsDir}/${artifact.component.fileName}`, mode, sha256: artifact.sha256, size, source: { file: artifact.path } })
     }
-    if (pauseImage && imageFile) list.push({ path: imageFile, mode: '0644', sha256: pauseImage.sha256, size: pauseImage.size, source: { file: pauseImage.path } })
+    for (const image of images) list.push({ path: imageFileOf(image), mode: '0644', sha256: image.sha256, size: image.size, source: { file: image.path } })
+    if (keadm) list.push({ path: keadm.file, mode: '0755', sha256: keadm.sha256, size: keadm.size, source: { file: keadm.path } })
     if (settings.packagesDir) {
       for (const name of readdirSync(settings.packagesDir).sort()) {
         const path = join(settings.packagesDir, name)
@@ -223,8 +239,23 @@ export async function buildBundle(catalog: Catalog, request: ValidRequest, setti
       license: 'Apache-2.0',
     },
   ]
-  if (pauseImage && imageFile) {
-    sbomComponents.push({ type: 'container', id: 'pause-image', name: pauseImage.imageName, version: request.options.pauseImage.split(/[:@]/).at(-1)!, sha256: pauseImage.sha256, file: imageFile })
+  for (const image of images) {
+    const id = image.role === 'pause' ? 'pause-image' : image.reference.split(/[:@]/)[0]!.split('/').at(-1)!
+    sbomComponents.push({ type: 'container', id, name: image.imageName, version: image.reference.split(/[:@]/).at(-1)!, sha256: image.sha256, file: imageFileOf(image) })
+  }
+  if (keadm && installationPackage) {
+    sbomComponents.push({
+      type: 'file',
+      id: 'keadm',
+      name: 'keadm',
+      version: plan.kubeedge.release,
+      sha256: keadm.sha256,
+      file: keadm.file,
+      url: `docker://${installationPackage.imageName}#${KEADM_IN_IMAGE}`,
+      license: 'Apache-2.0',
+      description: `keadm from ${installationPackage.imageName} (${KEADM_IN_IMAGE})`,
+      homepage: 'https://kubeedge.io',
+    })
   }
   const manifestComponents = sbomComponents
     .filter((c) => c.type !== 'application')
@@ -239,7 +270,9 @@ export async function buildBundle(catalog: Catalog, request: ValidRequest, setti
           osName: catalog.platforms.oses[request.target.os].displayName,
           edgebundleVersion: io.edgebundleVersion,
           components: manifestComponents,
-          imageCarried: pauseImage !== null,
+          imageCarried: images.some((image) => image.role === 'pause'),
+          kubeedgeImages: images.filter((image) => image.role === 'kubeedge').map((image) => image.imageName),
+          keadm: keadm?.file ?? null,
           signed: settings.signingKeyPem !== undefined,
           archiveIndex: Object.keys(index.archives).length > 0,
         },

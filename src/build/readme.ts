@@ -9,6 +9,10 @@ export interface ReadmeInput {
   edgebundleVersion: string
   components: { id: string; version: string; file: string }[]
   imageCarried: boolean
+  /** The images keadm join asks for that the bundle carries, as the runtime names them. */
+  kubeedgeImages?: string[]
+  /** The bundle file keadm is installed from, when the bundle carries it. */
+  keadm?: string | null
   signed: boolean
   /** The bundle carries archives.json. */
   archiveIndex: boolean
@@ -31,10 +35,12 @@ export function renderBundleReadme(input: ReadmeInput, templates: TemplateSource
     cgroupDriver: windows ? 'none (Windows)' : plan.options.cgroupDriver,
     pauseImage: plan.options.pauseImage,
     imageCarried: input.imageCarried,
+    kubeedgeImages: input.kubeedgeImages ?? [],
+    keadm: input.keadm ?? null,
+    release: plan.kubeedge.release,
     cniSubnet: windows ? 'set by the Windows network (HNS)' : plan.options.cniSubnet,
     windows,
     keadmJoin: [`${keadm} join --cloudcore-ipport=<CLOUDCORE_IP:PORT> --token=<TOKEN>`, ...plan.kubeedge.keadmJoinArgs].join(' '),
-    release: plan.kubeedge.release,
     postJoinKeys: (plan.kubeedge.edgecoreConfig?.set ?? []).map((entry) => entry.key.join('.')).join(', ') || null,
     edgecoreConfigPath: plan.kubeedge.edgecoreConfig?.path ?? null,
     steps: plan.steps.map((step) => step.description),

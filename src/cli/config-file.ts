@@ -33,6 +33,8 @@ export const configFileSchema = z.strictObject({
   offline: z.boolean().optional(),
   'pull-pause': z.boolean().optional(),
   'pause-image-archive': text.optional(),
+  'pull-kubeedge-images': z.boolean().optional(),
+  'image-archive': z.union([text.transform((v) => [v]), z.array(text)]).optional(),
   'insecure-registry': z.union([text.transform((v) => [v]), z.array(text)]).optional(),
 })
 export type ConfigFile = z.infer<typeof configFileSchema>
@@ -72,7 +74,7 @@ export function readConfigFile(path: string): ConfigFile {
   return parseConfigFile(path, content)
 }
 
-const ARTIFACT_KEYS = ['mirror', 'artifacts-dir', 'cache-dir', 'checksum', 'offline', 'pull-pause', 'pause-image-archive', 'insecure-registry'] as const
+const ARTIFACT_KEYS = ['mirror', 'artifacts-dir', 'cache-dir', 'checksum', 'offline', 'pull-pause', 'pause-image-archive', 'pull-kubeedge-images', 'image-archive', 'insecure-registry'] as const
 
 /** Flags over config file values, key by key (target keys only; artifact keys go through artifactDefaults). */
 export function mergeRequest(config: ConfigFile, flags: RawRequest): RawRequest & { 'packages-dir'?: string } {
@@ -91,6 +93,8 @@ export function artifactDefaults(config: ConfigFile): {
   offline?: boolean
   pullPause?: boolean
   pauseImageArchive?: string
+  pullKubeedgeImages?: boolean
+  imageArchive?: string[]
   insecureRegistry?: string[]
 } {
   const defaults: ReturnType<typeof artifactDefaults> = {}
@@ -101,6 +105,8 @@ export function artifactDefaults(config: ConfigFile): {
   if (config.offline !== undefined) defaults.offline = config.offline
   if (config['pull-pause'] !== undefined) defaults.pullPause = config['pull-pause']
   if (config['pause-image-archive']) defaults.pauseImageArchive = config['pause-image-archive']
+  if (config['pull-kubeedge-images'] !== undefined) defaults.pullKubeedgeImages = config['pull-kubeedge-images']
+  if (config['image-archive']) defaults.imageArchive = config['image-archive']
   if (config['insecure-registry']) defaults.insecureRegistry = config['insecure-registry']
   return defaults
 }

@@ -99,6 +99,8 @@ export function addArtifactOptions(command: Command): Command {
     .addOption(new Option('--concurrency <n>', 'downloads at once (default 4)'))
     .addOption(new Option('--pull-pause', 'pull the pause image for the target platform from its registry and carry it'))
     .addOption(new Option('--pause-image-archive <file>', 'carry this pause image archive (OCI layout or docker save tar)'))
+    .addOption(new Option('--pull-kubeedge-images', 'pull the images keadm join asks for (kubeedge/installation-package:v<patch>) for the target platform and carry them, with keadm'))
+    .addOption(new Option('--image-archive <file>', 'carry an image keadm join asks for from this archive (OCI layout or docker save tar); repeatable').argParser(collect))
     .addOption(new Option('--insecure-registry <host>', 'registry reached over plain HTTP when pulling (loopback always is); repeatable').argParser(collect))
 }
 
@@ -113,6 +115,8 @@ export interface ArtifactFlags {
   concurrency?: string
   pullPause?: boolean
   pauseImageArchive?: string
+  pullKubeedgeImages?: boolean
+  imageArchive?: string[]
   insecureRegistry?: string[]
 }
 
@@ -148,6 +152,8 @@ export function artifactSettingsFromFlags(commandFlags: ArtifactFlags & { config
     concurrency,
     pullPause: flags.pullPause ?? false,
     pauseImageArchive: flags.pauseImageArchive,
+    pullKubeedgeImages: flags.pullKubeedgeImages ?? false,
+    imageArchives: flags.imageArchive ?? [],
     insecureRegistries: (flags.insecureRegistry ?? []).map((host) => {
       if (!/^[A-Za-z0-9.-]+(:\d{1,5})?$/.test(host)) throw new UsageError(`--insecure-registry ${JSON.stringify(host)} is not a registry host[:port]`)
       return host.toLowerCase()

@@ -9,5 +9,9 @@ export interface ArtifactSettings {
   concurrency: number
   pullPause: boolean
   pauseImageArchive: string | undefined
+  /** --pull-kubeedge-images: pull the images keadm join asks for (plan.kubeedge.images). */
+  pullKubeedgeImages: boolean
+  /** --image-archive FILE, repeatable: archives holding images keadm join asks for. */
+  imageArchives: string[]
   insecureRegistries: string[]
 }

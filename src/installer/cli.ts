@@ -160,6 +160,11 @@ export function parseInstallerArgs(argv: string[], env: Record<string, string | 
   const join = joinArgs(values, env)
   if (join !== null && command !== 'install') throw new UsageError(`--cloudcore goes with install, not ${command}`)
   if (values.deep === true && command !== 'verify') throw new UsageError(`--deep goes with verify, not ${command}`, { hint: 'An install always reads every archive itself.' })
+  if (join?.run === true && values.root !== undefined) {
+    throw new UsageError('--join does not go with --root: joining is for the running node, and keadm would join this machine, not the image at --root', {
+      hint: 'Install into the image with --root; run `install --cloudcore HOST:PORT --join` on the node once it runs from that image.',
+    })
+  }
   const mode: InstallerMode = values.help ? 'help' : values.version ? 'version' : 'command'
   return {
     mode,

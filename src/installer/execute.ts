@@ -43,6 +43,11 @@ export interface StepServices {
   moduleLoaded(name: string): boolean
   /** Asks the runtime over CRI; throws when it does not answer. null: this endpoint cannot be dialled here. */
   checkRuntime(endpoint: string, sandboxImage: string): Promise<RuntimeCheck | null>
+  /**
+   * ImageStatus for each image, named as keadm names it: whether the runtime holds it. null: this endpoint
+   * cannot be dialled here; throws when the runtime does not answer.
+   */
+  imagesPresent(endpoint: string, images: readonly string[]): Promise<boolean[] | null>
 }
 
 export interface StepEvents {

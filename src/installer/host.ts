@@ -5,7 +5,7 @@
  */
 import { machine } from 'node:os'
 import { digestsOf, extractArchive, indexArchive } from './archive/index.js'
-import { checkRuntimeOverCri } from './cri/client.js'
+import { checkRuntimeOverCri, imagesPresentOverCri } from './cri/client.js'
 import type { StepServices } from './execute.js'
 import { hostFs } from './node-fs.js'
 import { hostProbe, moduleLoaded, runPreflight } from './preflight.js'
@@ -34,6 +34,7 @@ export function hostServices({ root, dryRun, style, scans }: Parameters<NodeAcce
         sandboxImage: report.sandboxImage.reported,
       }
     },
+    imagesPresent: (endpoint, images) => imagesPresentOverCri(endpoint, images, CRI_PATIENCE),
   }
 }
 

@@ -23,6 +23,16 @@ export type InstallerEvent =
   | { event: 'rolled-back'; run: number; name: string; finished: boolean; records: number; dryRun: boolean; reason: 'rollback' | 'uninstall' | 'step-failed' }
   | { event: 'undo'; action: string; dryRun: boolean }
   | { event: 'status'; runs: { run: number; name: string; finished: boolean; changes: Record<string, number> }[] }
+  /** Whether keadm join can run offline here: keadm at the pinned version, every image it asks for in the runtime. */
+  | {
+      event: 'join-ready'
+      ready: boolean
+      keadm: { expected: string; found: string | null }
+      images: { image: string; carried: boolean; present: boolean | null }[]
+      problems: { message: string; hint: string }[]
+      /** status under --root: the image is not the running node, so nothing was asked. */
+      checked: boolean
+    }
   /** The keadm join command: the token shown as <token>, never itself. */
   | { event: 'join'; command: string[]; ran: boolean; exitCode?: number }
   | { event: 'done'; exitCode: number; dryRun: boolean; steps: number; changed?: number; unchanged?: number; warnings?: number }
@@ -116,6 +126,16 @@ export function textReporter(out: Output): Reporter {
             out.stdout(`run ${run.run}: ${run.name} (${run.finished ? 'finished' : 'interrupted: run install again to finish it, or rollback'})${changes ? `: ${changes}` : ''}\n`)
           }
           return
+        case 'join-ready': {
+          if (!event.checked) {
+            out.stdout('join: not checked under --root (joining is for the running node)\n')
+            return
+          }
+          out.stdout(event.ready ? `ready to join: keadm ${event.keadm.expected}, ${event.images.length} image${event.images.length === 1 ? '' : 's'} in the runtime\n` : 'not ready to join:\n')
+          for (const image of event.images) out.stdout(`  ${image.present === true ? 'present' : image.present === false ? 'MISSING' : 'unknown'}: ${image.image}${image.carried ? ' (carried)' : ''}\n`)
+          for (const problem of event.problems) out.stderr(`  ${problem.message}\n    what to do: ${problem.hint}\n`)
+          return
+        }
         case 'join':
           if (event.ran) out.stdout(event.exitCode === 0 ? 'keadm join succeeded\n' : '')
           else out.stdout(`\nJoin the node to the cluster (the token is not shown; --join runs it with yours):\n\n    ${event.command.join(' ')}\n\n`)

@@ -19,6 +19,7 @@ import { type InstallerArgs, type JoinArgs, USAGE, parseInstallerArgs } from './
 import { applyEdgecoreConfig } from './edgecore-config.js'
 import { IntegrityError, type IntegrityProblem } from './errors.js'
 import { PreflightError, type ScratchSpace, type StepContext, type StepServices, executeStep, scratchSpace } from './execute.js'
+import { type JoinReadiness, joinReadiness } from './join-ready.js'
 import { Journal, type NodePaths, nodePaths } from './journal.js'
 import type { NodeFs } from './node-fs.js'
 import { Placer, StepError } from './place.js'
@@ -210,14 +211,33 @@ export function keadmJoinArgv(plan: Plan, join: JoinArgs, token: string): string
   ]
 }
 
-async function joinCluster(plan: Plan, join: JoinArgs, node: NodeAccess, reporter: Reporter): Promise<ExitCode> {
+async function reportJoinReadiness(plan: Plan, node: NodeAccess, services: StepServices, reporter: Reporter): Promise<JoinReadiness> {
+  const readiness = await joinReadiness(plan, node.system, services)
+  for (const warning of readiness.warnings) reporter.emit({ event: 'warning', message: warning })
+  reporter.emit({
+    event: 'join-ready',
+    ready: readiness.ready,
+    keadm: { expected: `v${plan.kubeedge.release}`, found: readiness.keadmVersion },
+    images: readiness.images,
+    problems: readiness.problems,
+    checked: true,
+  })
+  return readiness
+}
+
+async function joinCluster(plan: Plan, join: JoinArgs, node: NodeAccess, services: StepServices, reporter: Reporter): Promise<ExitCode> {
   const shown = ['keadm', ...keadmJoinArgv(plan, join, '<token>')]
   if (!join.run) {
     reporter.emit({ event: 'join', command: shown, ran: false })
     return EXIT.ok
   }
-  if (node.system.which('keadm') === null) {
-    throw new StepError('keadm is not installed, so the node cannot join', 'Install keadm (the KubeEdge release for this node), then run the install again with --join; everything else is in place.')
+  // Readiness first: offline, keadm must not reach for the network (a missing image, another keadm version).
+  const readiness = await reportJoinReadiness(plan, node, services, reporter)
+  if (!readiness.ready) {
+    throw new StepError(
+      `the node is not ready to join: ${readiness.problems.map((problem) => problem.message).join('; ')}; the runtime stays installed`,
+      [...new Set(readiness.problems.map((problem) => problem.hint))].join(' '),
+    )
   }
   const result = await node.system.run('keadm', keadmJoinArgv(plan, join, join.token))
   // keadm may echo its flags: the token leaves this process only as keadm's argument.
@@ -336,7 +356,7 @@ async function installWith(
     throw new StepError(`step ${stepId} failed: ${failure.message}${undone ? '; its run was rolled back' : ''}`, failure.hint)
   }
   await scratch.cleanup()
-  if (args.join !== null && !args.dryRun) await joinCluster(plan, args.join, node, reporter)
+  if (args.join !== null && !args.dryRun) await joinCluster(plan, args.join, node, context.services, reporter)
   if (args.join?.run === true && !args.dryRun) await applyEdgecoreConfig(plan, { fs: node.fs, system: node.system, placer, journal, paths, events: context.events })
   else if (args.join !== null) reporter.emit({ event: 'join', command: ['keadm', ...keadmJoinArgv(plan, args.join, '<token>')], ran: false })
   reporter.emit({ event: 'done', exitCode: EXIT.ok, dryRun: args.dryRun, steps: plan.steps.length, ...counters })
@@ -389,6 +409,14 @@ async function fromJournal(args: InstallerArgs, io: InstallerIo, reporter: Repor
         return { run: run.run, name: run.name, finished: run.finished, changes }
       }),
     })
+    if (plan !== null) {
+      if (root !== undefined) {
+        reporter.emit({ event: 'join-ready', ready: false, keadm: { expected: `v${plan.kubeedge.release}`, found: null }, images: [], problems: [], checked: false })
+      } else {
+        const style = styleOf(plan, io.platform)
+        await reportJoinReadiness(plan, node, node.services({ root, dryRun: true, style, scans: new ArchiveScans() }), reporter)
+      }
+    }
     return EXIT.ok
   }
   const context = undoContext(node, journal, paths, root, args.dryRun, reporter, counters)

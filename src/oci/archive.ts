@@ -39,6 +39,8 @@ export interface ArchiveImage {
   manifestDigest: string | undefined
   configDigest: string
   layers: number
+  /** The archive members holding its layers, lowest first (compressed or not, as the archive has them). */
+  layerMembers: string[]
   /** Bytes of the image's blobs (manifest, config, layers) in the archive. */
   size: number
 }
@@ -227,9 +229,11 @@ class ArchiveReader {
       throw new IntegrityError(`${this.label}: ${where} lists ${layers.length} layers but its config ${config.data.rootfs.diff_ids.length}`)
     }
     let size = entry.size + configEntry.size
+    const layerMembers: string[] = []
     for (const [i, layer] of layers.entries()) {
       const { entry: layerEntry } = await this.verifyBlob(layer, `${where} layer ${i}`)
       size += layerEntry.size
+      layerMembers.push(layerEntry.path)
     }
     this.images.push({
       platform: platformOf(config.data, declared),
@@ -237,6 +241,7 @@ class ArchiveReader {
       manifestDigest: digest.digest,
       configDigest: configDescriptor.digest,
       layers: layers.length,
+      layerMembers,
       size,
     })
   }
@@ -275,6 +280,7 @@ class ArchiveReader {
         throw new IntegrityError(`${this.label}: ${where} has ${item.Layers.length} layers but its config lists ${diffIds.length}`)
       }
       let size = configEntry.size
+      const layerMembers: string[] = []
       for (const [j, layerName] of item.Layers.entries()) {
         const layerEntry = this.files.get(normalizeMemberPath(layerName))
         if (!layerEntry) throw new IntegrityError(`${this.label}: ${where} layer ${layerName} is missing`)
@@ -283,6 +289,7 @@ class ArchiveReader {
         const hex = await this.hashOf(layerEntry)
         if (hex !== expected.hex) throw new IntegrityError(`${this.label}: ${where} layer ${layerName} has sha256:${hex}, but the config expects ${expected.digest}`)
         size += layerEntry.size
+        layerMembers.push(layerEntry.path)
       }
       this.images.push({
         platform: platformOf(config.data),
@@ -290,6 +297,7 @@ class ArchiveReader {
         manifestDigest: undefined,
         configDigest: `sha256:${configHex}`,
         layers: item.Layers.length,
+        layerMembers,
         size,
       })
     }

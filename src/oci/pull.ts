@@ -78,7 +78,7 @@ interface FetchedManifest {
 
 export async function pullImage(reference: string, platform: TargetPlatform, options: PullOptions): Promise<PullResult> {
   validateTargetPlatform(platform)
-  const ref = parseImageReference('pause image', reference)
+  const ref = parseImageReference('image', reference)
   const endpoint = resolveEndpoint(ref, options.insecureRegistries)
   const client = new RegistryClient(endpoint, options)
   const progress = options.onProgress ?? (() => undefined)

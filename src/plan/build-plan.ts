@@ -126,10 +126,16 @@ function filesFor(files: RenderedFile[], service: string): string[] {
   return files.filter((f) => f.restarts.includes(service)).map((f) => f.dest)
 }
 
-/** What a bundle carries besides the catalog's components: images to load on the node. */
+/** What a bundle carries besides the catalog's components: images to load on the node, and keadm. */
 export interface BundleInputs {
+  /** `image`: the name the runtime records it under (normalized: docker.io/kubeedge/installation-package:v1.23.1). */
   images: { file: string; image: string }[]
+  /** keadm, taken from the carried installation-package image (bundle-relative file). */
+  keadm?: { file: string }
 }
+
+/** Where keadm goes on a Linux node: on root's PATH, where the KubeEdge docs install it. */
+export const KEADM_PATH = `${LINUX_PATHS.localBin}/keadm`
 
 /** The runtime's own image loader and the socket (or pipe) it talks to. */
 function imageLoader(resolved: Resolved): { tool: StepOf<'import-image'>['tool']; address: string } | null {
@@ -156,6 +162,10 @@ export function buildPlan(resolved: Resolved, files: RenderedFile[], inputs: Bun
   // Runtime binaries before support binaries, so a partial install never leaves CNI without its runtime's config.
   const ordered = [...resolved.components.filter((c) => c.role === 'runtime'), ...resolved.components.filter((c) => c.role === 'support')]
   steps.push(...ordered.map(componentStep))
+  if (inputs.keadm) {
+    if (resolved.family === 'windows') throw new UsageError('Windows bundles cannot carry keadm from the installation-package image', { hint: 'Leave out --pull-kubeedge-images and --image-archive.' })
+    steps.push({ kind: 'install-binary', id: 'install-keadm', description: `install keadm v${resolved.kubeedge.release}`, component: 'keadm', file: inputs.keadm.file, dest: KEADM_PATH })
+  }
   // What a component's install changes on the node, for restart decisions.
   const componentDests = new Map(
     ordered.map((c) => [c.id, c.install.kind === 'upstream-installer' ? [] : c.install.kind === 'archive' && c.install.watch ? [c.install.watch] : [c.install.dest]]),
@@ -222,7 +232,7 @@ export function buildPlan(resolved: Resolved, files: RenderedFile[], inputs: Bun
 
   const loader = imageLoader(resolved)
   for (const [index, { file, image }] of inputs.images.entries()) {
-    if (!loader) throw new UsageError(`${runtime.displayName} bundles cannot carry images to load`, { hint: 'Leave out --pull-pause and --pause-image-archive.' })
+    if (!loader) throw new UsageError(`${runtime.displayName} bundles cannot carry images to load`, { hint: 'Leave out --pull-pause, --pause-image-archive, --pull-kubeedge-images and --image-archive.' })
     steps.push({ kind: 'import-image', id: `import-image:${index}`, description: `load ${image} into ${runtime.displayName}`, file, image, ...loader })
   }
 

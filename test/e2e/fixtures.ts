@@ -118,14 +118,21 @@ export interface RunningContainerd {
   stop(): Promise<void>
 }
 
-/** The containerd the bundle installed under `root` (its shim and runc found first on PATH), on `config`. */
-export async function startContainerd(root: string, config: string, log: string): Promise<RunningContainerd> {
+/**
+ * The containerd the bundle installed under `root` (its shim and runc found first on PATH), on `config`.
+ * `offline`: in a network namespace of its own with only loopback, so no registry is reachable from it.
+ */
+export async function startContainerd(root: string, config: string, log: string, options: { offline?: boolean } = {}): Promise<RunningContainerd> {
   const socket = join(root, 'run', 'containerd', 'containerd.sock')
   const path = `${root}/usr/local/bin:${root}/usr/local/sbin:${process.env.PATH ?? '/usr/bin:/bin'}`
   // env(1) execs containerd in place, so the watchdog's SIGTERM reaches containerd itself.
   // A unix socket path holds at most 107 bytes; the ttrpc socket beside it is the longest containerd makes.
   if (`${socket}.ttrpc`.length > 107) throw new Error(`${socket}.ttrpc is too long for a unix socket: use a shorter TMPDIR`)
-  const daemon = spawnWatched('env', [`PATH=${path}`, join(root, 'usr', 'local', 'bin', 'containerd'), '--config', config], log)
+  const command = ['env', `PATH=${path}`, join(root, 'usr', 'local', 'bin', 'containerd'), '--config', config]
+  // unshare and sh exec in place too; loopback comes up so the CRI streaming server can bind 127.0.0.1.
+  const daemon = options.offline
+    ? spawnWatched('unshare', ['--net', '--', 'sh', '-c', 'ip link set lo up && exec "$@"', 'sh', ...command], log)
+    : spawnWatched(command[0]!, command.slice(1), log)
   try {
     await waitUntil('containerd', daemon, async () => lstatSync(socket, { throwIfNoEntry: false })?.isSocket() === true, 30_000)
   } catch (error) {

@@ -270,6 +270,17 @@ t.test('--cloudcore/--token: the keadm join line never shows the token', async (
     const bad = await installer(['--bundle', pristine.dir, '--root', root, ...argv])
     t.equal(bad.code, 2, argv.join(' '))
   }
+  // Joining is for the running node: with --root, --join is refused before anything is read or written.
+  const untouched = freshRoot()
+  const before = snapshot(untouched)
+  const joinUnderRoot = await installer(['--bundle', pristine.dir, '--root', untouched, '--cloudcore', '10.0.0.1:10000', '--token', token, '--join'])
+  t.equal(joinUnderRoot.code, 2, '--join with --root: exit 2')
+  t.match(joinUnderRoot.stderr, /--join does not go with --root: joining is for the running node/)
+  t.notMatch(joinUnderRoot.stdout + joinUnderRoot.stderr, /secret-part/)
+  t.same(snapshot(untouched), before, 'nothing written')
+  const status = await installer(['status', '--bundle', pristine.dir, '--root', root])
+  t.equal(status.code, 0)
+  t.match(status.stdout, /join: not checked under --root \(joining is for the running node\)/, 'status says why it does not check the join')
 })
 
 t.test("the runtime config is merged into the node's own, and rollback puts the node's back", async (t) => {

@@ -10,7 +10,7 @@ import { createHttpClient, type Http, type HttpClient, offlineHttp } from '../..
 import { type DownloadEntry, listDownloads } from '../../fetch/list.js'
 import { createProgressReporter, type ProgressStream } from '../../fetch/progress.js'
 import { checkChecksumOverrides, artifactRelativePath } from '../../fetch/sources.js'
-import { type PauseImage, normalizedImageName, pauseImageRequest, preparePauseImage, targetPlatform } from '../../fetch/pause-image.js'
+import { type CarriedImage, imageRequests, normalizedImageName, prepareImages, targetPlatform } from '../../fetch/images.js'
 import type { HttpFetch } from '../../oci/index.js'
 import { type ArtifactFlags, type TargetFlags, artifactSettingsFromFlags, requestFromFlags } from '../target-options.js'
 import { VERSION } from '../version.js'
@@ -41,9 +41,9 @@ export function formatDownloadList(entries: DownloadEntry[]): string {
   return entries.map((e) => [e.url, e.fileName, checksumColumn(e), e.path].join('\t')).join('\n')
 }
 
-function formatPauseImage(image: PauseImage): string {
+function formatImage(image: CarriedImage): string {
   const from = image.source === 'archive' ? 'from the given archive' : image.source === 'cache' ? 'cached' : 'pulled'
-  return `pause image ${image.imageName} (${image.platform}) ${from}: ${image.path} ${image.sha256}\n`
+  return `${image.role === 'pause' ? 'pause image' : 'KubeEdge image'} ${image.imageName} (${image.platform}) ${from}: ${image.path} ${image.sha256}\n`
 }
 
 function formatFetched(name: string, cacheDir: string, artifacts: FetchedArtifact[]): string {
@@ -64,21 +64,29 @@ export async function fetchCommand(catalog: Catalog, flags: FetchFlags, io: Fetc
   if (flags.printUrls) {
     const entries = await listDownloads(resolved.components, { cacheDir: settings.cacheDir, checksums: settings.checksums })
     const platform = targetPlatform(resolved.family, resolved.target.arch)
-    const image = settings.pullPause
-      ? { reference: normalizedImageName(resolved.options.pauseImage), platform: `${platform.os}/${platform.arch}${platform.variant ? `/${platform.variant}` : ''}` }
-      : null
-    if (flags.json) io.stdout(`${JSON.stringify(image ? { artifacts: entries, pauseImage: image } : entries, null, 2)}\n`)
-    else {
+    const platformName = `${platform.os}/${platform.arch}${platform.variant ? `/${platform.variant}` : ''}`
+    const image = settings.pullPause ? { reference: normalizedImageName(resolved.options.pauseImage), platform: platformName } : null
+    // Windows joins pull no image (join_windows.go): nothing to list.
+    const kubeedgeImages = settings.pullKubeedgeImages && resolved.family !== 'windows' ? resolved.kubeedge.joinImages.map((reference) => ({ reference: normalizedImageName(reference, '--image-repository'), platform: platformName })) : []
+    if (flags.json) {
+      const extra = { ...(image ? { pauseImage: image } : {}), ...(kubeedgeImages.length > 0 ? { kubeedgeImages } : {}) }
+      io.stdout(`${JSON.stringify(Object.keys(extra).length > 0 ? { artifacts: entries, ...extra } : entries, null, 2)}\n`)
+    } else {
       if (entries.length > 0) io.stdout(`${formatDownloadList(entries)}\n`)
       if (image) io.stdout(`docker://${image.reference}\t(pause image)\tpulled for ${image.platform}\t--pause-image-archive FILE\n`)
+      for (const k of kubeedgeImages) io.stdout(`docker://${k.reference}\t(KubeEdge image)\tpulled for ${k.platform}\t--image-archive FILE\n`)
     }
     return
   }
 
-  const pauseImage = await preparePauseImage(
-    pauseImageRequest({ pauseImage: resolved.options.pauseImage, family: resolved.family, arch: resolved.target.arch }, settings, io.registryFetch),
+  const images = await prepareImages(
+    await imageRequests(
+      { pauseImage: resolved.options.pauseImage, kubeedgeImages: resolved.kubeedge.joinImages, family: resolved.family, arch: resolved.target.arch },
+      settings,
+      io.registryFetch,
+    ),
   )
-  if (pauseImage && !flags.json) io.stdout(formatPauseImage(pauseImage))
+  if (!flags.json) for (const image of images) io.stdout(formatImage(image))
 
   if (resolved.components.length === 0) {
     if (flags.json) io.stdout('[]\n')

@@ -236,3 +236,48 @@ function callError(grpc: typeof GrpcJs, endpoint: string, method: string, error:
   }
   return new CriCallError(endpoint, method, `${grpc.status[error.code] ?? error.code}: ${error.details}`, { cause: error })
 }
+
+/**
+ * Whether the runtime behind `endpoint` holds each image, asked the way keadm asks before it pulls
+ * (ImageStatus with the reference as keadm names it; the runtime normalizes it, as it does for keadm).
+ * null: an endpoint this client cannot dial (a Windows named pipe). Retries while nothing answers, then
+ * throws CriUnavailableError; a runtime that answers with an error throws CriCallError.
+ */
+export async function imagesPresentOverCri(endpoint: string, images: readonly string[], options: CriCheckOptions): Promise<boolean[] | null> {
+  const parsed = parseCriEndpoint(endpoint)
+  if (parsed.kind === 'npipe') return null
+  const grpc = await loadGrpc()
+  const attempts = Math.max(1, Math.floor(options.attempts))
+  const started = Date.now()
+  let last: GrpcJs.ServiceError | undefined
+  for (let attempt = 1; attempt <= attempts; attempt++) {
+    const client = new grpc.Client(parsed.target, grpc.credentials.createInsecure(), CHANNEL_OPTIONS)
+    try {
+      const present: boolean[] = []
+      for (const image of images) {
+        const answer = await unary<ImageStatusRequest, ImageStatusResponse>(
+          client,
+          CRI_METHODS.imageStatus,
+          encodeImageStatusRequest,
+          decodeImageStatusResponse,
+          { image: { image }, verbose: false },
+          options.timeoutMs,
+        )
+        present.push(answer.image != null)
+      }
+      return present
+    } catch (error) {
+      if (!(error instanceof RpcFailure)) throw error
+      const cause = error.error
+      if (isServiceError(cause) && (cause.code === grpc.status.UNAVAILABLE || cause.code === grpc.status.DEADLINE_EXCEEDED)) {
+        last = cause
+        if (attempt < attempts) await sleep(options.delayMs)
+        continue
+      }
+      throw callError(grpc, endpoint, error.method, cause)
+    } finally {
+      client.close()
+    }
+  }
+  throw new CriUnavailableError(endpoint, attempts, Date.now() - started, last ? describeUnavailable(grpc, last) : 'no attempt was made', last)
+}

@@ -191,6 +191,12 @@ function mainBlock(plan: Plan): string {
     lines.push(...renderStep(step))
   })
   lines.push('', 'report')
+  // keadm join runs only with --join; the images are checked as keadm names them (ImageStatus normalizes).
+  const images = plan.target.os === 'windows' ? [] : plan.kubeedge.images
+  images.forEach((image) => assertText('join', 'image', image))
+  plan.kubeedge.keadmJoinArgs.forEach((arg) => assertText('join', 'keadm argument', arg))
+  assertText('join', 'endpoint', plan.runtime.endpoint)
+  lines.push(call('join_node', plan.runtime.endpoint, plan.kubeedge.release, String(images.length), ...images, ...plan.kubeedge.keadmJoinArgs))
   return ['{', ...lines.map((line) => (line === '' ? '' : INDENT + line)), '}'].join('\n')
 }
 
@@ -206,6 +212,10 @@ export interface PosixView {
   /** "1" when plan.kubeedge.edgecoreConfig leaves keys for `install.sh edgecore-config`, else "0". */
   edgecoreEdits: string
   edgecoreConfig: string
+  runtimeEndpoint: string
+  keadmRelease: string
+  joinImages: string
+  joinImageCount: string
   main: string
 }
 
@@ -240,6 +250,10 @@ export function renderInstallSh(plan: Plan, templates: TemplateSource): string {
     keadmJoin: keadmJoinCommand(plan),
     edgecoreEdits: (plan.kubeedge.edgecoreConfig?.set.length ?? 0) > 0 ? '1' : '0',
     edgecoreConfig: edgecoreConfigFunction(plan),
+    runtimeEndpoint: plan.runtime.endpoint,
+    keadmRelease: plan.kubeedge.release,
+    joinImages: plan.kubeedge.images.join('\n'),
+    joinImageCount: String(plan.kubeedge.images.length),
     main: mainBlock(plan),
   }
   return compileTemplate<PosixView>(templates(SCRIPT_TEMPLATES.installSh))(view)
