@@ -16,7 +16,6 @@ import { type PauseImage, pauseImageRequest, preparePauseImage } from '../fetch/
 import type { FetchReporter } from '../fetch/fetch.js'
 import { BUNDLE } from '../model/layout.js'
 import { type BundleManifest, MANIFEST_SCHEMA_VERSION, type ManifestFile } from '../model/manifest.js'
-import type { HttpFetch } from '../oci/index.js'
 import { GzipMemberCache, type PackEntry, type PackResult, writeBundleArchive } from '../pack/index.js'
 import { type RenderedBundle, renderBundle } from '../render/bundle.js'
 import type { TemplateSource } from '../render/templates.js'
@@ -46,7 +45,6 @@ export interface BuildSettings extends ArtifactSettings {
 export interface BuildIo {
   templates: TemplateSource
   http?: Http | undefined
-  registryFetch?: HttpFetch | undefined
   reporter?: FetchReporter | undefined
   note: (message: string) => void
   edgebundleVersion: string
@@ -127,7 +125,7 @@ export async function buildBundle(catalog: Catalog, request: ValidRequest, setti
   // 1. The pause image first: the plan must know whether the bundle carries it.
   const family = catalog.platforms.oses[request.target.os].family
   const pauseImage: PauseImage | null = await timed('pause image', () =>
-    preparePauseImage(pauseImageRequest({ pauseImage: request.options.pauseImage, family, arch: request.target.arch }, settings, io.registryFetch)),
+    preparePauseImage(pauseImageRequest({ pauseImage: request.options.pauseImage, family, arch: request.target.arch }, settings, io.http)),
   )
   const imageFile = pauseImage ? `${BUNDLE.imagesDir}/${pauseImage.fileName}` : undefined
 

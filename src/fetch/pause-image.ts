@@ -8,7 +8,8 @@ import { mkdir, rename, rm, stat } from 'node:fs/promises'
 import { dirname, join } from 'node:path'
 import { UsageError } from '../model/errors.js'
 import type { Arch, OsFamily } from '../model/target.js'
-import { findArchiveImage, pullImage, readImageArchive, resolveEndpoint, type HttpFetch, type TargetPlatform } from '../oci/index.js'
+import type { Http } from '../io/http.js'
+import { findArchiveImage, pullImage, readImageArchive, resolveEndpoint, type TargetPlatform } from '../oci/index.js'
 import { parseImageReference } from '../resolve/validate.js'
 import { hashFile } from './cache.js'
 
@@ -23,14 +24,15 @@ export interface PauseImageRequest {
   insecureRegistries: string[]
   offline: boolean
   cacheDir: string
-  http?: HttpFetch | undefined
+  /** The builder's HTTP client (proxy settings and all); needed only to pull. */
+  http?: Http | undefined
 }
 
 /** The request for a target from the artifact settings (fetch and build ask the same way). */
 export function pauseImageRequest(
   target: { pauseImage: string; family: OsFamily; arch: Arch },
   settings: { pauseImageArchive: string | undefined; pullPause: boolean; insecureRegistries: string[]; offline: boolean; cacheDir: string },
-  http: HttpFetch | undefined,
+  http: Http | undefined,
 ): PauseImageRequest {
   return {
     reference: target.pauseImage,
@@ -150,11 +152,12 @@ async function pullIntoCache(request: PauseImageRequest, platform: TargetPlatfor
   await mkdir(dirname(cached), { recursive: true })
   // Unique per pull, not per process and millisecond: parallel builds of one process pull at once.
   const temporary = `${cached}.${process.pid}-${randomBytes(6).toString('hex')}.tmp`
+  if (request.http === undefined) throw new Error('internal: pulling an image needs an HTTP client')
   try {
     const result = await pullImage(request.reference, platform, {
       output: temporary,
       insecureRegistries: request.insecureRegistries,
-      ...(request.http ? { http: request.http } : {}),
+      http: request.http,
     })
     await rename(temporary, cached)
     return { sha256: result.sha256, size: result.size }
