@@ -6,7 +6,7 @@
  * verifier rejects is reported by the caller's own error.
  */
 import { createWriteStream } from 'node:fs'
-import { truncate } from 'node:fs/promises'
+import { stat, truncate } from 'node:fs/promises'
 import { Transform } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import { reusedChunks } from './file-chunks.js'
@@ -65,8 +65,9 @@ export function parseContentRange(value: string | undefined): { start: number; t
   return { start: Number(match[1]), total: match[3] === '*' ? null : Number(match[3]) }
 }
 
-/** An attempt that found something to undo: asked again at once, not after a backoff. */
-const again = (url: string, reason: string) => new HttpError(url, reason, { failure: 'body', retryable: true, retryAfterMs: 0 })
+/** An attempt that found something to undo: asked again at once, not after a backoff, and not a "retry". */
+class Restart extends HttpError {}
+const again = (url: string, reason: string) => new Restart(url, reason, { failure: 'body', retryable: true, retryAfterMs: 0 })
 
 /**
  * Downloads until the file verifies. Throws the caller's mismatch error (the caller discards the file),
@@ -85,7 +86,7 @@ export async function downloadToFile(request: FileDownload): Promise<void> {
   await withRetries(request.retry, () => attempt(request, open, state), {
     signal: request.signal,
     onRetry: (event: RetryEvent) => {
-      if (event.delayMs > 0) hooks.retrying?.({ url, attempt: event.attempt, delayMs: event.delayMs, reason: event.reason })
+      if (!(event.error instanceof Restart)) hooks.retrying?.({ url, attempt: event.attempt, delayMs: event.delayMs, reason: event.reason })
     },
   })
 }
@@ -101,9 +102,11 @@ async function attempt(request: FileDownload, open: (headers: Record<string, str
   // Feed what earlier attempts left (this run's or a killed build's) so the download continues after it.
   let verifier = request.verifier()
   let prefix = 0
-  for await (const chunk of reusedChunks(partPath)) {
-    verifier.update(chunk)
-    prefix += chunk.length
+  if (await exists(partPath)) {
+    for await (const chunk of reusedChunks(partPath)) {
+      verifier.update(chunk)
+      prefix += chunk.length
+    }
   }
   if (prefix > 0 && verifier.mismatch() === null) return // complete already; only the commit was missed
 
@@ -133,7 +136,7 @@ async function attempt(request: FileDownload, open: (headers: Record<string, str
       await truncate(partPath, 0)
       verifier = request.verifier()
       prefix = 0
-      hooks.note?.(`${request.label}: ${url} sent the whole file; downloading from the start`)
+      hooks.note?.(`${request.label}: ${url} ignored the Range request (or the file changed); downloading from the start`)
     }
     totalBytes = length !== undefined && /^\d+$/.test(length) ? Number(length) : null
     if (totalBytes !== null && request.expectedSize !== undefined && totalBytes !== request.expectedSize) {
@@ -193,6 +196,16 @@ async function attempt(request: FileDownload, open: (headers: Record<string, str
     throw again(url, `the resumed download did not verify (${actual})`)
   }
   throw request.mismatch(actual)
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await stat(path)
+    return true
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return false
+    throw error
+  }
 }
 
 /** A strong ETag, else Last-Modified: what If-Range may carry. */

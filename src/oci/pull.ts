@@ -9,9 +9,6 @@ import { createHash } from 'node:crypto'
 import { createWriteStream } from 'node:fs'
 import { mkdir, mkdtemp, open, readFile, rename, rm } from 'node:fs/promises'
 import { basename, dirname, join, resolve } from 'node:path'
-import { Readable, Transform } from 'node:stream'
-import { pipeline } from 'node:stream/promises'
-import type { ReadableStream as NodeReadableStream } from 'node:stream/web'
 import { EdgebundleError, UsageError } from '../model/errors.js'
 import { parseImageReference } from '../resolve/validate.js'
 import { assertDigest, assertSize, parseDigest, sha256Hex, type Sha256Digest } from './digest.js'
@@ -300,7 +297,10 @@ async function downloadBlob(
           },
         }
       },
-      mismatch: (actual) => new IntegrityError(`${what}: the bytes hash to ${actual}, not ${digest.digest}`),
+      mismatch: (actual) =>
+        new IntegrityError(`${what}: sha256 mismatch: expected ${digest.digest}, got ${actual}`, {
+          hint: 'The bytes were altered in transit or storage. Nothing was written; retry, and if it persists, distrust the source.',
+        }),
       retry: client.retry,
       hooks: { progress: (received) => progress({ kind: 'blob', role, digest: digest.digest, received, size: descriptor.size }) },
       signal: client.signal,

@@ -11,7 +11,7 @@ import { request as httpRequest, createServer, type IncomingMessage, type Server
 import type { AddressInfo } from 'node:net'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
-import type { HttpFetch } from '../../src/oci/registry.js'
+import { createHttpClient, type Http } from '../../src/io/http.js'
 
 const run = promisify(execFile)
 
@@ -45,12 +45,25 @@ export function skipUnlessTools(): string | false {
 }
 
 /** A fetch that refuses every non-loopback URL: the tests' guarantee that no traffic leaves 127.0.0.0/8. */
-export function loopbackOnly(seen: string[] = []): HttpFetch {
-  return async (url, init) => {
-    const host = new URL(url).hostname
-    if (!/^127\.\d+\.\d+\.\d+$/.test(host)) throw new Error(`test refused a request to ${url}`)
-    seen.push(url)
-    return fetch(url, init)
+export function loopbackOnly(seen: string[] = []): Http {
+  // No proxy from the machine's environment: loopback traffic must go straight to the test's servers.
+  const client = createHttpClient({ env: {}, userAgent: 'edgebundle-test' })
+  const check = (url: string) => {
+    if (!/^127\.\d+\.\d+\.\d+$/.test(new URL(url).hostname)) throw new Error(`test refused a request to ${url}`)
+  }
+  return {
+    async get(url, options = {}) {
+      check(url)
+      seen.push(url)
+      return client.get(url, {
+        ...options,
+        onRedirect: (from, to) => {
+          options.onRedirect?.(from, to)
+          check(to.href)
+          seen.push(to.href)
+        },
+      })
+    },
   }
 }
 
