@@ -404,7 +404,9 @@ class GuardedBody extends Readable {
       this.stop()
       this.push(null)
     })
-    source.on('error', (error) => this.fail(this.broken(`the connection broke after ${this.received} bytes: ${(error as Error).message}`, error)))
+    source.on('error', (error) =>
+      this.fail(this.broken(`the connection broke after ${this.received}${this.expected === null ? '' : ` of ${this.expected}`} bytes: ${(error as Error).message}`, error)),
+    )
     source.on('close', () => {
       if (!this.ended) this.fail(this.broken(`the connection closed after ${this.received} bytes${this.expected === null ? '' : ` of ${this.expected}`}`))
     })
