@@ -336,10 +336,10 @@ function nodeHop(options: { proxies: ProxySettings; ca: HttpClientOptions['ca'];
           signal: init.signal,
         })
       } else {
+        // No agent: with one (even agent: false, which makes a fresh one) createConnection would be ignored.
         request = httpsRequest(url, {
           method: 'GET',
           headers,
-          agent: false,
           signal: init.signal,
           createConnection: ((_opts: unknown, done: (error: Error | null, socket?: Socket) => void) => {
             tunnel(proxy, url, ca, init.signal).then(

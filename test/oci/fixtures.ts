@@ -8,6 +8,7 @@ import { execFile, spawn, spawnSync, type ChildProcess } from 'node:child_proces
 import { createHash } from 'node:crypto'
 import { closeSync, copyFileSync, chmodSync, existsSync, mkdirSync, openSync, writeFileSync } from 'node:fs'
 import { request as httpRequest, createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
+import { get as httpsGet } from 'node:https'
 import type { AddressInfo } from 'node:net'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
@@ -130,9 +131,13 @@ export async function waitUntil(name: string, daemon: Daemon, ready: () => Promi
   }
 }
 
-/** Starts `docker-registry serve` on a free 127.0.0.1 port with filesystem storage under `dir`. */
-export async function startRegistry(dir: string): Promise<Registry> {
-  const storage = join(dir, 'storage')
+/**
+ * Starts `docker-registry serve` on a free 127.0.0.1 port with filesystem storage under `dir` (or the
+ * given `storage`, which another registry may serve too), over TLS when given a certificate and key.
+ */
+export async function startRegistry(dir: string, options: { storage?: string; tls?: { certificate: string; key: string } } = {}): Promise<Registry> {
+  mkdirSync(dir, { recursive: true })
+  const storage = options.storage ?? join(dir, 'storage')
   mkdirSync(storage, { recursive: true })
   for (let attempt = 1; ; attempt++) {
     const port = await freePort()
@@ -152,13 +157,23 @@ export async function startRegistry(dir: string): Promise<Registry> {
         '    enabled: true',
         'http:',
         `  addr: 127.0.0.1:${port}`,
+        ...(options.tls ? ['  tls:', `    certificate: ${options.tls.certificate}`, `    key: ${options.tls.key}`] : []),
         '',
       ].join('\n'),
     )
     const daemon = spawnWatched('docker-registry', ['serve', config], join(dir, 'registry.log'))
     try {
-      const url = `http://127.0.0.1:${port}`
+      const url = `${options.tls ? 'https' : 'http'}://127.0.0.1:${port}`
       await waitUntil('docker-registry', daemon, async () => {
+        if (options.tls) {
+          // Readiness only: the certificate names the registry's test host, not 127.0.0.1.
+          return new Promise<boolean>((done) => {
+            httpsGet(`${url}/v2/`, { rejectUnauthorized: false }, (response) => {
+              response.resume()
+              done(response.statusCode === 200)
+            }).on('error', () => done(false))
+          })
+        }
         const response = await fetch(`${url}/v2/`)
         await response.body?.cancel()
         return response.status === 200
