@@ -3,6 +3,7 @@
  * step names itself for progress and errors. I/O lives here and in the modules it calls; what the bundle
  * says (plan, configs, scripts, README, SBOM, manifest) comes from the pure core.
  */
+import type { DownloadHooks } from '../io/http-download.js'
 import { createHash } from 'node:crypto'
 import { readdirSync } from 'node:fs'
 import { stat } from 'node:fs/promises'
@@ -46,6 +47,8 @@ export interface BuildIo {
   templates: TemplateSource
   http?: Http | undefined
   reporter?: FetchReporter | undefined
+  /** Progress of other downloads (Node packages): the reporter's bars. */
+  transfer?: ((label: string, source: string) => DownloadHooks) | undefined
   note: (message: string) => void
   edgebundleVersion: string
   env?: NodeJS.ProcessEnv
@@ -162,6 +165,7 @@ export async function buildBundle(catalog: Catalog, request: ValidRequest, setti
       nodeBinaries: settings.nodeBinaries,
       ...(settings.npmRegistry ? { npmRegistry: settings.npmRegistry } : {}),
       ...(io.env ? { env: io.env } : {}),
+      ...(io.transfer ? { transfer: io.transfer } : {}),
       note: io.note,
     }),
   )
