@@ -130,6 +130,14 @@ const behaviours: Record<string, Behaviour> = {
     }
     socket.end(payload)
   },
+  trickle: async (socket) => {
+    // A byte now and then, each well within the idle timeout, never finishing: only the total deadline ends it.
+    socket.write(head('HTTP/1.1 200 OK', { 'Content-Length': payload.length }))
+    while (!socket.destroyed) {
+      socket.write(payload.subarray(0, 1))
+      await sleep(50)
+    }
+  },
   'no-headers': () => {
     // Accepts, reads the request, answers nothing: only the idle timeout ends this.
   },
@@ -249,6 +257,18 @@ t.test('redirects reached the other port; the resume asked for the rest with If-
   const resumed = main.seen.filter((r) => r.path.startsWith('/truncated-once/') && r.headers['range'])
   t.ok(resumed.length >= 1)
   t.match(resumed.at(-1)!.headers, { range: /^bytes=[1-9]\d*-$/, 'if-range': '"v1"' })
+})
+
+t.test('a transfer that never ends meets the total timeout', async (t) => {
+  const patient = createHttpClient({ env: {}, idleTimeoutMs: 5000, totalTimeoutMs: 600 })
+  t.teardown(() => patient.close())
+  const url = `http://127.0.0.1:${main.port}/trickle/${FILE}`
+  const error = await (async () => {
+    const response = await patient.get(url)
+    for await (const _ of response.body) void _
+  })().catch((e: unknown) => e)
+  t.type(error, HttpError)
+  t.match(error, { exitCode: EXIT.stepFailed, retryable: true, message: new RegExp(`GET ${url}: the transfer did not finish within the total time allowed`) })
 })
 
 t.test('NO_PROXY and proxy variables as curl reads them', async (t) => {
