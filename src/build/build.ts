@@ -3,6 +3,7 @@
  * step names itself for progress and errors. I/O lives here and in the modules it calls; what the bundle
  * says (plan, configs, scripts, README, SBOM, manifest) comes from the pure core.
  */
+import type { DownloadHooks } from '../io/http-download.js'
 import { createHash } from 'node:crypto'
 import { readdirSync } from 'node:fs'
 import { stat } from 'node:fs/promises'
@@ -16,7 +17,6 @@ import { type CarriedImage, imageRequests, prepareImages, targetPlatform } from 
 import type { FetchReporter } from '../fetch/fetch.js'
 import { BUNDLE } from '../model/layout.js'
 import { type BundleManifest, MANIFEST_SCHEMA_VERSION, type ManifestFile } from '../model/manifest.js'
-import type { HttpFetch } from '../oci/index.js'
 import { GzipMemberCache, type PackEntry, type PackResult, writeBundleArchive } from '../pack/index.js'
 import { type RenderedBundle, renderBundle } from '../render/bundle.js'
 import type { TemplateSource } from '../render/templates.js'
@@ -51,8 +51,9 @@ export interface BuildSettings extends ArtifactSettings {
 export interface BuildIo {
   templates: TemplateSource
   http?: Http | undefined
-  registryFetch?: HttpFetch | undefined
   reporter?: FetchReporter | undefined
+  /** Progress of other downloads (Node packages): the reporter's bars. */
+  transfer?: ((label: string, source: string) => DownloadHooks) | undefined
   note: (message: string) => void
   edgebundleVersion: string
   env?: NodeJS.ProcessEnv
@@ -133,7 +134,7 @@ export async function buildBundle(catalog: Catalog, request: ValidRequest, setti
   const family = catalog.platforms.oses[request.target.os].family
   const kubeedgeImages = resolveTarget(catalog, request).kubeedge.joinImages
   const images: CarriedImage[] = await timed('images', async () =>
-    prepareImages(await imageRequests({ pauseImage: request.options.pauseImage, kubeedgeImages, family, arch: request.target.arch }, settings, io.registryFetch)),
+    prepareImages(await imageRequests({ pauseImage: request.options.pauseImage, kubeedgeImages, family, arch: request.target.arch }, settings, io.http)),
   )
   const imageFileOf = (image: CarriedImage) => `${BUNDLE.imagesDir}/${image.fileName}`
   // keadm from the installation-package image the bundle carries (/usr/local/bin/keadm): its bytes follow the image digest.
@@ -179,6 +180,7 @@ export async function buildBundle(catalog: Catalog, request: ValidRequest, setti
       nodeBinaries: settings.nodeBinaries,
       ...(settings.npmRegistry ? { npmRegistry: settings.npmRegistry } : {}),
       ...(io.env ? { env: io.env } : {}),
+      ...(io.transfer ? { transfer: io.transfer } : {}),
       note: io.note,
     }),
   )

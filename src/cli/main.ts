@@ -7,7 +7,6 @@ import { Command, CommanderError, Option } from 'commander'
 import { loadCatalog } from '../catalog/load.js'
 import type { Catalog } from '../catalog/schema.js'
 import type { Http } from '../fetch/http.js'
-import type { HttpFetch } from '../oci/index.js'
 import type { ProgressStream } from '../fetch/progress.js'
 import { EXIT, EdgebundleError, UsageError } from '../model/errors.js'
 import { renderBundle } from '../render/bundle.js'
@@ -31,10 +30,8 @@ interface Io {
   stderr: (text: string) => void
   /** Where progress bars go when it is a terminal; tests leave it out. */
   progressStream?: ProgressStream
-  /** The network for downloads; tests inject a client bound to 127.0.0.1. */
+  /** The network for downloads and registry pulls; tests inject a client bound to 127.0.0.1. */
   http?: Http
-  /** The registry client's fetch (--pull-pause); tests inject one bound to 127.0.0.1. */
-  registryFetch?: HttpFetch
 }
 
 const defaultIo: Io = {
@@ -109,7 +106,7 @@ export function buildProgram(io: Io = defaultIo): Command {
     .addOption(new Option('--json', 'machine-readable output'))
     .addOption(new Option('--verbose', 'one line per file, retry and resume'))
     .action(async (flags: FetchFlags) => {
-      await fetchCommand(catalog(), flags, { stdout: io.stdout, stderr: io.stderr, progressStream: io.progressStream, http: io.http, registryFetch: io.registryFetch })
+      await fetchCommand(catalog(), flags, { stdout: io.stdout, stderr: io.stderr, progressStream: io.progressStream, http: io.http })
     })
 
   addArtifactOptions(
@@ -127,7 +124,7 @@ export function buildProgram(io: Io = defaultIo): Command {
     .addOption(new Option('--json', 'machine-readable result'))
     .addOption(new Option('--verbose', 'one line per downloaded file'))
     .action(async (flags: BuildFlags) => {
-      const buildIo = { stdout: io.stdout, stderr: io.stderr, progressStream: io.progressStream, http: io.http, registryFetch: io.registryFetch }
+      const buildIo = { stdout: io.stdout, stderr: io.stderr, progressStream: io.progressStream, http: io.http }
       if (isMatrix(flags)) await buildMatrixCommand(catalog(), flags, buildIo)
       else await buildCommand(catalog(), singleTarget(flags), buildIo)
     })

@@ -1,38 +1,17 @@
 /**
- * One artifact from one URL into a file of the cache's tmp/, verified while it streams: retries with
- * exponential backoff, resumes after a cut with an HTTP Range request, and restarts when the server
- * ignores Range. No whole file is ever held in memory.
+ * One artifact from one URL into a file of the cache's tmp/, verified against its SHA-256 while it
+ * streams, through the builder's one download routine (src/io/http-download.ts: retries, Range resume,
+ * restarts); and the small text files (published checksum files) with the same retries.
  */
 import { type Hash, createHash } from 'node:crypto'
-import { createWriteStream } from 'node:fs'
-import { truncate } from 'node:fs/promises'
-import { Transform } from 'node:stream'
-import { pipeline } from 'node:stream/promises'
-import { setTimeout as sleep } from 'node:timers/promises'
-import { reusedChunks } from '../io/file-chunks.js'
-import { ChecksumMismatchError, OfflineViolationError } from './errors.js'
-import { type Http, type HttpResponse, HttpProtocolError } from './http.js'
+import { type DownloadHooks, downloadToFile } from '../io/http-download.js'
+import { type Http, HttpError, statusError } from '../io/http.js'
+import { type RetryPolicy, withRetries } from '../io/retry.js'
+import { ChecksumMismatchError } from './errors.js'
 
-export interface RetryPolicy {
-  /** Attempts per source, the first included. */
-  tries: number
-  /** Delay before the second attempt; doubled for each next one. */
-  baseDelayMs: number
-  /** Upper bound of one delay, also of a server's Retry-After. */
-  maxDelayMs: number
-}
-
-export const DEFAULT_RETRY: RetryPolicy = { tries: 4, baseDelayMs: 1000, maxDelayMs: 30_000 }
-
-export interface DownloadHooks {
-  /** A response is about to stream; totalBytes is the whole file's size when the server said. */
-  started?(event: { url: string; totalBytes: number | null; resumedFrom: number }): void
-  /** Bytes of the file present so far (the resumed prefix included). */
-  progress?(bytes: number): void
-  retrying?(event: { url: string; attempt: number; delayMs: number; reason: string }): void
-  /** Something worth a line in --verbose output (a restart, a resume). */
-  note?(message: string): void
-}
+export { DEFAULT_RETRY, backoffDelay, type RetryPolicy } from '../io/retry.js'
+export { parseRetryAfter } from '../io/http.js'
+export { parseContentRange, type DownloadHooks } from '../io/http-download.js'
 
 export interface DownloadRequest {
   url: string
@@ -52,71 +31,29 @@ export class SourceUnavailableError extends Error {
   override name = 'SourceUnavailableError'
   /** HTTP status when the source answered with one. */
   readonly status: number | null
-  constructor(message: string, status: number | null = null) {
-    super(message)
+  constructor(message: string, status: number | null = null, cause?: unknown) {
+    super(message, cause === undefined ? undefined : { cause })
     this.status = status
   }
 }
 
-/** Statuses worth asking again: the server or something between says "not now". */
-const isRetryableStatus = (status: number) => status === 408 || status === 429 || (status >= 500 && status <= 599)
-
-/** Local failures (disk full, permissions) that no retry or other source can fix. */
-const FATAL_FS_CODES = new Set(['ENOSPC', 'EDQUOT', 'EROFS', 'EACCES', 'EPERM', 'EMFILE', 'ENFILE', 'EISDIR'])
-
-function isFatal(error: unknown): boolean {
-  if (error instanceof OfflineViolationError || error instanceof HttpProtocolError || error instanceof ChecksumMismatchError) return true
-  const { name, code } = error as { name?: string; code?: string }
-  if (name === 'AbortError' || code === 'ABORT_ERR') return true
-  return code !== undefined && (FATAL_FS_CODES.has(code) || code === 'UND_ERR_INVALID_ARG')
+/** A failed request as "this source cannot deliver", keeping the reason for the list of sources tried. */
+function unavailable(error: unknown): unknown {
+  if (error instanceof HttpError) return new SourceUnavailableError(error.reason, error.status ?? null, error)
+  return error
 }
 
-function describe(error: unknown): string {
-  const { code, message } = error as { code?: string; message?: string }
-  const text = message ?? String(error)
-  return code && !text.includes(code) ? `${text} (${code})` : text
-}
-
-async function hashPrefix(path: string): Promise<{ hash: Hash; size: number }> {
-  const hash = createHash('sha256')
-  let size = 0
-  for await (const chunk of reusedChunks(path)) {
-    hash.update(chunk)
-    size += chunk.length
+/** Hashes bytes as they come; asking for the digest does not end it (resumed prefixes are asked first). */
+export function sha256Verifier(expected: string): { update(chunk: Buffer): void; mismatch(): string | null } {
+  const hash: Hash = createHash('sha256')
+  return {
+    update: (chunk) => void hash.update(chunk),
+    mismatch: () => {
+      const actual = hash.copy().digest('hex')
+      return actual === expected ? null : actual
+    },
   }
-  return { hash, size }
 }
-
-/** Seconds or an HTTP date; null when absent or unreadable. */
-export function parseRetryAfter(value: string | undefined, now: number = Date.now()): number | null {
-  if (value === undefined) return null
-  if (/^\d+$/.test(value.trim())) return Number(value.trim()) * 1000
-  const date = Date.parse(value)
-  return Number.isNaN(date) ? null : Math.max(0, date - now)
-}
-
-/** Exponential backoff with jitter (so parallel builds hitting one mirror do not retry in lockstep). */
-export function backoffDelay(policy: RetryPolicy, attempt: number, retryAfterMs: number | null, random: () => number = Math.random): number {
-  if (retryAfterMs !== null) return Math.min(policy.maxDelayMs, retryAfterMs)
-  const exponential = Math.min(policy.maxDelayMs, policy.baseDelayMs * 2 ** (attempt - 1))
-  return Math.round(exponential * (0.5 + random() / 2))
-}
-
-/** `bytes <start>-<end>/<total|*>` → start and total. */
-export function parseContentRange(value: string | undefined): { start: number; total: number | null } | null {
-  const match = value === undefined ? null : /^bytes (\d+)-(\d+)\/(\d+|\*)$/.exec(value.trim())
-  if (!match) return null
-  return { start: Number(match[1]), total: match[3] === '*' ? null : Number(match[3]) }
-}
-
-function discardBody(response: HttpResponse): void {
-  response.body.on('error', () => {}) // a destroyed body may still report its socket's end
-  response.body.destroy()
-}
-
-type Attempt =
-  | { kind: 'done' }
-  | { kind: 'again'; reason: string; retryAfterMs: number | null; delay: boolean; restartedAfterMismatch?: true }
 
 /**
  * Downloads `url` into `partPath` until the file hashes to `expectedSha256`. Throws
@@ -124,98 +61,21 @@ type Attempt =
  * prefix for the next source) or a fatal error (offline violation, disk full, abort).
  */
 export async function downloadVerified(http: Http, request: DownloadRequest): Promise<void> {
-  const { url, retry, hooks = {} } = request
-  let restartedAfterMismatch = false
-  for (let attempt = 1; ; attempt++) {
-    let outcome: Attempt
-    try {
-      outcome = await attemptOnce(http, request, restartedAfterMismatch)
-    } catch (error) {
-      if (error instanceof SourceUnavailableError || isFatal(error)) throw error
-      outcome = { kind: 'again', reason: describe(error), retryAfterMs: null, delay: true }
-    }
-    if (outcome.kind === 'done') return
-    if (outcome.restartedAfterMismatch) restartedAfterMismatch = true
-    if (attempt >= retry.tries) throw new SourceUnavailableError(`${outcome.reason} (gave up after ${retry.tries} tries)`)
-    if (outcome.delay) {
-      const delayMs = backoffDelay(retry, attempt, outcome.retryAfterMs)
-      hooks.retrying?.({ url, attempt, delayMs, reason: outcome.reason })
-      await sleep(delayMs, undefined, request.signal ? { signal: request.signal } : {})
-    }
+  try {
+    await downloadToFile({
+      url: request.url,
+      http,
+      label: request.fileName,
+      partPath: request.partPath,
+      verifier: () => sha256Verifier(request.expectedSha256),
+      mismatch: (actual) => new ChecksumMismatchError(request.fileName, request.sourceLabel, request.expectedSha256, actual),
+      retry: request.retry,
+      ...(request.hooks ? { hooks: request.hooks } : {}),
+      signal: request.signal,
+    })
+  } catch (error) {
+    throw unavailable(error)
   }
-}
-
-async function attemptOnce(http: Http, request: DownloadRequest, restartedAfterMismatch: boolean): Promise<Attempt> {
-  const { url, partPath, expectedSha256, hooks = {} } = request
-  // Hash what earlier attempts left (this run's or a killed build's) so the download continues after it
-  // and the final digest covers the whole file.
-  let { hash, size: prefix } = await hashPrefix(partPath)
-  if (prefix > 0 && hash.copy().digest('hex') === expectedSha256) return { kind: 'done' } // complete already; only the commit was missed
-
-  const response = await http.get(url, {
-    headers: prefix > 0 ? { range: `bytes=${prefix}-` } : {},
-    ...(request.signal ? { signal: request.signal } : {}),
-  })
-  const { status } = response
-  let totalBytes: number | null = null
-  const length = response.headers['content-length']
-  if (status === 206 && prefix > 0) {
-    const range = parseContentRange(response.headers['content-range'])
-    if (range === null || range.start !== prefix) {
-      // A range other than the one asked for: appending would corrupt the file. Start over, at once.
-      discardBody(response)
-      await truncate(partPath, 0)
-      hooks.note?.(`${request.fileName}: ${request.sourceLabel} answered an unexpected range (${response.headers['content-range'] ?? 'none'}); starting over`)
-      return { kind: 'again', reason: 'unexpected Content-Range', retryAfterMs: null, delay: false }
-    }
-    totalBytes = range.total
-    hooks.note?.(`${request.fileName}: resuming at byte ${prefix} from ${request.sourceLabel}`)
-  } else if (status === 200) {
-    if (prefix > 0) {
-      // The server ignores Range and sends the whole file: drop the prefix and take it from the start.
-      await truncate(partPath, 0)
-      hash = createHash('sha256')
-      prefix = 0
-      hooks.note?.(`${request.fileName}: ${request.sourceLabel} ignored the Range request; downloading from the start`)
-    }
-    totalBytes = length !== undefined && /^\d+$/.test(length) ? Number(length) : null
-  } else if (status === 416 && prefix > 0) {
-    // The prefix is not a prefix of what the server has (longer than the file): start over.
-    discardBody(response)
-    await truncate(partPath, 0)
-    hooks.note?.(`${request.fileName}: ${request.sourceLabel} refused the resume range; starting over`)
-    return { kind: 'again', reason: 'HTTP 416 for the resume range', retryAfterMs: null, delay: false }
-  } else if (isRetryableStatus(status)) {
-    discardBody(response)
-    return { kind: 'again', reason: `HTTP ${status}`, retryAfterMs: parseRetryAfter(response.headers['retry-after']), delay: true }
-  } else {
-    discardBody(response)
-    throw new SourceUnavailableError(`HTTP ${status}`, status)
-  }
-
-  hooks.started?.({ url: response.url, totalBytes, resumedFrom: prefix })
-  let received = prefix
-  const hashing = new Transform({
-    transform(chunk: Buffer, _encoding, callback) {
-      hash.update(chunk)
-      received += chunk.length
-      hooks.progress?.(received)
-      callback(null, chunk)
-    },
-  })
-  // Append: after a 200 the file was truncated above, after a 206 the body continues the prefix.
-  await pipeline(response.body, hashing, createWriteStream(partPath, { flags: 'a' }))
-
-  const actual = hash.digest('hex')
-  if (actual === expectedSha256) return { kind: 'done' }
-  if (prefix > 0 && !restartedAfterMismatch) {
-    // The prefix may have come from another source or a server that changed the file between
-    // attempts: a fresh, whole download decides whether the source itself is wrong.
-    await truncate(partPath, 0)
-    hooks.note?.(`${request.fileName}: the resumed download does not verify; downloading again from the start`)
-    return { kind: 'again', reason: `resumed download did not verify (sha256 ${actual})`, retryAfterMs: null, delay: false, restartedAfterMismatch: true }
-  }
-  throw new ChecksumMismatchError(request.fileName, request.sourceLabel, expectedSha256, actual)
 }
 
 export interface TextRequest {
@@ -227,38 +87,35 @@ export interface TextRequest {
   signal?: AbortSignal
 }
 
-/** A small text file (a published checksum file), with the same retries as an artifact. */
-export async function downloadText(http: Http, request: TextRequest): Promise<string> {
-  const { url, retry } = request
-  for (let attempt = 1; ; attempt++) {
-    let reason: string
-    let retryAfterMs: number | null = null
-    try {
+/** A small body read whole, refusing more than `maxBytes`, with the same retries as a download. */
+export async function getBytes(http: Http, request: TextRequest): Promise<Buffer> {
+  const { url } = request
+  return withRetries(
+    request.retry,
+    async () => {
       const response = await http.get(url, request.signal ? { signal: request.signal } : {})
-      if (response.status === 200) {
-        const chunks: Buffer[] = []
-        let size = 0
-        for await (const chunk of response.body as AsyncIterable<Buffer>) {
-          size += chunk.length
-          if (size > request.maxBytes) {
-            // Leaving the loop by throwing destroys the body (and its connection).
-            throw new SourceUnavailableError(`larger than ${request.maxBytes} bytes: not a checksum file`)
-          }
-          chunks.push(chunk)
-        }
-        return Buffer.concat(chunks).toString('utf8')
+      if (response.status !== 200) throw statusError(response)
+      const chunks: Buffer[] = []
+      let size = 0
+      for await (const chunk of response.body as AsyncIterable<Buffer>) {
+        size += chunk.length
+        // Leaving the loop by throwing destroys the body (and its connection).
+        if (size > request.maxBytes) throw new HttpError(response.url, `larger than ${request.maxBytes} bytes`, { failure: 'body', retryable: false })
+        chunks.push(chunk)
       }
-      discardBody(response)
-      if (!isRetryableStatus(response.status)) throw new SourceUnavailableError(`HTTP ${response.status}`, response.status)
-      reason = `HTTP ${response.status}`
-      retryAfterMs = parseRetryAfter(response.headers['retry-after'])
-    } catch (error) {
-      if (error instanceof SourceUnavailableError || isFatal(error)) throw error
-      reason = describe(error)
-    }
-    if (attempt >= retry.tries) throw new SourceUnavailableError(`${reason} (gave up after ${retry.tries} tries)`)
-    const delayMs = backoffDelay(retry, attempt, retryAfterMs)
-    request.hooks?.retrying?.({ url, attempt, delayMs, reason })
-    await sleep(delayMs, undefined, request.signal ? { signal: request.signal } : {})
+      return Buffer.concat(chunks)
+    },
+    { signal: request.signal, onRetry: (event) => request.hooks?.retrying?.({ url, attempt: event.attempt, delayMs: event.delayMs, reason: event.reason }) },
+  )
+}
+
+/** A published checksum file; a source that cannot deliver is SourceUnavailableError. */
+export async function downloadText(http: Http, request: TextRequest): Promise<string> {
+  try {
+    return (await getBytes(http, request)).toString('utf8')
+  } catch (error) {
+    const e = unavailable(error)
+    if (e instanceof SourceUnavailableError && /^larger than/.test(e.message)) throw new SourceUnavailableError(`${e.message}: not a checksum file`, null, error)
+    throw e
   }
 }

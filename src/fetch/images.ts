@@ -11,7 +11,8 @@ import { mkdir, rename, rm, stat } from 'node:fs/promises'
 import { dirname, join } from 'node:path'
 import { UsageError } from '../model/errors.js'
 import type { Arch, OsFamily } from '../model/target.js'
-import { findArchiveImage, pullImage, readImageArchive, resolveEndpoint, type ArchiveImage, type HttpFetch, type ImageArchiveInfo, type TargetPlatform } from '../oci/index.js'
+import type { Http } from '../io/http.js'
+import { findArchiveImage, pullImage, readImageArchive, resolveEndpoint, type ArchiveImage, type ImageArchiveInfo, type TargetPlatform } from '../oci/index.js'
 import { parseImageReference } from '../resolve/validate.js'
 import { hashFile } from './cache.js'
 
@@ -35,7 +36,8 @@ export interface ImageRequest {
   insecureRegistries: string[]
   offline: boolean
   cacheDir: string
-  http?: HttpFetch | undefined
+  /** The builder's HTTP client (proxy settings and all); needed only to pull. */
+  http?: Http | undefined
 }
 
 export interface CarriedImage {
@@ -118,7 +120,7 @@ async function exists(path: string): Promise<boolean> {
 export async function imageRequests(
   target: { pauseImage: string; kubeedgeImages: readonly string[]; family: OsFamily; arch: Arch },
   settings: ImageSettings,
-  http: HttpFetch | undefined,
+  http: Http | undefined,
 ): Promise<ImageRequest[]> {
   const platform = targetPlatform(target.family, target.arch)
   const common = { family: target.family, arch: target.arch, insecureRegistries: settings.insecureRegistries, offline: settings.offline, cacheDir: settings.cacheDir, http }
@@ -247,11 +249,12 @@ async function pullIntoCache(request: ImageRequest, platform: TargetPlatform, ca
   await mkdir(dirname(cached), { recursive: true })
   // Unique per pull, not per process and millisecond: parallel builds of one process pull at once.
   const temporary = `${cached}.${process.pid}-${randomBytes(6).toString('hex')}.tmp`
+  if (request.http === undefined) throw new Error('internal: pulling an image needs an HTTP client')
   try {
     const result = await pullImage(request.reference, platform, {
       output: temporary,
       insecureRegistries: request.insecureRegistries,
-      ...(request.http ? { http: request.http } : {}),
+      http: request.http,
     })
     await rename(temporary, cached)
     return { sha256: result.sha256, size: result.size }

@@ -4,6 +4,7 @@
  */
 import { MultiBar, type SingleBar } from 'cli-progress'
 import type { ResolvedComponent } from '../resolve/resolve.js'
+import type { DownloadHooks } from '../io/http-download.js'
 import type { FetchReporter, FetchedArtifact } from './fetch.js'
 import { formatBytes } from '../render/format-bytes.js'
 
@@ -12,6 +13,8 @@ export interface ProgressStream extends NodeJS.WritableStream {
 }
 
 export interface ProgressReporter extends FetchReporter {
+  /** Hooks that show any other download (a Node package) the way artifacts are shown: a bar, retries, notes. */
+  transfer(label: string, source: string): DownloadHooks
   /** Ends the bars (leaves the terminal as it was). Call once, after fetchArtifacts settles. */
   close(): void
 }
@@ -74,25 +77,43 @@ export function createProgressReporter(options: ProgressOptions): ProgressReport
     listening = false
     for (const signal of signals) process.removeListener(signal, onSignal)
   }
-  const drop = (component: ResolvedComponent) => {
-    const entry = bars.get(key(component))
+  const dropKey = (id: string) => {
+    const entry = bars.get(id)
     if (entry && multibar) multibar.remove(entry.bar)
-    bars.delete(key(component))
+    bars.delete(id)
+  }
+  const drop = (component: ResolvedComponent) => dropKey(key(component))
+  const startBar = (id: string, file: string, source: string, event: { totalBytes: number | null; resumedFrom: number }) => {
+    if (!multibar) return
+    dropKey(id)
+    listen()
+    const total = event.totalBytes ?? 0
+    const bar = multibar.create(total, event.resumedFrom, {
+      file,
+      got: formatBytes(event.resumedFrom),
+      size: event.totalBytes === null ? '?' : formatBytes(event.totalBytes),
+      source,
+    })
+    bars.set(id, { bar, total })
   }
 
   return {
     started(event) {
-      if (!multibar) return
-      drop(event.component)
-      listen()
-      const total = event.totalBytes ?? 0
-      const bar = multibar.create(total, event.resumedFrom, {
-        file: event.component.fileName,
-        got: formatBytes(event.resumedFrom),
-        size: event.totalBytes === null ? '?' : formatBytes(event.totalBytes),
-        source: event.source,
-      })
-      bars.set(key(event.component), { bar, total })
+      startBar(key(event.component), event.component.fileName, event.source, event)
+    },
+    transfer(label, source) {
+      const id = `transfer:${label}`
+      return {
+        started: (event) => startBar(id, label, source, event),
+        progress: (bytes) => bars.get(id)?.bar.update(bytes, { got: formatBytes(bytes) }),
+        retrying: (event) => {
+          dropKey(id)
+          if (verbose || tty) line(`${label}: ${event.reason} from ${event.url}; retry ${event.attempt + 1} in ${(event.delayMs / 1000).toFixed(1)} s`)
+        },
+        note: (message) => {
+          if (verbose) line(message)
+        },
+      }
     },
     progress(component, bytes) {
       bars.get(key(component))?.bar.update(bytes, { got: formatBytes(bytes) })

@@ -3,4 +3,4 @@ export { pullImage, type PullOptions, type PullProgress, type PullResult } from 
 export { readImageArchive, findArchiveImage, type ArchiveImage, type ImageArchiveInfo } from './archive.js'
 export { IntegrityError, RegistryError } from './errors.js'
 export { formatPlatform, validateTargetPlatform, type ImagePlatform, type TargetPlatform } from './platform.js'
-export { resolveEndpoint, allowsPlainHttp, isLoopbackHost, type HttpFetch, type RegistryEndpoint } from './registry.js'
+export { resolveEndpoint, allowsPlainHttp, isLoopbackHost, type RegistryEndpoint } from './registry.js'

@@ -9,16 +9,14 @@ import { createHash } from 'node:crypto'
 import { createWriteStream } from 'node:fs'
 import { mkdir, mkdtemp, open, readFile, rename, rm } from 'node:fs/promises'
 import { basename, dirname, join, resolve } from 'node:path'
-import { Readable, Transform } from 'node:stream'
-import { pipeline } from 'node:stream/promises'
-import type { ReadableStream as NodeReadableStream } from 'node:stream/web'
 import { EdgebundleError, UsageError } from '../model/errors.js'
 import { parseImageReference } from '../resolve/validate.js'
 import { assertDigest, assertSize, parseDigest, sha256Hex, type Sha256Digest } from './digest.js'
 import { IntegrityError, RegistryError } from './errors.js'
 import { archiveMtime, layoutIndexJson, writeLayoutTar, type LayoutBlob } from './layout.js'
 import { assertConfigPlatform, descriptorPlatform, formatPlatform, selectManifest, validateTargetPlatform, type ImagePlatform, type TargetPlatform } from './platform.js'
-import { RegistryClient, readLimitedBytes, resolveEndpoint, type RegistryClientOptions } from './registry.js'
+import { downloadToFile } from '../io/http-download.js'
+import { RegistryClient, asRegistryError, resolveEndpoint, type RegistryClientOptions } from './registry.js'
 import {
   ANNOTATIONS,
   INDEX_MEDIA_TYPES,
@@ -220,25 +218,19 @@ async function fetchManifest(
     new UsageError(`the image ${reference} was not found at ${client.endpoint.host}${detail}`, {
       hint: 'Check the repository and tag; edgebundle does not guess a default tag.',
     })
-  const result = await client.get(`manifests/${tagOrDigest}`, MANIFEST_ACCEPT, notFound)
-  let bytes: Buffer
-  try {
-    bytes = await readLimitedBytes(result.response, MAX_MANIFEST_BYTES, result.touch)
-  } finally {
-    result.done()
-  }
+  const { bytes, headers } = await client.getBytes(`manifests/${tagOrDigest}`, MANIFEST_ACCEPT, MAX_MANIFEST_BYTES, notFound)
   const hex = sha256Hex(bytes)
   const what = `manifest ${tagOrDigest} of ${reference}`
   if (expect) {
     if (expect.size !== undefined) assertSize(expect.size, bytes.length, what)
     assertDigest(expect.digest, hex, what)
   }
-  const claimed = result.response.headers.get('docker-content-digest')
+  const claimed = headers['docker-content-digest']
   if (claimed && /^sha256:[a-f0-9]{64}$/.test(claimed) && claimed !== `sha256:${hex}`) {
     throw new IntegrityError(`${what}: the registry says ${claimed} but the bytes hash to sha256:${hex}`)
   }
   const json = parseJson(bytes, what) as { schemaVersion?: unknown; mediaType?: unknown; manifests?: unknown; layers?: unknown }
-  const headerType = (result.response.headers.get('content-type') ?? '').split(';')[0]!.trim()
+  const headerType = (headers['content-type'] ?? '').split(';')[0]!.trim()
   const mediaType = typeof json.mediaType === 'string' ? json.mediaType : headerType
   if (json.schemaVersion === 1 || mediaType === MEDIA_TYPES.dockerSchema1 || mediaType === MEDIA_TYPES.dockerSchema1Signed) {
     throw new UsageError(`the image ${reference} uses Docker's schema 1 manifest format, which cannot be verified by digest`, {
@@ -262,9 +254,9 @@ async function fetchManifest(
 }
 
 /**
- * Streams one blob to `<dir>/<hex>`, hashing as it goes and stopping the moment it exceeds the declared
- * size. Verified before it returns; a bad blob's file is removed. A connection that breaks mid-body is
- * retried from the start (registries need not support ranges); a digest mismatch is not retried.
+ * Streams one blob to `<dir>/<hex>` through the builder's one download routine: hashed as it goes,
+ * stopped the moment it exceeds the declared size, resumed with a Range request after a cut (a registry
+ * that ignores Range sends it whole again), verified before it returns. A bad blob's file is removed.
  */
 async function downloadBlob(
   client: RegistryClient,
@@ -273,71 +265,52 @@ async function downloadBlob(
   dir: string,
   role: 'config' | 'layer',
   progress: (event: PullProgress) => void,
-  attempts = 3,
 ): Promise<string> {
   const file = join(dir, digest.hex)
   const what = `${role} blob ${digest.digest}`
-  for (let attempt = 1; ; attempt++) {
-    try {
-      await downloadOnce(client, descriptor, digest, file, what, role, progress)
-      return file
-    } catch (error) {
-      await rm(file, { force: true })
-      if (error instanceof EdgebundleError || attempt >= attempts || client.aborted) throw wrapNetworkError(error, what)
-    }
-  }
-}
-
-async function downloadOnce(
-  client: RegistryClient,
-  descriptor: Descriptor,
-  digest: Sha256Digest,
-  file: string,
-  what: string,
-  role: 'config' | 'layer',
-  progress: (event: PullProgress) => void,
-): Promise<void> {
-  const result = await client.get(`blobs/${digest.digest}`, '*/*', (detail) => new RegistryError(`${what} is missing from the registry${detail}`, { status: 404 }))
+  const path = `blobs/${digest.digest}`
   try {
-    const { response } = result
-    const declared = response.headers.get('content-length')
-    if (declared !== null && /^[0-9]+$/.test(declared) && Number(declared) !== descriptor.size) {
-      await response.body?.cancel()
-      throw new IntegrityError(`${what}: the registry sends ${declared} bytes but the manifest says ${descriptor.size}`)
-    }
-    if (!response.body) throw new RegistryError(`${what}: empty response`)
-    const hash = createHash('sha256')
-    let received = 0
-    const meter = new Transform({
-      transform(chunk: Buffer, _encoding, callback) {
-        result.touch()
-        received += chunk.length
-        if (received > descriptor.size) {
-          callback(new IntegrityError(`${what}: more than the ${descriptor.size} bytes the manifest declares`))
-          return
-        }
-        hash.update(chunk)
-        progress({ kind: 'blob', role, digest: digest.digest, received, size: descriptor.size })
-        callback(null, chunk)
+    await downloadToFile({
+      url: client.apiUrl(path),
+      open: async (headers) => {
+        const response = await client.open(path, '*/*', headers)
+        // 206 and 416 answer the resume; the rest of the statuses are the registry's to explain.
+        if (response.status === 200 || response.status === 206 || response.status === 416) return response
+        throw await client.failure(path, response, (detail) => new RegistryError(`${what} is missing from the registry${detail}`, { status: 404 }))
       },
+      label: what,
+      partPath: file,
+      expectedSize: descriptor.size,
+      sizeMismatch: (announced) => new IntegrityError(`${what}: the registry sends ${announced} bytes but the manifest says ${descriptor.size}`),
+      verifier: () => {
+        const hash = createHash('sha256')
+        let received = 0
+        return {
+          update(chunk) {
+            received += chunk.length
+            if (received > descriptor.size) throw new IntegrityError(`${what}: more than the ${descriptor.size} bytes the manifest declares`)
+            hash.update(chunk)
+          },
+          mismatch() {
+            const hex = hash.copy().digest('hex')
+            return hex === digest.hex ? null : `sha256:${hex}`
+          },
+        }
+      },
+      mismatch: (actual) =>
+        new IntegrityError(`${what}: sha256 mismatch: expected ${digest.digest}, got ${actual}`, {
+          hint: 'The bytes were altered in transit or storage. Nothing was written; retry, and if it persists, distrust the source.',
+        }),
+      retry: client.retry,
+      hooks: { progress: (received) => progress({ kind: 'blob', role, digest: digest.digest, received, size: descriptor.size }) },
+      signal: client.signal,
     })
-    const out = createWriteStream(file, { flags: 'wx', mode: 0o600 })
-    const closed = new Promise<void>((done) => out.once('close', done))
-    try {
-      await pipeline(Readable.fromWeb(response.body as unknown as NodeReadableStream<Uint8Array>), meter, out)
-    } catch (error) {
-      // The file may still be opening when the body fails: removed before it exists, it would appear
-      // after, and the retry's exclusive create would find it there.
-      out.destroy()
-      await closed
-      throw error
-    }
-    assertSize(descriptor.size, received, what)
-    assertDigest(digest, hash.digest('hex'), what)
-    progress({ kind: 'blob-done', role, digest: digest.digest, size: descriptor.size })
-  } finally {
-    result.done()
+  } catch (error) {
+    await rm(file, { force: true })
+    throw wrapNetworkError(asRegistryError(error), what)
   }
+  progress({ kind: 'blob-done', role, digest: digest.digest, size: descriptor.size })
+  return file
 }
 
 function wrapNetworkError(error: unknown, what: string): unknown {

@@ -1,31 +1,23 @@
 /**
- * A read-only client for the OCI distribution API: where a reference lives, anonymous bearer tokens,
- * redirects, retries, timeouts. It only ever GETs; nothing here writes to a registry.
+ * A read-only client for the OCI distribution API: where a reference lives, anonymous bearer tokens, and
+ * which redirects may be followed. The requests themselves (proxies, timeouts, redirects, retries) are
+ * the builder's one HTTP client's. It only ever GETs; nothing here writes to a registry.
  */
-import { setTimeout as sleep } from 'node:timers/promises'
+import { type Http, HttpError, type HttpResponse, discardBody, isRetryableStatus, redactUrl } from '../io/http.js'
+import { type RetryPolicy, withRetries } from '../io/retry.js'
 import type { ImageReference } from '../resolve/validate.js'
 import { RegistryError } from './errors.js'
 
-/**
- * The HTTP seam: a fetch-compatible function. The default is Node's global fetch; tests inject a wrapper
- * to record or refuse URLs. Redirects are always 'manual' because this client follows them itself: it
- * must drop the token when a redirect leaves the registry's origin (blob storage on a CDN) and refuse a
- * downgrade from https to plain http.
- */
-export type HttpFetch = (
-  url: string,
-  init: { method: 'GET'; headers: Record<string, string>; redirect: 'manual'; signal: AbortSignal },
-) => Promise<Response>
+export { redactUrl } from '../io/http.js'
 
 export interface RegistryClientOptions {
   /** Hosts (host or host:port) that may be spoken to over plain HTTP, besides loopback. */
   insecureRegistries?: readonly string[]
-  http?: HttpFetch
+  /** The builder's HTTP client (proxy settings, timeouts); tests aim it at 127.0.0.1. */
+  http: Http
   signal?: AbortSignal
-  /** Abort a request when no bytes arrive for this long (headers or body). Default 60 s. */
-  idleTimeoutMs?: number
-  /** Attempts for transient failures (network errors, 429, 5xx). Default 3. */
-  attempts?: number
+  /** Retries of transient failures (network errors, 429, 5xx). Default 3 tries. */
+  retry?: RetryPolicy
 }
 
 /** Where a repository is served from. */
@@ -132,48 +124,36 @@ export function parseWwwAuthenticate(header: string): Challenge[] {
 }
 
 /** The registry's error body ({errors:[{code,message}]}) as a short text, when there is one. */
-async function describeErrorBody(response: Response): Promise<string> {
+async function describeErrorBody(response: HttpResponse): Promise<string> {
   try {
-    const text = (await response.text()).slice(0, 4096)
+    const text = (await readLimitedBytes(response, 4096)).toString('utf8')
     const parsed = JSON.parse(text) as { errors?: { code?: unknown; message?: unknown }[] }
     const first = parsed.errors?.[0]
     if (first) return ` (${String(first.code ?? '')}${first.message ? `: ${String(first.message)}` : ''})`
   } catch {
-    // Not JSON, or the body failed: the status alone has to do.
+    // Not JSON, too long, or the body failed: the status alone has to do.
   }
   return ''
 }
 
-const TRANSIENT = new Set([408, 429, 500, 502, 503, 504])
-const MAX_REDIRECTS = 5
-
-/** A response whose body the caller streams; it must call `touch` per chunk and `done` at the end. */
-export interface StreamingResponse {
-  response: Response
-  url: string
-  /** Re-arms the idle timer: call it whenever body bytes arrive. */
-  touch(): void
-  /** Stops the idle timer. */
-  done(): void
-}
+/** Transient failures are retried quickly: a pull is a handful of small requests and one or two blobs. */
+export const REGISTRY_RETRY: RetryPolicy = { tries: 3, baseDelayMs: 250, maxDelayMs: 5000 }
 
 export class RegistryClient {
   readonly endpoint: RegistryEndpoint
-  private readonly http: HttpFetch
+  readonly retry: RetryPolicy
+  readonly signal: AbortSignal | undefined
+  private readonly http: Http
   private readonly insecure: readonly string[]
-  private readonly idleTimeoutMs: number
-  private readonly attempts: number
-  private readonly signal: AbortSignal | undefined
   /** Anonymous tokens by realm+service+scope, so one is fetched once per pull. */
   private readonly tokens = new Map<string, string>()
   private token: string | undefined
 
-  constructor(endpoint: RegistryEndpoint, options: RegistryClientOptions = {}) {
+  constructor(endpoint: RegistryEndpoint, options: RegistryClientOptions) {
     this.endpoint = endpoint
-    this.http = options.http ?? ((url, init) => fetch(url, init))
+    this.http = options.http
     this.insecure = options.insecureRegistries ?? []
-    this.idleTimeoutMs = options.idleTimeoutMs ?? 60_000
-    this.attempts = Math.max(1, options.attempts ?? 3)
+    this.retry = options.retry ?? REGISTRY_RETRY
     this.signal = options.signal
   }
 
@@ -182,7 +162,7 @@ export class RegistryClient {
     return this.signal?.aborted ?? false
   }
 
-  private apiUrl(path: string): string {
+  apiUrl(path: string): string {
     return `${this.endpoint.scheme}://${this.endpoint.host}/v2/${this.endpoint.repository}/${path}`
   }
 
@@ -191,99 +171,67 @@ export class RegistryClient {
   }
 
   /**
-   * GETs /v2/<repository>/<path> and returns the successful response, body unread. Handles a 401 bearer
-   * challenge (anonymous token, then one retry), redirects, and transient failures. Any other status
-   * becomes a RegistryError, or a UsageError for a 404 when `notFound` says what the user got wrong.
+   * GETs /v2/<repository>/<path> and reads the body whole (at most `limit` bytes), retrying transient
+   * failures, a body cut short included. Any other status becomes a RegistryError, or the error
+   * `notFound` makes for a 404.
    */
-  async get(path: string, accept: string, notFound?: (detail: string) => Error): Promise<StreamingResponse> {
-    let lastError: unknown
-    for (let attempt = 1; attempt <= this.attempts; attempt++) {
-      if (attempt > 1) await sleep(Math.min(250 * 2 ** (attempt - 2), 2000), undefined, { signal: this.signal })
-      try {
-        return await this.getOnce(path, accept, notFound)
-      } catch (error) {
-        lastError = error
-        if (!(error instanceof RetryableError) || this.signal?.aborted) break
-      }
+  async getBytes(path: string, accept: string, limit: number, notFound?: (detail: string) => Error): Promise<{ bytes: Buffer; headers: HttpResponse['headers'] }> {
+    try {
+      return await withRetries(
+        this.retry,
+        async () => {
+          const response = await this.open(path, accept)
+          if (response.status < 200 || response.status >= 300) throw await this.failure(path, response, notFound)
+          return { bytes: await readLimitedBytes(response, limit), headers: response.headers }
+        },
+        { signal: this.signal },
+      )
+    } catch (error) {
+      throw asRegistryError(error)
     }
-    if (lastError instanceof RetryableError) {
-      throw new RegistryError(`${lastError.message} (after ${this.attempts} attempts)`, { cause: lastError.cause, ...(lastError.status === undefined ? {} : { status: lastError.status }) })
-    }
-    throw lastError
   }
 
-  private async getOnce(path: string, accept: string, notFound?: (detail: string) => Error): Promise<StreamingResponse> {
+  /**
+   * One GET of /v2/<repository>/<path> with a bearer token when the registry asks for one (a 401 is
+   * answered once); every other status is the caller's. No retries: the caller's loop retries.
+   */
+  async open(path: string, accept: string, headers: Record<string, string> = {}): Promise<HttpResponse> {
     let authRetried = false
     for (;;) {
-      const result = await this.follow(this.apiUrl(path), { Accept: accept }, true)
-      const { response } = result
+      const sendHeaders: Record<string, string> = { ...headers, accept }
+      // The client drops the token when a redirect leaves the registry's origin (blob storage on a CDN).
+      if (this.token) sendHeaders['authorization'] = `Bearer ${this.token}`
+      const response = await this.http.get(this.apiUrl(path), {
+        headers: sendHeaders,
+        onRedirect: (from, to) => this.assertTransportAllowed(to, `GET ${redactUrl(from.href)} redirected to`),
+        ...(this.signal ? { signal: this.signal } : {}),
+      })
       if (response.status === 401 && !authRetried) {
-        const header = response.headers.get('www-authenticate') ?? ''
-        result.done()
-        await response.body?.cancel()
+        const header = response.headers['www-authenticate'] ?? ''
+        discardBody(response)
         await this.authenticate(header)
         authRetried = true
         continue
       }
-      if (response.ok) return result
-      result.done()
-      const detail = await describeErrorBody(response)
-      const what = `GET ${this.where()}/v2/${this.endpoint.repository}/${path}: HTTP ${response.status}${detail}`
-      if (response.status === 404 && notFound) throw notFound(detail)
-      if (response.status === 401 || response.status === 403) {
-        throw new RegistryError(`${what}: access denied to an anonymous pull`, {
-          status: response.status,
-          hint: 'edgebundle pulls anonymously. For a private image, pull it yourself and give the archive with --pause-image-archive.',
-        })
-      }
-      if (TRANSIENT.has(response.status)) throw new RetryableError(what, response.status)
-      throw new RegistryError(what, { status: response.status })
+      return response
     }
   }
 
-  /** One request plus its redirects. `withToken` sends the bearer token while on the registry's origin. */
-  private async follow(start: string, headers: Record<string, string>, withToken: boolean): Promise<StreamingResponse> {
-    const origin = new URL(start).origin
-    let url = start
-    for (let hop = 0; hop <= MAX_REDIRECTS; hop++) {
-      const sendHeaders: Record<string, string> = { ...headers, 'User-Agent': 'edgebundle' }
-      // The token belongs to the registry; storage backends behind a redirect get a pre-signed URL instead.
-      if (withToken && this.token && new URL(url).origin === origin) sendHeaders['Authorization'] = `Bearer ${this.token}`
-      const controller = new AbortController()
-      const onAbort = () => controller.abort(this.signal?.reason)
-      this.signal?.addEventListener('abort', onAbort, { once: true })
-      let timer: NodeJS.Timeout | undefined
-      const arm = () => {
-        clearTimeout(timer)
-        timer = setTimeout(() => controller.abort(new Error(`no data for ${this.idleTimeoutMs} ms`)), this.idleTimeoutMs)
-      }
-      const done = () => {
-        clearTimeout(timer)
-        this.signal?.removeEventListener('abort', onAbort)
-      }
-      arm()
-      let response: Response
-      try {
-        response = await this.http(url, { method: 'GET', headers: sendHeaders, redirect: 'manual', signal: controller.signal })
-      } catch (error) {
-        done()
-        if (this.signal?.aborted) throw error
-        const reason = error instanceof Error ? ((error.cause as Error | undefined)?.message ?? error.message) : String(error)
-        throw new RetryableError(`GET ${redactUrl(url)}: ${reason}`, undefined, error)
-      }
-      if ([301, 302, 303, 307, 308].includes(response.status)) {
-        done()
-        await response.body?.cancel()
-        const location = response.headers.get('location')
-        if (!location) throw new RegistryError(`GET ${redactUrl(url)}: redirect without a Location`)
-        const next = new URL(location, url)
-        this.assertTransportAllowed(next, `GET ${redactUrl(url)} redirected to`)
-        url = next.toString()
-        continue
-      }
-      return { response, url, touch: arm, done }
+  /** The error for a status `get` cannot use: retryable (an HttpError) for 408/429/5xx, else a RegistryError. */
+  async failure(path: string, response: HttpResponse, notFound?: (detail: string) => Error): Promise<Error> {
+    const detail = await describeErrorBody(response)
+    const what = `GET ${this.where()}/v2/${this.endpoint.repository}/${path}: HTTP ${response.status}${detail}`
+    if (response.status === 404 && notFound) return notFound(detail)
+    if (response.status === 401 || response.status === 403) {
+      return new RegistryError(`${what}: access denied to an anonymous pull`, {
+        status: response.status,
+        hint: 'edgebundle pulls anonymously. For a private image, pull it yourself and give the archive with --pause-image-archive.',
+      })
     }
-    throw new RegistryError(`GET ${redactUrl(start)}: more than ${MAX_REDIRECTS} redirects`)
+    if (isRetryableStatus(response.status)) {
+      return new HttpError(response.url, `HTTP ${response.status}${detail}`, { failure: 'status', status: response.status, retryable: true })
+    }
+    return new RegistryError(what, { status: response.status })
   }
 
   /** Refuses a redirect target or token realm that is plain HTTP to a host not allowed it, or not HTTP at all. */
@@ -326,76 +274,65 @@ export class RegistryClient {
     }
     if (service !== undefined) realmUrl.searchParams.append('service', service)
     for (const s of scope.split(' ').filter(Boolean)) realmUrl.searchParams.append('scope', s)
-    const result = await this.follow(realmUrl.toString(), { Accept: 'application/json' }, false)
-    const { response } = result
+    const tokenUrl = realmUrl.toString()
+    let token: string
     try {
-      if (!response.ok) {
-        throw new RegistryError(`token request to ${redactUrl(realmUrl.toString())} failed: HTTP ${response.status}${await describeErrorBody(response)}`, {
-          status: response.status,
-          hint: response.status === 401 || response.status === 403 ? 'The registry does not grant anonymous pulls of this repository.' : undefined,
-        })
-      }
-      const text = await readLimited(response, 64 * 1024, result.touch)
-      let body: { token?: unknown; access_token?: unknown }
-      try {
-        body = JSON.parse(text) as typeof body
-      } catch {
-        throw new RegistryError(`token response from ${redactUrl(realmUrl.toString())} is not JSON`)
-      }
-      const token = typeof body.token === 'string' && body.token ? body.token : typeof body.access_token === 'string' ? body.access_token : ''
-      if (!token) throw new RegistryError(`token response from ${redactUrl(realmUrl.toString())} has no token`)
-      this.tokens.set(key, token)
-      this.token = token
-    } finally {
-      result.done()
+      token = await withRetries(
+        this.retry,
+        async () => {
+          const response = await this.http.get(tokenUrl, {
+            headers: { accept: 'application/json' },
+            onRedirect: (from, to) => this.assertTransportAllowed(to, `GET ${redactUrl(from.href)} redirected to`),
+            ...(this.signal ? { signal: this.signal } : {}),
+          })
+          if (response.status !== 200) {
+            if (isRetryableStatus(response.status)) throw new HttpError(response.url, `token request failed: HTTP ${response.status}`, { failure: 'status', status: response.status, retryable: true })
+            throw new RegistryError(`token request to ${redactUrl(tokenUrl)} failed: HTTP ${response.status}${await describeErrorBody(response)}`, {
+              status: response.status,
+              ...(response.status === 401 || response.status === 403 ? { hint: 'The registry does not grant anonymous pulls of this repository.' } : {}),
+            })
+          }
+          const text = (await readLimitedBytes(response, 64 * 1024)).toString('utf8')
+          let body: { token?: unknown; access_token?: unknown }
+          try {
+            body = JSON.parse(text) as typeof body
+          } catch {
+            throw new RegistryError(`token response from ${redactUrl(tokenUrl)} is not JSON`)
+          }
+          const value = typeof body.token === 'string' && body.token ? body.token : typeof body.access_token === 'string' ? body.access_token : ''
+          if (!value) throw new RegistryError(`token response from ${redactUrl(tokenUrl)} has no token`)
+          return value
+        },
+        { signal: this.signal },
+      )
+    } catch (error) {
+      throw asRegistryError(error)
     }
+    this.tokens.set(key, token)
+    this.token = token
   }
 }
 
-/** A failure worth another attempt: network errors, timeouts, 408/429/5xx. */
-class RetryableError extends Error {
-  constructor(
-    message: string,
-    readonly status: number | undefined,
-    cause?: unknown,
-  ) {
-    super(message, cause === undefined ? undefined : { cause })
-  }
-}
-
-/** Drops query strings from URLs in messages: pre-signed storage URLs carry credentials there. */
-export function redactUrl(url: string): string {
-  try {
-    const u = new URL(url)
-    return `${u.protocol}//${u.host}${u.pathname}${u.search ? '?…' : ''}`
-  } catch {
-    return url
-  }
+/** A request that failed for good (network, retries spent) as the registry's error, naming the URL. */
+export function asRegistryError(error: unknown): unknown {
+  if (!(error instanceof HttpError)) return error
+  return new RegistryError(error.message, { cause: error, ...(error.status === undefined ? {} : { status: error.status }), ...(error.hint ? { hint: error.hint } : {}) })
 }
 
 /** Reads a small body whole, refusing more than `limit` bytes (a manifest, a token). */
-export async function readLimited(response: Response, limit: number, touch: () => void): Promise<string> {
-  return (await readLimitedBytes(response, limit, touch)).toString('utf8')
-}
-
-export async function readLimitedBytes(response: Response, limit: number, touch: () => void): Promise<Buffer> {
-  const declared = Number(response.headers.get('content-length') ?? NaN)
+export async function readLimitedBytes(response: HttpResponse, limit: number): Promise<Buffer> {
+  const declared = Number(response.headers['content-length'] ?? NaN)
   if (Number.isFinite(declared) && declared > limit) {
-    await response.body?.cancel()
+    discardBody(response)
     throw new RegistryError(`${redactUrl(response.url)}: response of ${declared} bytes exceeds the ${limit} allowed`)
   }
   const chunks: Buffer[] = []
   let total = 0
-  if (response.body) {
-    for await (const chunk of response.body as unknown as AsyncIterable<Uint8Array>) {
-      touch()
-      total += chunk.length
-      // Throwing inside for-await cancels the stream, which frees the connection.
-      if (total > limit) {
-        throw new RegistryError(`${redactUrl(response.url)}: response exceeds the ${limit} bytes allowed`)
-      }
-      chunks.push(Buffer.from(chunk))
-    }
+  for await (const chunk of response.body as AsyncIterable<Buffer>) {
+    total += chunk.length
+    // Throwing inside for-await destroys the body, which frees the connection.
+    if (total > limit) throw new RegistryError(`${redactUrl(response.url)}: response exceeds the ${limit} bytes allowed`)
+    chunks.push(chunk)
   }
   return Buffer.concat(chunks)
 }

@@ -10,6 +10,7 @@
  *
  * One builder per key at a time (a lock); a second one waits and takes the first one's result.
  */
+import type { DownloadHooks } from '../io/http-download.js'
 import { createHash, randomBytes } from 'node:crypto'
 import { readFileSync } from 'node:fs'
 import { chmod, copyFile, mkdir, readFile, readdir, rename, rm, stat, utimes, writeFile } from 'node:fs/promises'
@@ -72,6 +73,8 @@ export interface ExecutableOptions {
   env?: NodeJS.ProcessEnv
   /** Progress lines for people. */
   note?: (message: string) => void
+  /** Progress of a Node package download (a bar on a terminal). */
+  transfer?: ((label: string, source: string) => DownloadHooks) | undefined
 }
 
 export interface BuiltExecutable {
@@ -386,6 +389,7 @@ async function build(spec: SeaSpec, options: ExecutableOptions, context: BuildCo
     given: options.nodeBinaries ?? {},
     ...(options.retry ? { retry: options.retry } : {}),
     note,
+    transfer: options.transfer,
   }
   const runtimeStarted = performance.now()
   const x64: NodeRuntime = await obtainNodeRuntime('linux/amd64', runtimeOptions)

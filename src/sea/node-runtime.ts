@@ -19,6 +19,7 @@ import { join } from 'node:path'
 import { ArtifactCache } from '../fetch/cache.js'
 import type { RetryPolicy } from '../fetch/download.js'
 import type { Http } from '../fetch/http.js'
+import type { DownloadHooks } from '../io/http-download.js'
 import {
   ExecutableBuildError,
   NodeBinaryError,
@@ -60,6 +61,8 @@ export interface RuntimeOptions {
   retry?: RetryPolicy
   /** Progress for people: "downloading …", "verified …". */
   note?: (message: string) => void
+  /** Progress of a package download (a bar on a terminal). */
+  transfer?: ((label: string, source: string) => DownloadHooks) | undefined
 }
 
 interface SourceRecord {
@@ -310,6 +313,7 @@ export async function obtainNodeRuntime(platform: ExePlatform, options: RuntimeO
       integrity: entry.integrity,
       cache,
       ...(options.retry ? { retry: options.retry } : {}),
+      ...(options.transfer ? { hooks: options.transfer(`${entry.package}-${version}.tgz`, 'npm') } : {}),
     })
     await cache.recordChecksum({ url: integrityKey(entry.package, version, entry.integrity), fileName: tarballFileName(entry.package, version), sha256: downloaded.sha256, learnedFrom: url })
     tarball = downloaded

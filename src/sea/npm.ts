@@ -9,16 +9,13 @@
  */
 import { execFile } from 'node:child_process'
 import { createHash } from 'node:crypto'
-import { createWriteStream } from 'node:fs'
-import { Transform } from 'node:stream'
-import { pipeline } from 'node:stream/promises'
-import { setTimeout as sleep } from 'node:timers/promises'
 import { promisify } from 'node:util'
 import type { ArtifactCache } from '../fetch/cache.js'
 import { reusedChunks } from '../io/file-chunks.js'
-import { DEFAULT_RETRY, type RetryPolicy, backoffDelay, parseRetryAfter } from '../fetch/download.js'
-import { DownloadError, OfflineViolationError } from '../fetch/errors.js'
-import type { Http } from '../fetch/http.js'
+import { DownloadError } from '../fetch/errors.js'
+import { type DownloadHooks, downloadToFile } from '../io/http-download.js'
+import { type Http, HttpError } from '../io/http.js'
+import { DEFAULT_RETRY, type RetryPolicy } from '../io/retry.js'
 import { UsageError } from '../model/errors.js'
 import { NodeRuntimeIntegrityError } from './errors.js'
 
@@ -84,24 +81,21 @@ export interface FileDigests {
   size: number
 }
 
-/** A hashing pass-through: both digests in one read. */
-class DualHash extends Transform {
+/** Both digests in one read. */
+class DualHash {
   readonly sha512 = createHash('sha512')
   readonly sha256 = createHash('sha256')
   size = 0
-  private readonly maxBytes: number
 
-  constructor(maxBytes = Number.POSITIVE_INFINITY) {
-    super()
-    this.maxBytes = maxBytes
-  }
-
-  override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: (error?: Error | null, data?: Buffer) => void): void {
+  update(chunk: Buffer): void {
     this.size += chunk.length
-    if (this.size > this.maxBytes) return callback(new Error(`larger than ${this.maxBytes} bytes`))
     this.sha512.update(chunk)
     this.sha256.update(chunk)
-    callback(null, chunk)
+  }
+
+  /** The integrity so far, without ending the hash (a resumed prefix is checked before the body). */
+  integrity(): string {
+    return `sha512-${this.sha512.copy().digest('base64')}`
   }
 
   digests(): FileDigests {
@@ -122,8 +116,6 @@ export async function digestFile(path: string): Promise<FileDigests> {
   return { integrity: `sha512-${sha512.digest('base64')}`, sha256: sha256.digest('hex'), size }
 }
 
-const isRetryableStatus = (status: number) => status === 408 || status === 429 || (status >= 500 && status <= 599)
-
 export interface PackageDownload {
   http: Http
   url: string
@@ -134,50 +126,49 @@ export interface PackageDownload {
   retry?: RetryPolicy
   /** A Node package tarball is ~30-60 MB; a response far beyond that is not one. */
   maxBytes?: number
+  hooks?: DownloadHooks
   signal?: AbortSignal
 }
 
 /**
- * Downloads a package tarball into the cache, verified against `integrity` while it streams. Retries
- * what a retry can fix (5xx, 429, cut connections); a 404 or an integrity mismatch ends it at once.
+ * Downloads a package tarball into the cache, verified against `integrity` while it streams, through the
+ * builder's one download routine (retries, resume). A 404 or an integrity mismatch ends it at once.
  * Returns the blob's SHA-256 and path.
  */
 export async function downloadPackage(request: PackageDownload): Promise<{ sha256: string; path: string; size: number }> {
   const { http, url, cache } = request
-  const retry = request.retry ?? DEFAULT_RETRY
-  let lastReason = ''
-  for (let attempt = 1; attempt <= retry.tries; attempt++) {
-    let retryAfterMs: number | null = null
-    const temp = await cache.tempFile('npm-package')
-    try {
-      const response = await http.get(url, request.signal ? { signal: request.signal } : {})
-      if (response.status !== 200) {
-        response.body.on('error', () => {})
-        response.body.destroy()
-        if (!isRetryableStatus(response.status)) throw new DownloadError(request.packageSpec, [{ source: url, reason: `HTTP ${response.status}` }], registryHint)
-        lastReason = `HTTP ${response.status}`
-        retryAfterMs = parseRetryAfter(response.headers['retry-after'])
-      } else {
-        const hash = new DualHash(request.maxBytes ?? 512 * 1024 * 1024)
-        await pipeline(response.body, hash, createWriteStream(temp))
-        const digests = hash.digests()
-        if (digests.integrity !== request.integrity) {
-          throw new NodeRuntimeIntegrityError(request.packageSpec, url, request.integrity, digests.integrity)
+  const maxBytes = request.maxBytes ?? 512 * 1024 * 1024
+  const temp = await cache.tempFile('npm-package')
+  let hash = new DualHash()
+  try {
+    await downloadToFile({
+      url,
+      http,
+      label: request.packageSpec,
+      partPath: temp,
+      verifier: () => {
+        hash = new DualHash()
+        return {
+          update: (chunk) => {
+            if (hash.size + chunk.length > maxBytes) throw new NodeRuntimeIntegrityError(request.packageSpec, url, request.integrity, `more than ${maxBytes} bytes`)
+            hash.update(chunk)
+          },
+          mismatch: () => (hash.integrity() === request.integrity ? null : hash.integrity()),
         }
-        const path = await cache.commit(temp, digests.sha256)
-        return { sha256: digests.sha256, path, size: digests.size }
-      }
-    } catch (error) {
-      await cache.discard(temp)
-      if (error instanceof DownloadError || error instanceof NodeRuntimeIntegrityError || error instanceof OfflineViolationError) throw error
-      const { name, code, message } = error as { name?: string; code?: string; message?: string }
-      if (name === 'AbortError' || code === 'ABORT_ERR' || code === 'ENOSPC') throw error
-      lastReason = code && !(message ?? '').includes(code) ? `${message} (${code})` : (message ?? String(error))
-    }
+      },
+      mismatch: (actual) => new NodeRuntimeIntegrityError(request.packageSpec, url, request.integrity, actual),
+      retry: request.retry ?? DEFAULT_RETRY,
+      ...(request.hooks ? { hooks: request.hooks } : {}),
+      signal: request.signal,
+    })
+    const { sha256, size } = hash.digests()
+    const path = await cache.commit(temp, sha256)
+    return { sha256, path, size }
+  } catch (error) {
     await cache.discard(temp)
-    if (attempt < retry.tries) await sleep(backoffDelay(retry, attempt, retryAfterMs), undefined, request.signal ? { signal: request.signal } : {})
+    if (error instanceof HttpError) throw new DownloadError(request.packageSpec, [{ source: url, reason: error.reason }], registryHint)
+    throw error
   }
-  throw new DownloadError(request.packageSpec, [{ source: url, reason: `${lastReason} (gave up after ${retry.tries} tries)` }], registryHint)
 }
 
 const registryHint =

@@ -15,7 +15,7 @@ const skip = skipUnlessTools()
 async function cli(argv: string[], registryFetch: ReturnType<typeof loopbackOnly>) {
   let stdout = ''
   let stderr = ''
-  const code = await run(argv, { stdout: (s) => void (stdout += s), stderr: (s) => void (stderr += s), registryFetch })
+  const code = await run(argv, { stdout: (s) => void (stdout += s), stderr: (s) => void (stderr += s), http: registryFetch })
   return { code, stdout, stderr }
 }
 

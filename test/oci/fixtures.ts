@@ -8,10 +8,11 @@ import { execFile, spawn, spawnSync, type ChildProcess } from 'node:child_proces
 import { createHash } from 'node:crypto'
 import { closeSync, copyFileSync, chmodSync, existsSync, mkdirSync, openSync, writeFileSync } from 'node:fs'
 import { request as httpRequest, createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
+import { get as httpsGet } from 'node:https'
 import type { AddressInfo } from 'node:net'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
-import type { HttpFetch } from '../../src/oci/registry.js'
+import { createHttpClient, type Http } from '../../src/io/http.js'
 
 const run = promisify(execFile)
 
@@ -45,12 +46,25 @@ export function skipUnlessTools(): string | false {
 }
 
 /** A fetch that refuses every non-loopback URL: the tests' guarantee that no traffic leaves 127.0.0.0/8. */
-export function loopbackOnly(seen: string[] = []): HttpFetch {
-  return async (url, init) => {
-    const host = new URL(url).hostname
-    if (!/^127\.\d+\.\d+\.\d+$/.test(host)) throw new Error(`test refused a request to ${url}`)
-    seen.push(url)
-    return fetch(url, init)
+export function loopbackOnly(seen: string[] = []): Http {
+  // No proxy from the machine's environment: loopback traffic must go straight to the test's servers.
+  const client = createHttpClient({ env: {}, userAgent: 'edgebundle-test' })
+  const check = (url: string) => {
+    if (!/^127\.\d+\.\d+\.\d+$/.test(new URL(url).hostname)) throw new Error(`test refused a request to ${url}`)
+  }
+  return {
+    async get(url, options = {}) {
+      check(url)
+      seen.push(url)
+      return client.get(url, {
+        ...options,
+        onRedirect: (from, to) => {
+          options.onRedirect?.(from, to)
+          check(to.href)
+          seen.push(to.href)
+        },
+      })
+    },
   }
 }
 
@@ -117,9 +131,13 @@ export async function waitUntil(name: string, daemon: Daemon, ready: () => Promi
   }
 }
 
-/** Starts `docker-registry serve` on a free 127.0.0.1 port with filesystem storage under `dir`. */
-export async function startRegistry(dir: string): Promise<Registry> {
-  const storage = join(dir, 'storage')
+/**
+ * Starts `docker-registry serve` on a free 127.0.0.1 port with filesystem storage under `dir` (or the
+ * given `storage`, which another registry may serve too), over TLS when given a certificate and key.
+ */
+export async function startRegistry(dir: string, options: { storage?: string; tls?: { certificate: string; key: string } } = {}): Promise<Registry> {
+  mkdirSync(dir, { recursive: true })
+  const storage = options.storage ?? join(dir, 'storage')
   mkdirSync(storage, { recursive: true })
   for (let attempt = 1; ; attempt++) {
     const port = await freePort()
@@ -139,13 +157,23 @@ export async function startRegistry(dir: string): Promise<Registry> {
         '    enabled: true',
         'http:',
         `  addr: 127.0.0.1:${port}`,
+        ...(options.tls ? ['  tls:', `    certificate: ${options.tls.certificate}`, `    key: ${options.tls.key}`] : []),
         '',
       ].join('\n'),
     )
     const daemon = spawnWatched('docker-registry', ['serve', config], join(dir, 'registry.log'))
     try {
-      const url = `http://127.0.0.1:${port}`
+      const url = `${options.tls ? 'https' : 'http'}://127.0.0.1:${port}`
       await waitUntil('docker-registry', daemon, async () => {
+        if (options.tls) {
+          // Readiness only: the certificate names the registry's test host, not 127.0.0.1.
+          return new Promise<boolean>((done) => {
+            httpsGet(`${url}/v2/`, { rejectUnauthorized: false }, (response) => {
+              response.resume()
+              done(response.statusCode === 200)
+            }).on('error', () => done(false))
+          })
+        }
         const response = await fetch(`${url}/v2/`)
         await response.body?.cancel()
         return response.status === 200

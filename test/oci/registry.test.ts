@@ -1,5 +1,6 @@
 /**
- * The registry client's policy, against an in-memory registry behind the injected HTTP seam (no sockets):
+ * The registry client's policy, against an in-memory registry behind one hop of the HTTP client (no
+ * sockets; redirects, header rules and timeouts are the real client's, src/io/http.ts):
  * where a reference is fetched from (https by default, Docker Hub's host and library/), bearer tokens and
  * redirects to storage (token never leaves the registry origin, no https→http downgrade), retries,
  * size limits, stalls. The real-registry tests in pull.test.ts cover the wire; these cover the edges a
@@ -12,7 +13,10 @@ import t from 'tap'
 import { UsageError } from '../../src/model/errors.js'
 import { IntegrityError, RegistryError } from '../../src/oci/errors.js'
 import { pullImage } from '../../src/oci/pull.js'
-import { allowsPlainHttp, parseWwwAuthenticate, resolveEndpoint, type HttpFetch } from '../../src/oci/registry.js'
+import { Readable } from 'node:stream'
+import type { ReadableStream as NodeReadableStream } from 'node:stream/web'
+import { type Http, type HttpResponse, httpOverHop } from '../../src/io/http.js'
+import { allowsPlainHttp, parseWwwAuthenticate, resolveEndpoint } from '../../src/oci/registry.js'
 
 const sha = (b: Buffer) => `sha256:${createHash('sha256').update(b).digest('hex')}`
 
@@ -35,22 +39,41 @@ interface Seen {
   authorization: string | undefined
 }
 
-type Route = (url: URL, init: Parameters<HttpFetch>[1], count: number) => Response | Promise<Response>
+interface Init {
+  headers: Record<string, string>
+  signal: AbortSignal
+}
+type Route = (url: URL, init: Init, count: number) => Response | Promise<Response>
+
+/** A fetch Response as the client's response: the web body as a Node stream. */
+function asHttpResponse(url: string, response: Response): HttpResponse {
+  return {
+    status: response.status,
+    url,
+    headers: Object.fromEntries(response.headers),
+    body: response.body ? Readable.fromWeb(response.body as unknown as NodeReadableStream<Uint8Array>) : Readable.from([]),
+  }
+}
+
+/** The real client's rules over a hop that answers from `answer`. */
+function client(answer: (url: string, init: Init) => Promise<Response>, options: { idleTimeoutMs?: number } = {}): Http {
+  return httpOverHop(async (url, init) => asHttpResponse(url.href, await answer(url.href, init)), options)
+}
 
 /** An in-memory HTTP world: routes by "host/path", records every request, refuses anything unrouted. */
-function world(routes: Record<string, Route>): { http: HttpFetch; seen: Seen[] } {
+function world(routes: Record<string, Route>, options: { idleTimeoutMs?: number } = {}): { http: Http; seen: Seen[] } {
   const seen: Seen[] = []
   const counts = new Map<string, number>()
-  const http: HttpFetch = async (url, init) => {
+  const http = client(async (url, init) => {
     const u = new URL(url)
-    seen.push({ url, authorization: init.headers['Authorization'] })
+    seen.push({ url, authorization: init.headers['authorization'] })
     const key = `${u.protocol}//${u.host}${u.pathname}`
     const route = routes[key]
     if (!route) throw new Error(`unrouted request ${url}`)
     const count = (counts.get(key) ?? 0) + 1
     counts.set(key, count)
     return route(u, init, count)
-  }
+  }, options)
   return { http, seen }
 }
 
@@ -96,10 +119,10 @@ t.test('the first request goes where the reference says', async (t) => {
   ]
   for (const [reference, expected, insecure] of cases) {
     const urls: string[] = []
-    const http: HttpFetch = async (url) => {
+    const http = client(async (url) => {
       urls.push(url)
       return new Response(JSON.stringify({ errors: [{ code: 'MANIFEST_UNKNOWN', message: 'manifest unknown' }] }), { status: 404 })
-    }
+    })
     const error = await pullImage(reference, { os: 'linux', arch: 'amd64' }, { output: join(t.testdir(), 'x.tar'), http, insecureRegistries: insecure ?? [] }).catch((e: unknown) => e)
     t.same(urls, [expected], reference)
     t.type(error, UsageError)
@@ -108,9 +131,9 @@ t.test('the first request goes where the reference says', async (t) => {
 })
 
 t.test('bad input is a usage error before any request', async (t) => {
-  const http: HttpFetch = async (url) => {
+  const http = client(async (url) => {
     throw new Error(`no request expected: ${url}`)
-  }
+  })
   const output = join(t.testdir(), 'x.tar')
   for (const [reference, platform, pattern] of [
     ['pause', { os: 'linux', arch: 'amd64' }, /has no tag or digest/],
@@ -130,7 +153,7 @@ t.test('bad input is a usage error before any request', async (t) => {
 t.test('bearer token, and a blob redirected to storage on another origin', async (t) => {
   const img = image()
   const registry = 'https://registry.example.com/v2/edge/pause'
-  const authorized = (init: Parameters<HttpFetch>[1]) => init.headers['Authorization'] === 'Bearer T0K3N'
+  const authorized = (init: Init) => init.headers['authorization'] === 'Bearer T0K3N'
   const challenge = () =>
     new Response('{"errors":[{"code":"UNAUTHORIZED"}]}', {
       status: 401,
@@ -175,7 +198,7 @@ t.test('a redirect from https to plain http is refused', async (t) => {
   const dir = t.testdir()
   const error = await pullImage('registry.example.com/pause:1', { os: 'linux', arch: 'amd64' }, { output: join(dir, 'p.tar'), http }).catch((e: unknown) => e)
   t.type(error, RegistryError)
-  t.match((error as Error).message, /redirected to http:\/\/cdn\.example\.net\/config, which edgebundle does not follow/)
+  t.match((error as Error).message, /refusing the redirect to http:\/\/cdn\.example\.net\/config \(from https to plain http\)/)
   t.notOk(seen.some((s) => s.url.startsWith('http:')), 'the plain-http URL was never requested')
   t.same(readdirSync(dir), [], 'nothing left behind')
 })
@@ -210,13 +233,13 @@ t.test('transient failures are retried; persistent ones are reported', async (t)
   const down = world({ [`${base}/manifests/1`]: () => new Response('busy', { status: 503 }) })
   const error = await pullImage('registry.example.com/pause:1', { os: 'linux', arch: 'amd64' }, { output: join(t.testdir(), 'q.tar'), http: down.http }).catch((e: unknown) => e)
   t.type(error, RegistryError)
-  t.match((error as Error).message, /HTTP 503 \(after 3 attempts\)/)
+  t.match((error as Error).message, /HTTP 503 \(gave up after 3 tries\)/)
   t.equal(down.seen.length, 3)
 
-  const refused: HttpFetch = async () => {
-    throw new TypeError('fetch failed', { cause: new Error('connect ECONNREFUSED 192.0.2.1:443') })
-  }
-  const netError = await pullImage('registry.example.com/pause:1', { os: 'linux', arch: 'amd64' }, { output: join(t.testdir(), 'r.tar'), http: refused, attempts: 1 }).catch((e: unknown) => e)
+  const refused = client(async () => {
+    throw Object.assign(new Error('connect ECONNREFUSED 192.0.2.1:443'), { code: 'ECONNREFUSED' })
+  })
+  const netError = await pullImage('registry.example.com/pause:1', { os: 'linux', arch: 'amd64' }, { output: join(t.testdir(), 'r.tar'), http: refused, retry: { tries: 1, baseDelayMs: 1, maxDelayMs: 1 } }).catch((e: unknown) => e)
   t.type(netError, RegistryError)
   t.match((netError as Error).message, /ECONNREFUSED/)
 })
@@ -272,10 +295,10 @@ t.test('a stalled download times out instead of hanging', async (t) => {
       })
       return new Response(body, { status: 200 })
     },
-  })
-  const error = await pullImage('registry.example.com/pause:1', { os: 'linux', arch: 'amd64' }, { output: join(t.testdir(), 'p.tar'), http, idleTimeoutMs: 150 }).catch((e: unknown) => e)
+  }, { idleTimeoutMs: 150 })
+  const error = await pullImage('registry.example.com/pause:1', { os: 'linux', arch: 'amd64' }, { output: join(t.testdir(), 'p.tar'), http, retry: { tries: 2, baseDelayMs: 1, maxDelayMs: 1 } }).catch((e: unknown) => e)
   t.type(error, RegistryError)
-  t.match((error as Error).message, /download failed: no data for 150 ms/)
+  t.match((error as Error).message, /no data for 150 ms \(gave up after 2 tries\)/)
 })
 
 t.test('formats edgebundle does not take', async (t) => {

@@ -162,7 +162,7 @@ export async function buildCommand(catalog: Catalog, flags: SingleBuildFlags, io
         npmRegistry: flags.npmRegistry,
       },
       resolve(flags.out ?? '.'),
-      { templates: fileTemplates(), http, registryFetch: io.registryFetch, reporter, note: (m) => io.stderr(`${m}\n`), edgebundleVersion: VERSION, env },
+      { templates: fileTemplates(), http, reporter, transfer: reporter.transfer, note: (m) => io.stderr(`${m}\n`), edgebundleVersion: VERSION, env },
     )
     if (flags.json) io.stdout(`${JSON.stringify(result, null, 2)}\n`)
     else

@@ -11,7 +11,6 @@ import { type DownloadEntry, listDownloads } from '../../fetch/list.js'
 import { createProgressReporter, type ProgressStream } from '../../fetch/progress.js'
 import { checkChecksumOverrides, artifactRelativePath } from '../../fetch/sources.js'
 import { type CarriedImage, imageRequests, normalizedImageName, prepareImages, targetPlatform } from '../../fetch/images.js'
-import type { HttpFetch } from '../../oci/index.js'
 import { type ArtifactFlags, type TargetFlags, artifactSettingsFromFlags, requestFromFlags } from '../target-options.js'
 import { VERSION } from '../version.js'
 
@@ -20,10 +19,8 @@ export interface FetchCommandIo {
   stderr: (text: string) => void
   /** The terminal for progress bars (process.stderr); none: no bars. */
   progressStream?: ProgressStream | undefined
-  /** The network; default an undici client honoring HTTP(S)_PROXY and NO_PROXY. Tests inject one. */
+  /** The network for artifacts and --pull-pause; default the client honoring HTTP(S)_PROXY and NO_PROXY. Tests inject one. */
   http?: Http | undefined
-  /** The registry client's fetch for --pull-pause; default Node's fetch. Tests inject one. */
-  registryFetch?: HttpFetch | undefined
   env?: NodeJS.ProcessEnv | undefined
 }
 
@@ -79,21 +76,7 @@ export async function fetchCommand(catalog: Catalog, flags: FetchFlags, io: Fetc
     return
   }
 
-  const images = await prepareImages(
-    await imageRequests(
-      { pauseImage: resolved.options.pauseImage, kubeedgeImages: resolved.kubeedge.joinImages, family: resolved.family, arch: resolved.target.arch },
-      settings,
-      io.registryFetch,
-    ),
-  )
-  if (!flags.json) for (const image of images) io.stdout(formatImage(image))
-
-  if (resolved.components.length === 0) {
-    if (flags.json) io.stdout('[]\n')
-    else io.stdout(`${resolved.name}: nothing to download (${resolved.runtime.displayName} comes from ${resolved.runtime.source})\n`)
-    return
-  }
-
+  // One client for the pause image and the artifacts: the same proxy settings, timeouts and retries.
   let client: HttpClient | undefined
   let http: Http
   if (settings.offline) http = offlineHttp()
@@ -102,6 +85,20 @@ export async function fetchCommand(catalog: Catalog, flags: FetchFlags, io: Fetc
   const reporter = createProgressReporter({ stream: io.progressStream, verbose: flags.verbose ?? false, log: io.stderr })
   let artifacts: FetchedArtifact[]
   try {
+    const images = await prepareImages(
+      await imageRequests(
+        { pauseImage: resolved.options.pauseImage, kubeedgeImages: resolved.kubeedge.joinImages, family: resolved.family, arch: resolved.target.arch },
+        settings,
+        http,
+      ),
+    )
+    if (!flags.json) for (const image of images) io.stdout(formatImage(image))
+
+    if (resolved.components.length === 0) {
+      if (flags.json) io.stdout('[]\n')
+      else io.stdout(`${resolved.name}: nothing to download (${resolved.runtime.displayName} comes from ${resolved.runtime.source})\n`)
+      return
+    }
     artifacts = await fetchArtifacts(resolved.components, { ...settings, http, reporter })
   } finally {
     reporter.close()
