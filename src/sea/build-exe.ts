@@ -1,5 +1,5 @@
 /**
- * Builds single executables and caches them (DESIGN "The single executable"): the installer (`install`,
+ * Builds single executables and caches them (docs/architecture.md "The single executable"): the installer (`install`,
  * `install.exe`) for each platform, and the builder itself (builder-exe.ts) through the same path.
  *
  * An executable depends only on (kind, node version, platform, the base binary's identity, the script's
