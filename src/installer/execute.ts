@@ -12,7 +12,7 @@ import { pidAlive } from '../io/process.js'
 import { EdgebundleError, EXIT } from '../model/errors.js'
 import type { Check, Plan, Step, StepKind, StepOf } from '../model/plan.js'
 import { containerRunArgs } from '../plan/container-args.js'
-import { checkTree } from './archive/index.js'
+import { type ArchiveFormat, checkTree } from './archive/index.js'
 import type { Journal } from './journal.js'
 import { mergeConfig } from './merge.js'
 import type { PreflightResult } from './preflight.js'
@@ -36,9 +36,9 @@ export interface StepServices {
    * Checks an archive member by member, then unpacks it into the empty host folder `into`; with
    * `contents: false` its files are left empty (a dry run's view of the tree).
    */
-  extractArchive(file: string, format: 'tar.gz' | 'tar.zst', strip: number, into: string, options: { contents: boolean }): Promise<void>
+  extractArchive(file: string, format: ArchiveFormat, strip: number, into: string, options: { contents: boolean }): Promise<void>
   /** The SHA-256 of each file the archive leaves, by its tree-relative path. */
-  archiveDigests(file: string, format: 'tar.gz' | 'tar.zst', strip: number): Promise<Map<string, string>>
+  archiveDigests(file: string, format: ArchiveFormat, strip: number): Promise<Map<string, string>>
   /** The kernel module is loaded or built in (what preflight checks too). */
   moduleLoaded(name: string): boolean
   /** Asks the runtime over CRI; throws when it does not answer. null: this endpoint cannot be dialled here. */
@@ -89,7 +89,7 @@ async function run(context: StepContext, command: string, args: string[], what: 
   return result
 }
 
-async function unpack(context: StepContext, file: string, format: 'tar.gz' | 'tar.zst', strip: number, contents = true): Promise<string> {
+async function unpack(context: StepContext, file: string, format: ArchiveFormat, strip: number, contents = true): Promise<string> {
   const tree = join(await context.scratch(), 'tree')
   await mkdir(tree, { mode: 0o700 })
   await context.services.extractArchive(bundleFile(context, file), format, strip, tree, { contents })
@@ -140,7 +140,6 @@ const EXECUTORS: { [K in StepKind]: Executor<K> } = {
 
   async 'install-archive'(step, context) {
     const format = step.format
-    if (format === 'zip') throw new StepError(`${step.file}: zip archives are not in any plan this installer carries out`)
     if (!context.dryRun) {
       const tree = await unpack(context, step.file, format, step.strip)
       await context.placer.copyTree(tree, step.dest, { consume: true })
