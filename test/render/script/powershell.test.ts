@@ -96,7 +96,7 @@ t.test("the launcher's line grammar and path rules, run: never looser than src/s
   for (const line of real.trimEnd().split('\n')) t.ok(launcherAccepts(line), `accepts ${line.slice(66)}`)
   t.ok(real.includes('config/C/Program Files/containerd/config.toml'), 'spaces in names included')
 
-  const hostilePaths = ['../install.exe', 'a/../../x', '/etc/passwd', 'C:/Windows/System32/x.dll', 'C:x', 'a\\..\\..\\x', 'a//b', './a', 'a/./b', 'a/', '.', '..', 'install.exe:stream', 'a\u0001b', 'a\u007fb']
+  const hostilePaths = ['../install.exe', 'a/../../x', '/etc/passwd', 'C:/Windows/System32/x.dll', 'C:x', 'a\\..\\..\\x', 'a//b', './a', 'a/./b', 'a/', '.', '..', 'install.exe:stream', 'a\u0001b', 'a\u007fb', 'a|b', 'a*b', 'a?b', 'a"b', 'a<b', 'a>b']
   for (const path of hostilePaths) t.notOk(launcherAccepts(`${sha}  ${path}`), `refuses ${JSON.stringify(path)}`)
   for (const line of [`${'A'.repeat(64)}  install.exe`, `${sha} install.exe`, `${sha} *install.exe`, `${sha}  `, `${'a'.repeat(63)}  x`, `${sha}x  y`, '']) {
     t.notOk(launcherAccepts(line), `refuses the line ${JSON.stringify(line)}`)
