@@ -1,6 +1,6 @@
 /**
  * `npm run bench [-- --runs N] [--matrix full|containerd] [--cache-dir DIR] [--keep]`: the build and
- * install paths against their floors (DESIGN "Performance", issue 8). Each row is a ratio to a baseline
+ * install paths against their floors (docs/architecture.md "Performance", issue 8). Each row is a ratio to a baseline
  * measured in the same run, min/median/max over at least 5 runs, with the issue's target beside it:
  *
  *   warm single build             edgebundle build, every input cached    tar -cf - <payload> | gzip -6

@@ -9,6 +9,7 @@ import { randomBytes } from 'node:crypto'
 import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import {
+  type ArchiveFormat,
   type ArchiveIndex,
   type IndexedMember,
   UnsafeArchiveError,
@@ -62,7 +63,7 @@ export async function buildArchiveIndex(plan: Plan, files: readonly IndexableFil
 /** Indexing in progress in this process, by cache path. */
 const inProcess = new Map<string, Promise<IndexedMember[]>>()
 
-async function membersOf(cached: string, file: string, path: string, entry: { sha256: string; format: 'tar.gz' | 'tar.zst'; strip: number }): Promise<IndexedMember[]> {
+async function membersOf(cached: string, file: string, path: string, entry: { sha256: string; format: ArchiveFormat; strip: number }): Promise<IndexedMember[]> {
   const known = await recall(cached, file, entry)
   if (known !== null) return known
   const members = await indexArchive(path, entry.format, entry.strip)
@@ -71,7 +72,7 @@ async function membersOf(cached: string, file: string, path: string, entry: { sh
 }
 
 /** A cached entry that still passes the member rules; anything else is read again. */
-async function recall(path: string, file: string, entry: { sha256: string; format: 'tar.gz' | 'tar.zst'; strip: number }): Promise<IndexedMember[] | null> {
+async function recall(path: string, file: string, entry: { sha256: string; format: ArchiveFormat; strip: number }): Promise<IndexedMember[] | null> {
   try {
     const members = JSON.parse(await readFile(path, 'utf8')) as IndexedMember[]
     return checkIndexedMembers(file, { ...entry, members })

@@ -1,6 +1,6 @@
 /** JSON Schema (draft 2020-12) for each catalog file, generated from the zod schemas. */
 import { z } from 'zod'
-import { nodeRuntimesSchema } from '../sea/runtimes.js'
+import { nodeRuntimesSchema } from './node-runtimes.js'
 import { componentsSchema, kubeedgeSchema, matrixSchema, platformsSchema, runtimeSchema } from './schema.js'
 
 export function catalogJsonSchemas(): Record<string, string> {

@@ -2,23 +2,15 @@
  * Reads bundles/ from disk (the I/O half of the catalog; parse.ts is the pure half). In the builder's
  * single executable there is no package folder: the catalog embedded in it at build time is used instead.
  */
-import { existsSync, readFileSync, readdirSync } from 'node:fs'
-import { dirname, join, relative } from 'node:path'
-import { fileURLToPath } from 'node:url'
-import { embeddedFiles } from '../sea/embedded.js'
+import { readFileSync, readdirSync } from 'node:fs'
+import { join, relative } from 'node:path'
+import { embeddedFiles } from '../io/embedded.js'
+import { packageRoot } from '../io/package-root.js'
 import type { Catalog } from './schema.js'
 import { type CatalogFiles, parseCatalog } from './parse.js'
 
-/** The project root: the nearest folder above this module holding bundles/ and templates/ (works from src/ and dist/). */
-export function packageRoot(): string {
-  let dir = dirname(fileURLToPath(import.meta.url))
-  for (;;) {
-    if (existsSync(join(dir, 'bundles', 'matrix.yaml')) && existsSync(join(dir, 'templates'))) return dir
-    const parent = dirname(dir)
-    if (parent === dir) throw new Error('edgebundle: cannot find its bundles/ folder above ' + fileURLToPath(import.meta.url))
-    dir = parent
-  }
-}
+/** Re-exported: tests and scripts take it from the catalog loader. */
+export { packageRoot }
 
 export function defaultBundlesDir(): string {
   return join(packageRoot(), 'bundles')

@@ -1,5 +1,5 @@
 /**
- * Errors of the artifact fetcher. Each carries the exit code the CLI maps it to (DESIGN: 1 a step
+ * Errors of the artifact fetcher. Each carries the exit code the CLI maps it to (docs/architecture.md "Exit codes": 1 a step
  * failed, 2 bad usage or input, 3 integrity failure), so callers never inspect messages.
  */
 import { EXIT, EdgebundleError, UsageError } from '../model/errors.js'

@@ -1,6 +1,6 @@
 /**
  * fetchArtifacts: makes sure every artifact of a resolved target is in the content-addressed cache,
- * verified, and says where each came from. Resolution order (DESIGN "Artifacts and caches"):
+ * verified, and says where each came from. Resolution order (docs/architecture.md "Artifacts and caches"):
  *
  *   explicit local files (--artifacts-dir) → cache → mirrors (--mirror) → upstream
  *

@@ -1,6 +1,6 @@
 /**
  * Reads a built bundle archive (.tar.gz or .zip) in one streaming pass, without unpacking it, and checks
- * it against the bundle layout contract (DESIGN "Bundle layout"):
+ * it against the bundle layout contract (docs/architecture.md "Bundle layout"):
  *
  * - safe entries only: no absolute paths, no `..`, no links, no devices or FIFOs, no name twice;
  * - exactly one top-level folder, named edgebundle-<kubeedge>-<os>-<arch>-<runtime>, and nothing beside it;

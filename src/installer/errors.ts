@@ -1,5 +1,5 @@
 /**
- * The installer's typed errors. Each carries its exit code (DESIGN: 0 done, 1 step failed, 2 usage,
+ * The installer's typed errors. Each carries its exit code (docs/architecture.md "Exit codes": 0 done, 1 step failed, 2 usage,
  * 3 integrity, 4 preflight); only run.ts turns them into output and a code.
  */
 import { EXIT, EdgebundleError, UsageError } from '../model/errors.js'

@@ -12,7 +12,7 @@ import { pidAlive } from '../io/process.js'
 import { EdgebundleError, EXIT } from '../model/errors.js'
 import type { Check, Plan, Step, StepKind, StepOf } from '../model/plan.js'
 import { containerRunArgs } from '../plan/container-args.js'
-import { checkTree } from './archive/index.js'
+import { type ArchiveFormat, checkTree } from './archive/index.js'
 import type { Journal } from './journal.js'
 import { mergeConfig } from './merge.js'
 import type { PreflightResult } from './preflight.js'
@@ -36,9 +36,9 @@ export interface StepServices {
    * Checks an archive member by member, then unpacks it into the empty host folder `into`; with
    * `contents: false` its files are left empty (a dry run's view of the tree).
    */
-  extractArchive(file: string, format: 'tar.gz' | 'tar.zst', strip: number, into: string, options: { contents: boolean }): Promise<void>
+  extractArchive(file: string, format: ArchiveFormat, strip: number, into: string, options: { contents: boolean }): Promise<void>
   /** The SHA-256 of each file the archive leaves, by its tree-relative path. */
-  archiveDigests(file: string, format: 'tar.gz' | 'tar.zst', strip: number): Promise<Map<string, string>>
+  archiveDigests(file: string, format: ArchiveFormat, strip: number): Promise<Map<string, string>>
   /** The kernel module is loaded or built in (what preflight checks too). */
   moduleLoaded(name: string): boolean
   /** Asks the runtime over CRI; throws when it does not answer. null: this endpoint cannot be dialled here. */
@@ -94,7 +94,7 @@ async function run(context: StepContext, command: string, args: string[], what: 
   return result
 }
 
-async function unpack(context: StepContext, file: string, format: 'tar.gz' | 'tar.zst', strip: number, contents = true): Promise<string> {
+async function unpack(context: StepContext, file: string, format: ArchiveFormat, strip: number, contents = true): Promise<string> {
   const tree = join(await context.scratch(), 'tree')
   await mkdir(tree, { mode: 0o700 })
   await context.services.extractArchive(bundleFile(context, file), format, strip, tree, { contents })
@@ -145,7 +145,6 @@ const EXECUTORS: { [K in StepKind]: Executor<K> } = {
 
   async 'install-archive'(step, context) {
     const format = step.format
-    if (format === 'zip') throw new StepError(`${step.file}: zip archives are not in any plan this installer carries out`)
     if (!context.dryRun) {
       const tree = await unpack(context, step.file, format, step.strip)
       await context.placer.copyTree(tree, step.dest, { consume: true })
@@ -320,21 +319,24 @@ const EXECUTORS: { [K in StepKind]: Executor<K> } = {
       return
     }
     const query = await context.system.run('sc.exe', ['query', step.service])
-    if (query.code !== 0) {
+    const registered = query.code === 0
+    if (!registered) {
       if (!context.dryRun) {
-        // sc.exe's own syntax: "binPath=" and its value are separate arguments.
-        const binPath = [step.binary, ...step.args].map((arg) => (/\s/.test(arg) ? `"${arg}"` : arg)).join(' ')
         const runNumber = await context.journal.open()
         await context.journal.append({ op: 'service', run: runNumber, step: step.id, name: step.service })
-        await run(context, 'sc.exe', ['create', step.service, 'binPath=', binPath, 'start=', 'auto'], `registering ${step.service}`)
+        // The program registers itself (containerd.exe --register-service): containerd then records its own
+        // service command line (--run-service and the other arguments) and restart-on-failure actions; see
+        // cmd/containerd/command/service_windows.go of containerd. An sc.exe create with these arguments
+        // would register a service that, when started, registers again and exits.
+        await run(context, step.binary, step.args, `registering ${step.service} (${step.binary} ${step.args.join(' ')})`)
       }
       context.placer.events.change(`register ${step.service}`)
     }
-    const running = /RUNNING/.test((await context.system.run('sc.exe', ['query', step.service])).stdout)
-    const changed = step.restartWhenChanged.find((path) => context.journal.changedAtOrUnder(path))
+    const running = registered && /RUNNING/.test((await context.system.run('sc.exe', ['query', step.service])).stdout)
+    const changed = step.restartWhenChanged.find((path) => context.journal.changedAtOrUnder(path) || context.placer.changedInDryRun(path))
     if (running && changed === undefined) return context.placer.events.unchanged()
     if (!context.dryRun) {
-      if (running) await run(context, 'sc.exe', ['stop', step.service], `stopping ${step.service}`)
+      if (running) await stopWindowsService(context, step.service)
       await run(context, 'sc.exe', ['start', step.service], `starting ${step.service}`)
     }
     context.placer.events.change(running ? `restart ${step.service} (${changed} changed)` : `start ${step.service}`)
@@ -375,7 +377,8 @@ const EXECUTORS: { [K in StepKind]: Executor<K> } = {
   async 'import-image'(step, context) {
     const address = await runtimeSocket(context, step.address)
     if (address === null) return context.events.info(`skipped under --root: ${step.image} is loaded when the runtime runs (re-run the installer on the node)`)
-    if (context.system.which(step.tool) === null) {
+    const tool = await findTool(context, step.tool)
+    if (tool === null) {
       context.events.warn(`${step.tool} is not installed: ${step.image} was not loaded, so the runtime will try to pull it`)
       return
     }
@@ -386,7 +389,7 @@ const EXECUTORS: { [K in StepKind]: Executor<K> } = {
       isula: ['--host', `unix://${address}`, 'inspect', step.image],
       podman: ['image', 'exists', step.image],
     }
-    const have = await context.system.run(step.tool, probe[step.tool])
+    const have = await context.system.run(tool, probe[step.tool])
     const present = have.code === 0 && (step.tool !== 'ctr' || have.stdout.trim() !== '')
     if (present) {
       context.placer.events.unchanged()
@@ -399,7 +402,7 @@ const EXECUTORS: { [K in StepKind]: Executor<K> } = {
       isula: ['--host', `unix://${address}`, 'load', '--input', file],
       podman: ['load', '--input', file],
     }
-    await run(context, step.tool, load[step.tool], `loading ${step.image} with ${step.tool}`)
+    await run(context, tool, load[step.tool], `loading ${step.image} with ${step.tool}`)
     context.placer.events.change(`loaded ${step.image} with ${step.tool}`)
   },
 
@@ -426,6 +429,35 @@ const EXECUTORS: { [K in StepKind]: Executor<K> } = {
     else if (result.sandboxImage === step.sandboxImage) context.events.info(`it uses the pause image ${step.sandboxImage}`)
     else context.events.warn(`the runtime reports the sandbox image ${result.sandboxImage}, not ${step.sandboxImage}: pods may try to pull it`)
   },
+}
+
+/**
+ * A tool on PATH, or on a Windows node one the bundle's archives put in place: containerd's installers
+ * leave C:\Program Files\containerd (ctr.exe) off PATH, and so does this plan.
+ */
+async function findTool(context: StepContext, tool: string): Promise<string | null> {
+  const found = context.system.which(tool)
+  if (found !== null || context.plan.target.os !== 'windows') return found
+  for (const step of context.plan.steps) {
+    if (step.kind !== 'install-archive') continue
+    const candidate = `${step.dest}\\${tool}.exe`
+    if ((await stat(context.placer.paths.host(candidate)).catch(() => null))?.isFile()) return candidate
+  }
+  return null
+}
+
+/** How long a Windows service may take to stop before the restart gives up (containerd drains its tasks first). */
+const SERVICE_STOP_POLLS = 60
+const SERVICE_STOP_POLL_MS = 1000
+
+/** sc.exe stop only asks: the service is STOP_PENDING until it exits, and sc.exe start fails until then. */
+async function stopWindowsService(context: StepContext, service: string): Promise<void> {
+  await run(context, 'sc.exe', ['stop', service], `stopping ${service}`)
+  for (let poll = 0; poll < SERVICE_STOP_POLLS; poll++) {
+    if (/STOPPED/.test((await context.system.run('sc.exe', ['query', service])).stdout)) return
+    await new Promise((resolve) => setTimeout(resolve, SERVICE_STOP_POLL_MS))
+  }
+  throw new StepError(`${service} did not stop within ${(SERVICE_STOP_POLLS * SERVICE_STOP_POLL_MS) / 1000} s`, `See its state with sc.exe query ${service}.`)
 }
 
 /**

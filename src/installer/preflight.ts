@@ -1,7 +1,8 @@
 /**
  * The installer executable's preflight: the plan's node checks, with the semantics of install.sh on Linux
- * and of install.ps1 on Windows (same outcomes, same --root and --dry-run special cases, same wording), so
- * a bundle passes or fails preflight alike whichever installer runs it.
+ * (same outcomes, same --root and --dry-run special cases, same wording), so a bundle passes or fails
+ * preflight alike whichever installer runs it. On Windows the executable is the only one (install.ps1 only
+ * verifies the bundle and starts it).
  *
  * Pure except through NodeProbe: tests give a fake node, hostProbe() is the real one. The evaluators are a
  * map over CheckKind and platform, so a new check kind does not compile until it is implemented here.
@@ -304,7 +305,7 @@ const linux: { [K in CheckKind]: Evaluate<K> } = {
 
 // Windows --------------------------------------------------------------------------------------------------
 
-/** The names a plan may use for each Windows processor architecture, as install.ps1 accepts them. */
+/** The names a plan may use for each Windows processor architecture, as Windows reports them (PROCESSOR_ARCHITECTURE). */
 const WINDOWS_MACHINE_ALIASES: Record<string, readonly string[]> = {
   AMD64: ['amd64', 'x86_64', 'x64'],
   ARM64: ['arm64', 'aarch64'],
@@ -328,7 +329,7 @@ export function runPowerShell(probe: NodeProbe, script: string): string | undefi
 export const PS_IS_ADMINISTRATOR =
   '([Security.Principal.WindowsPrincipal][Security.Principal.WindowsIdentity]::GetCurrent()).IsInRole([Security.Principal.WindowsBuiltInRole]::Administrator)'
 
-/** Prints the feature's state (Enabled, Disabled, …), or nothing when neither cmdlet tells: install.ps1's logic. */
+/** Prints the feature's state (Enabled, Disabled, …), or nothing when neither cmdlet tells. */
 export function psFeatureState(feature: string): string {
   const name = psString(feature)
   return [
@@ -367,7 +368,7 @@ const windows: { [K in CheckKind]: Evaluate<K> } = {
   arch: (check, node) => {
     const machine = node.probe.machine() || 'unknown'
     const names = [machine, ...(WINDOWS_MACHINE_ALIASES[machine] ?? [])]
-    // PowerShell's -contains, as install.ps1 compares: case-insensitive.
+    // Case-insensitive, as Windows names are.
     if (names.some((name) => check.machines.some((wanted) => sameText(wanted, name)))) return ok(`CPU architecture ${machine}`)
     if (node.rootSet) return warning(`this machine is ${machine}; make sure the image at ${node.rootShown} is for one of: ${check.machines.join(', ')}`)
     return failed(check.severity, `the CPU architecture is ${machine}, but this bundle is for: ${check.machines.join(', ')}`, `use the bundle built for ${machine}`)
@@ -380,7 +381,7 @@ const windows: { [K in CheckKind]: Evaluate<K> } = {
     if (answer !== undefined && sameText(answer, 'False')) {
       return failed(check.severity, 'the installer does not run as Administrator', 'start it from a PowerShell or command prompt opened with Run as administrator')
     }
-    // install.ps1 asks .NET in-process; the executable needs PowerShell for that, and must not assume either way.
+    // Node cannot ask Windows for the token's role itself: PowerShell does, and the answer must not be assumed either way.
     return failed(
       check.severity,
       'cannot tell whether the installer runs as Administrator (PowerShell did not answer)',
@@ -429,7 +430,7 @@ const windows: { [K in CheckKind]: Evaluate<K> } = {
     if (pipe) {
       const name = pipe[1]!
       shown = `\\\\.\\pipe\\${name}`
-      // PowerShell's -eq, as install.ps1 compares: case-insensitive.
+      // Case-insensitive, as Windows names are.
       present = (node.probe.listDir('\\\\.\\pipe\\') ?? []).some((entry) => sameText(entry, name))
     } else {
       shown = check.socket.replace(/^unix:\/\//, '')
@@ -455,7 +456,7 @@ const EVALUATORS = { linux, windows }
 /** Runs every check in order; one result each. Throws PreflightDefectError for a check of the other OS. */
 export function runPreflight(checks: readonly Check[], context: PreflightContext, probe: NodeProbe): PreflightResult[] {
   const rootSet = context.root !== undefined
-  // As install.sh's ROOT (install.ps1's TrimEnd('\')): no trailing separator, so --root / is ''.
+  // As install.sh's ROOT: no trailing separator, so --root / is ''.
   const root = context.root === undefined ? '' : context.root.replace(context.platform === 'windows' ? /[\\/]+$/ : /\/+$/, '')
   const node: NodeState = { probe, dryRun: context.dryRun, rootSet, root, rootShown: root || '/' }
   const evaluators = EVALUATORS[context.platform]
@@ -595,7 +596,7 @@ export function hostProbe(platform: NodeJS.Platform = process.platform): NodePro
         return undefined
       }
     },
-    // install.ps1 reads the OS's architecture from these, not that of the (possibly 32-bit) process.
+    // The OS's architecture, from these, not that of the (possibly 32-bit) process.
     machine: () => (isWindows ? process.env.PROCESSOR_ARCHITEW6432 || process.env.PROCESSOR_ARCHITECTURE || 'unknown' : osMachine()),
     uid: () => (typeof process.geteuid === 'function' ? process.geteuid() : -1),
     commandExists,

@@ -1,5 +1,5 @@
 /**
- * The installer's flow, in the order DESIGN fixes: find the bundle → verify it (SHA256SUMS, then the
+ * The installer's flow, in the order docs/architecture.md fixes ("The installer on the node"): find the bundle → verify it (SHA256SUMS, then the
  * signature) before anything is trusted → check every archive → preflight → steps → runtime check over
  * CRI → report. Plus rollback, uninstall, status and verify, which work from the journal
  * (docs/node-state.md).

@@ -102,6 +102,15 @@ async function undoRecord(context: UndoContext, record: JournalRecord): Promise<
       return
     }
     case 'service': {
+      if (live && paths.style === 'windows') {
+        // Registered by the install step (containerd.exe --register-service): stopped, then taken out of the service manager.
+        context.note(`stop and unregister ${record.name}`)
+        if (dryRun) return
+        await system.run('sc.exe', ['stop', record.name])
+        const result = await system.run('sc.exe', ['delete', record.name])
+        if (result.code !== 0) context.warn(`sc.exe delete ${record.name} failed: ${(result.stderr.trim() || result.stdout.trim())}`)
+        return
+      }
       if (!live || !system.systemdRunning()) {
         context.warn(`${record.name}: not disabled (${live ? 'systemd is not running' : '--root'}); disable it by hand`)
         return

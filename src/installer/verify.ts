@@ -1,5 +1,5 @@
 /**
- * Bundle verification against SHA256SUMS, the first thing the installer does (DESIGN "The installer on
+ * Bundle verification against SHA256SUMS, the first thing the installer does (docs/architecture.md "The installer on
  * the node"): before it trusts plan.json or touches the node, every listed file must hash to its line.
  *
  * Paths come from a file an attacker may have edited, so each is checked before it is opened: relative,

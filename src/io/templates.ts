@@ -4,9 +4,9 @@
  */
 import { readFileSync } from 'node:fs'
 import { join, normalize, sep } from 'node:path'
-import { packageRoot } from '../catalog/load.js'
-import type { TemplateSource } from '../render/templates.js'
-import { embeddedFiles } from '../sea/embedded.js'
+import { packageRoot } from './package-root.js'
+import type { TemplateSource } from '../model/templates.js'
+import { embeddedFiles } from './embedded.js'
 
 export function fileTemplates(dir?: string): TemplateSource {
   if (dir === undefined) {

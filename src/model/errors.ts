@@ -1,4 +1,4 @@
-/** Typed errors. Only src/cli maps them to exit codes (DESIGN: 0 done, 1 step failed, 2 usage, 3 integrity, 4 preflight). */
+/** Typed errors. Only src/cli maps them to exit codes (docs/architecture.md "Exit codes": 0 done, 1 step failed, 2 usage, 3 integrity, 4 preflight). */
 
 export const EXIT = { ok: 0, stepFailed: 1, usage: 2, integrity: 3, preflight: 4 } as const
 export type ExitCode = (typeof EXIT)[keyof typeof EXIT]

@@ -1,4 +1,4 @@
-/** The bundle layout contract (DESIGN.md) and the node paths edgebundle writes to. */
+/** The bundle layout contract (docs/architecture.md, "Bundle layout") and the node paths edgebundle writes to. */
 
 export const BUNDLE = {
   plan: 'plan.json',

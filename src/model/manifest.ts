@@ -25,7 +25,7 @@ export interface ManifestComponent {
   file: string
 }
 
-/** The normalized modes a bundle's files have (DESIGN "Determinism"); anything else is not a bundle file. */
+/** The normalized modes a bundle's files have (docs/architecture.md "Determinism"); anything else is not a bundle file. */
 export type ManifestFileMode = '0644' | '0755'
 
 export interface ManifestFile {

@@ -1,6 +1,6 @@
 /**
  * plan.json: the ordered install steps for one bundle, the single source of truth that the installer
- * executable, install.sh and install.ps1 all carry out. Plain JSON data; bump PLAN_SCHEMA_VERSION on any
+ * executable and install.sh carry out (install.ps1 only verifies a Windows bundle and starts the executable). Plain JSON data; bump PLAN_SCHEMA_VERSION on any
  * incompatible change.
  *
  * Paths: `dest`/`path` fields are absolute node paths (POSIX for Linux bundles, C:\… for Windows);

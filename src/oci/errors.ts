@@ -6,7 +6,7 @@ import { EXIT, EdgebundleError } from '../model/errors.js'
 
 /**
  * Bytes are not what they claim to be: a digest or size mismatch, a truncated archive, a referenced blob
- * that is missing. Exit 3, like every integrity failure (DESIGN: exit codes).
+ * that is missing. Exit 3, like every integrity failure (docs/architecture.md "Exit codes").
  */
 export class IntegrityError extends EdgebundleError {
   constructor(message: string, options: { hint?: string; cause?: unknown } = {}) {

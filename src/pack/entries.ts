@@ -1,6 +1,6 @@
 /**
  * What goes into an archive, and in which order. Both writers (tar, zip) take the output of
- * planEntries, so they agree on the rules that make an archive reproducible (DESIGN "Determinism"):
+ * planEntries, so they agree on the rules that make an archive reproducible (docs/architecture.md "Determinism"):
  *
  * - every path is checked once here: relative, `/`-separated, no `.`/`..`/empty segments, nothing that
  *   means something else on Windows; a bad path is a defect of the caller, never silently "fixed";

@@ -1,6 +1,6 @@
 /**
  * The pack entries of a staged folder: every regular file under it, at `<prefix>/<relative path>`, with
- * its mode normalized (0755 when the owner may execute it, else 0644: DESIGN "Determinism"). Symbolic
+ * its mode normalized (0755 when the owner may execute it, else 0644: docs/architecture.md "Determinism"). Symbolic
  * links, devices and the like are refused: a bundle holds files and folders only, and a link followed at
  * pack time would smuggle in whatever it points at.
  */

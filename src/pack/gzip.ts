@@ -1,6 +1,6 @@
 /**
  * The compression stage of a .tar.gz: tar segments in, gzip bytes out, as independent gzip members
- * compressed on several cores at once and written in order (DESIGN "Performance").
+ * compressed on several cores at once and written in order (docs/architecture.md "Performance").
  *
  * RFC 1952 2.2 lets a .gz hold members one after another; gunzip, `gzip -t`, GNU tar and Node's zlib
  * read them as one stream. Where a member starts depends on the content only, never on timing or on the
@@ -36,7 +36,7 @@ export const MEMBER_SIZE = 1024 * 1024
 const HEADER_LENGTH = 10
 
 export interface GzipOptions {
-  /** zlib level; 6 is gzip's own default (the DESIGN's baseline is `tar | gzip -6`). */
+  /** zlib level; 6 is gzip's own default (the baseline in docs/architecture.md "Performance" is `tar | gzip -6`). */
   level?: number
   /** Members compressed at once; default the number of cores. Never changes the output. */
   workers?: number

@@ -46,7 +46,7 @@ function preflightChecks(resolved: Resolved): Check[] {
     { kind: 'root', severity: 'error' },
     { kind: 'os-release', severity: 'error', ids: resolved.osReleaseIds },
     { kind: 'arch', severity: 'error', machines: resolved.unameMachines },
-    // Without systemd the files are still installed; services just are not started (DESIGN: a warning, not a failure).
+    // Without systemd the files are still installed; services just are not started (docs/architecture.md "The installer on the node": a warning, not a failure).
     { kind: 'init-system', severity: 'warning', expect: 'systemd' },
     { kind: 'cgroup', severity: options.cgroupDriver === 'systemd' ? 'error' : 'warning', driver: options.cgroupDriver },
     ...LINUX_KERNEL_MODULES.map((module): Check => ({ kind: 'kernel-module', severity: 'warning', module })),

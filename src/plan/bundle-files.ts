@@ -1,6 +1,6 @@
 /**
- * Which bundle files each plan step reads, in one place for every plan consumer (install.sh, install.ps1, the
- * installer executable): each must find them listed in SHA256SUMS before it changes anything. Exhaustive,
+ * Which bundle files each plan step reads, in one place for every plan consumer (install.sh, the installer
+ * executable): each must find them listed in SHA256SUMS before it changes anything. Exhaustive,
  * so a new step kind must say which files it uses. Pure, and dependency-free for the installer's bundle.
  */
 import type { Plan, Step, StepKind } from '../model/plan.js'

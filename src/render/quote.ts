@@ -33,11 +33,6 @@ export function psQuote(value: string): string {
   return `'${value.replace(/['\u2018\u2019\u201a\u201b]/g, (quote) => quote + quote)}'`
 }
 
-/** PowerShell array literal of quoted strings: @('a', 'b'). */
-export function psArray(values: readonly string[]): string {
-  return `@(${values.map(psQuote).join(', ')})`
-}
-
 /**
  * Text safe to place after `#` in a sh or PowerShell comment: line breaks (including the Unicode ones some
  * parsers honour) and other control characters become spaces, so a value can never end the comment.

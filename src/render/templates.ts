@@ -1,10 +1,8 @@
 /**
- * Where the renderers get their template text: a TemplateSource (name under templates/ → text), injected so
- * the core does no I/O. src/io/templates.ts reads the package's templates/ folder.
+ * The templates the renderers read through a TemplateSource (src/model/templates.ts);
+ * src/io/templates.ts reads the package's templates/ folder.
  */
-
-/** Reads a template by its path under templates/, e.g. "install.sh.hbs". */
-export type TemplateSource = (name: string) => string
+export type { TemplateSource } from '../model/templates.js'
 
 /** The templates the install scripts are rendered from, by name under templates/. */
 export const SCRIPT_TEMPLATES = {

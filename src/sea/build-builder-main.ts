@@ -5,7 +5,7 @@
  */
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
-import { packageRoot } from '../catalog/load.js'
+import { packageRoot } from '../io/package-root.js'
 import { resolveCacheDir } from '../fetch/cache.js'
 import { createHttpClient } from '../fetch/http.js'
 import { EdgebundleError } from '../model/errors.js'

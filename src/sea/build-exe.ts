@@ -1,5 +1,5 @@
 /**
- * Builds single executables and caches them (DESIGN "The single executable"): the installer (`install`,
+ * Builds single executables and caches them (docs/architecture.md "The single executable"): the installer (`install`,
  * `install.exe`) for each platform, and the builder itself (builder-exe.ts) through the same path.
  *
  * An executable depends only on (kind, node version, platform, the base binary's identity, the script's
@@ -16,11 +16,11 @@ import { readFileSync } from 'node:fs'
 import { chmod, copyFile, mkdir, readFile, readdir, rename, rm, stat, utimes, writeFile } from 'node:fs/promises'
 import { createRequire, isBuiltin } from 'node:module'
 import { basename, dirname, join } from 'node:path'
-import { packageRoot } from '../catalog/load.js'
+import { packageRoot } from '../io/package-root.js'
 import { hashFile } from '../fetch/cache.js'
 import type { RetryPolicy } from '../fetch/download.js'
 import type { Http } from '../fetch/http.js'
-import { embeddedText } from './embedded.js'
+import { embeddedText } from '../io/embedded.js'
 import { ExecutableBuildError, NodeRuntimeUnavailableError, UnsupportedBuildHostError } from './errors.js'
 import { isLinuxX64Host, runBinary, runnerFor } from './host.js'
 import { type NodeRuntime, type RuntimeOrigin, checkGivenFile, givenFileKind, obtainNodeRuntime } from './node-runtime.js'

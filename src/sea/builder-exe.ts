@@ -4,7 +4,7 @@
  *
  * The builder is ESM that reads bundles/ and templates/ next to its sources; a SEA runs one CommonJS
  * script with no package folder. So esbuild bundles it to CommonJS with an import.meta.url shim, and the
- * folders travel as SEA assets that the loaders use when running as a SEA (src/sea/embedded.ts). The
+ * folders travel as SEA assets that the loaders use when running as a SEA (src/io/embedded.ts). The
  * bundled installer and postject go along too, so the executable can build installer executables
  * without node_modules or esbuild.
  */
@@ -12,9 +12,9 @@ import { readFileSync, readdirSync } from 'node:fs'
 import { createHash } from 'node:crypto'
 import { createRequire } from 'node:module'
 import { join, relative } from 'node:path'
-import { packageRoot } from '../catalog/load.js'
+import { packageRoot } from '../io/package-root.js'
 import { type BuiltExecutable, type ExecutableOptions, type SeaScript, buildSeaExecutable, bundleInstallerScript, installExecutable, loadEsbuild, packageVersion, seaScriptOptions } from './build-exe.js'
-import { SEA_ASSETS } from './embedded.js'
+import { SEA_ASSETS } from '../io/embedded.js'
 
 export const BUILDER_EXECUTABLE = 'edgebundle-linux-x64'
 

@@ -1,5 +1,5 @@
 /**
- * Errors of the executable build. Each carries its exit code (DESIGN: 1 a step failed, 2 bad usage or
+ * Errors of the executable build. Each carries its exit code (docs/architecture.md "Exit codes": 1 a step failed, 2 bad usage or
  * input, 3 integrity failure) and a hint that says what to provide or do.
  */
 import { EXIT, EdgebundleError, UsageError } from '../model/errors.js'

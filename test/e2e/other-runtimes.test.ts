@@ -16,8 +16,10 @@ import { execFileSync } from 'node:child_process'
 import { chmodSync, copyFileSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join, win32 } from 'node:path'
+import { parse as parseToml, stringify as stringifyToml } from 'smol-toml'
 import t, { type Test } from 'tap'
 import type { Plan } from '../../src/model/plan.js'
+import { deepMerge } from '../../src/installer/merge.js'
 import { which } from '../../src/sea/host.js'
 import { jsonEvents, writeChecksums } from '../installer/fixtures.js'
 import { makeInstallableBundle, prepareRoot, snapshot } from '../installer/node-fixtures.js'
@@ -149,12 +151,16 @@ t.test('win-x64 executable under wine: --root install (dry run and real) of a Wi
   })
   const run: Runner = (args) => wine.run(join(bundle.dir, 'install.exe'), [...args, '--json'], cwd)
 
-  // The image: its system drive, and a config of the node's own that the bundle replaces (and rollback restores).
+  // The image: its system drive, and a containerd config of the node's own that the bundle merges into (and
+  // rollback restores): the operator's debug level stays, the bundle's settings win where both set one.
   const root = join(work, 'root')
   const nodePath = (dest: string) => join(root, ...win32.normalize(dest).replace(/^([A-Za-z]):\\/, '$1\\').split('\\'))
   const config = bundle.plan.files.find((f) => f.dest.endsWith('containerd\\config.toml'))!
+  const ours = parseToml(readFileSync(join(bundle.dir, config.source), 'utf8'))
+  t.ok(bundle.plan.steps.some((s) => s.kind === 'write-file' && s.dest === config.dest && s.merge === 'toml'), 'the plan merges config.toml')
+  const imageConfig = { version: ours.version, debug: { level: 'debug' }, root: 'D:\\containerd-root-of-the-image' }
   mkdirSync(join(nodePath(config.dest), '..'), { recursive: true })
-  writeFileSync(nodePath(config.dest), '# the image\'s own containerd config\n')
+  writeFileSync(nodePath(config.dest), `# the image's own containerd config\n${stringifyToml(imageConfig)}\n`)
   const before = snapshot(root)
   t.ok(existsSync(join(root, 'C', 'Program Files', 'containerd', 'config.toml')), 'Windows paths map under the root as <root>/C/...')
 
@@ -174,7 +180,15 @@ t.test('win-x64 executable under wine: --root install (dry run and real) of a Wi
   t.match(first.find((e) => e.event === 'check' && e.kind === 'root'), { outcome: 'ok', message: 'running as Administrator' })
   t.ok((changed(first) ?? 0) > 0)
   t.ok(first.some((e) => e.event === 'warning' && /services are not registered under --root/.test(String(e.message))), 'no service is registered under --root')
-  for (const file of bundle.plan.files) t.same(readFileSync(nodePath(file.dest)), readFileSync(join(bundle.dir, file.source)), `${file.dest} placed`)
+  for (const file of bundle.plan.files) {
+    if (file === config) continue
+    t.same(readFileSync(nodePath(file.dest)), readFileSync(join(bundle.dir, file.source)), `${file.dest} placed`)
+  }
+  const merged = parseToml(readFileSync(nodePath(config.dest), 'utf8'))
+  t.same(merged, deepMerge(imageConfig, ours), "config.toml: the image's settings merged with the bundle's, the bundle's winning")
+  t.match(merged, { debug: { level: 'debug' } }, "the image's own debug level stays")
+  t.not(merged.root, imageConfig.root, "the bundle's root wins") // containerd's root is set by the bundle
+  t.ok(first.some((e) => e.event === 'info' && /merging into the node's own/.test(String(e.message))), 'the installer says it merged')
   // Regular files only: wine's CreateSymbolicLink makes nothing, so an archive's symlinks do not show up here.
   const expected = expectedArchiveTree(bundle.plan, bundle.dir, join(work, 'tar'), nodePath)
   t.ok(expected.size > 0)

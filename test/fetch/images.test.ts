@@ -12,10 +12,10 @@ import { buildTestImages, loopbackOnly, pushMultiPlatform, sh, skipUnlessTools, 
 
 const skip = skipUnlessTools()
 
-async function cli(argv: string[], registryFetch: ReturnType<typeof loopbackOnly>) {
+async function cli(argv: string[], http: ReturnType<typeof loopbackOnly>) {
   let stdout = ''
   let stderr = ''
-  const code = await run(argv, { stdout: (s) => void (stdout += s), stderr: (s) => void (stderr += s), http: registryFetch })
+  const code = await run(argv, { stdout: (s) => void (stdout += s), stderr: (s) => void (stderr += s), http })
   return { code, stdout, stderr }
 }
 

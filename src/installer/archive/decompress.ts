@@ -14,7 +14,8 @@ import { ArchiveError } from './errors.js'
 import { CorruptArchive } from './tar.js'
 import { decodeZstdFrames } from './zstd.js'
 
-export type ArchiveFormat = 'tar.gz' | 'tar.zst'
+/** zip is not a compressed stream but an archive with its own index: scan.ts reads it with src/inspect/zip-read.ts. */
+export type ArchiveFormat = 'tar.gz' | 'tar.zst' | 'zip'
 
 /** How to decompress zstd: 'auto' takes node:zlib when it has zstd, else the command. */
 export type ZstdMethod = 'auto' | 'zlib' | 'command'
@@ -33,7 +34,7 @@ export function nodeHasZstd(): boolean {
 /** The decompressed stream; a decompression or read failure surfaces as CorruptArchive while iterating. */
 export function decompressed(file: string, format: ArchiveFormat, zstd: ZstdMethod = 'auto'): AsyncIterable<Buffer> {
   if (format === 'tar.gz') return throughZlib(file, () => zlib.createGunzip({ chunkSize: CHUNK }), 'gzip')
-  if (format !== 'tar.zst') throw new Error(`internal: unknown archive format ${String(format)}`)
+  if (format !== 'tar.zst') throw new Error(`internal: ${String(format)} is not a compressed tar stream`)
   const createZstd = (zlib as ZlibWithZstd).createZstdDecompress
   if (zstd !== 'command' && createZstd !== undefined) return zstdThroughZlib(file, () => createZstd({ chunkSize: CHUNK }))
   if (zstd === 'zlib') throw new Error(`internal: node:zlib has no zstd in Node ${process.version}`)

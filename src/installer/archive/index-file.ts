@@ -17,7 +17,7 @@ import type { TarHeader } from './tar.js'
 /** The archives a plan unpacks: file (bundle-relative), format and strip. */
 export function archivesOfPlan(plan: Plan): { file: string; format: ArchiveFormat; strip: number }[] {
   return plan.steps.flatMap((step) =>
-    (step.kind === 'install-archive' || step.kind === 'run-upstream-installer') && step.format !== 'zip'
+    step.kind === 'install-archive' || step.kind === 'run-upstream-installer'
       ? [{ file: step.file, format: step.format, strip: step.kind === 'install-archive' ? step.strip : 0 }]
       : [],
   )
@@ -114,7 +114,7 @@ export function parseArchiveIndex(text: string): ArchiveIndex | { unusable: stri
       typeof entry === 'object' &&
       entry !== null &&
       typeof entry.sha256 === 'string' &&
-      (entry.format === 'tar.gz' || entry.format === 'tar.zst') &&
+      (entry.format === 'tar.gz' || entry.format === 'tar.zst' || entry.format === 'zip') &&
       Number.isSafeInteger(entry.strip) &&
       Array.isArray(entry.members)
     if (!fine) return { unusable: `its entry for ${path} is malformed` }

@@ -1,5 +1,5 @@
 /**
- * The installer's archive reader: component archives (tar.gz, tar.zst) checked by install.sh's rules and
+ * The installer's archive reader: component archives (tar.gz, tar.zst, zip) checked by install.sh's rules and
  * unpacked without tar, so the executable needs nothing on the node but itself (and zstd on a Node
  * without it).
  */

@@ -1,5 +1,5 @@
 /**
- * The installer's last check (DESIGN "The installer on the node": steps → runtime check over CRI →
+ * The installer's last check (docs/architecture.md "The installer on the node": steps → runtime check over CRI →
  * report): ask the container runtime, the way the kubelet/edgecore will, for its Version, its Status
  * conditions (RuntimeReady, NetworkReady) and the sandbox image it reports, and whether that image is
  * present locally (ImageStatus). gRPC comes from @grpc/grpc-js; the messages from codec.ts (cri.proto).

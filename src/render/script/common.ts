@@ -1,7 +1,8 @@
 /**
- * What install.sh and install.ps1 share: the plan facts both headers show, the bundle files a script must see
- * listed in SHA256SUMS, and the checks that refuse plan values no script could carry out safely. The planner
- * validates user input; these guards catch a defective plan at render time instead of on a node.
+ * What the scripts share: the plan facts the headers of install.sh and install.ps1 show, the bundle files
+ * install.sh must see listed in SHA256SUMS, and the checks that refuse plan values no script could carry out
+ * safely. The planner validates user input; these guards catch a defective plan at render time instead of
+ * on a node.
  */
 import type { Check, CheckKind, Plan } from '../../model/plan.js'
 import { planBundleFiles } from '../../plan/bundle-files.js'
@@ -41,21 +42,6 @@ export function assertLinuxPath(step: string, field: string, value: string, allo
   const parts = value.split('/').slice(1)
   if (!value.startsWith('/') || CONTROL.test(value) || parts.some((part) => part === '' || part === '.' || part === '..')) {
     throw new PlanRenderError(step, `${field} ${JSON.stringify(value)} is not an absolute node path`)
-  }
-}
-
-/** An absolute Windows node path: C:\dir\file, no `.`/`..` components, no characters Windows refuses in names. */
-export function assertWindowsPath(step: string, field: string, value: string): void {
-  const match = /^[A-Za-z]:\\(.*)$/.exec(value)
-  const rest = match?.[1]
-  const parts = rest === undefined || rest === '' ? [] : rest.split('\\')
-  if (
-    rest === undefined ||
-    CONTROL.test(value) ||
-    /[/:*?"<>|]/.test(rest) ||
-    parts.some((part) => part === '' || part === '.' || part === '..')
-  ) {
-    throw new PlanRenderError(step, `${field} ${JSON.stringify(value)} is not an absolute Windows path (C:\\dir\\file)`)
   }
 }
 

@@ -1,48 +1,37 @@
 /**
- * install.ps1 without PowerShell: structural checks. The script must scan cleanly (comments, literals and
- * brackets), run every plan step in order through a library function, and carry every plan value only
- * inside single-quoted literals that read back to the value.
+ * install.ps1, the Windows launcher, without PowerShell (none runs on this machine: no pwsh package in
+ * Debian, no .NET to install it as a tool, and wine's powershell.exe is a stub). So its text is checked by
+ * structure: it scans cleanly, stays short, checks SHA256SUMS with Get-FileHash before anything else, and
+ * hands every argument to install.exe and its exit code back. The parts that decide (the line grammar and
+ * the path rules) are regular expressions: they are taken out of the rendered script and run here, with
+ * JavaScript's engine, which reads these patterns as .NET does (character classes, anchors, counted
+ * repeats; ReadAllLines leaves no line break for .NET's `$` to treat differently), against the one
+ * SHA256SUMS grammar of src/sign/checksums.ts.
  */
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import t from 'tap'
-import { templates } from '../../helpers.js'
-import { packageRoot } from '../../../src/catalog/load.js'
-import type { Plan, Step } from '../../../src/model/plan.js'
+import { packageRoot } from '../../../src/io/package-root.js'
+import { WINDOWS_PATHS, configSourcePath } from '../../../src/model/layout.js'
 import { UTF8_BOM, renderInstallPs1 } from '../../../src/render/script/powershell.js'
-import { HOSTILE, HOSTILE_NATIVE, foreignSteps, linuxPlan, windowsPlan } from '../../fixtures/plans.js'
-import { readCommandLine, scanPowerShell } from '../../fixtures/powershell.js'
+import { checksumPathProblem, formatSha256Sums, parseSha256Sums } from '../../../src/sign/checksums.js'
+import { HOSTILE, linuxPlan, windowsPlan } from '../../fixtures/plans.js'
+import { readPsLiteral, scanPowerShell } from '../../fixtures/powershell.js'
+import { templates } from '../../helpers.js'
 
-const plan = windowsPlan()
+const plan = { ...windowsPlan(), name: `edgebundle-1.23-windows-amd64-containerd ${HOSTILE}` }
 const script = renderInstallPs1(plan, templates)
-const withSteps = (steps: Step[]): Plan => ({ ...windowsPlan(), steps })
+const body = script.slice(1)
+const lines = body.split('\n')
 
-/** The statements of the main try block. */
-function mainLines(text: string): string[] {
-  const start = text.indexOf('\ntry {\n')
-  const end = text.indexOf('\n} catch {', start)
-  return text
-    .slice(start + '\ntry {\n'.length, end)
-    .split('\n')
-    .filter((line) => line.trim() !== '')
-}
+/** The code lines (not comments, not blank), trimmed. */
+const code = lines.map((line) => line.trim()).filter((line) => line !== '' && !line.startsWith('#'))
 
-/** Which library function runs each kind (or throws, for the kinds Linux only has). */
-const FUNCTION_OF: Record<Step['kind'], string> = {
-  preflight: 'Complete-Preflight',
-  'install-archive': 'Install-Archive',
-  'write-file': 'Install-BundleFile',
-  'register-windows-service': 'Register-BundleService',
-  'import-image': 'Import-BundleImage',
-  'check-runtime': 'Test-Runtime',
-  'install-binary': 'throw',
-  'run-upstream-installer': 'throw',
-  'install-packages': 'throw',
-  symlink: 'throw',
-  'load-kernel-modules': 'throw',
-  'apply-sysctl': 'throw',
-  'enable-service': 'throw',
-  'run-container': 'throw',
+/** The single-quoted literal that follows `before` in the script, read as PowerShell reads it. */
+function literalAfter(before: string): string {
+  const at = body.indexOf(before)
+  if (at < 0) throw new Error(`no ${before} in install.ps1`)
+  return readPsLiteral(body, at + before.length).value
 }
 
 t.test('install.ps1 starts with a UTF-8 byte order mark, so Windows PowerShell 5.1 reads it as UTF-8', async (t) => {
@@ -50,13 +39,12 @@ t.test('install.ps1 starts with a UTF-8 byte order mark, so Windows PowerShell 5
   t.equal(script.indexOf(UTF8_BOM, 1), -1)
 })
 
-t.test('the script scans cleanly: comments, literals and brackets all close', async (t) => {
-  const scan = scanPowerShell(script.slice(1))
+t.test('the launcher is short and scans cleanly: comments, literals and brackets all close', async (t) => {
+  t.ok(lines.length <= 150, `${lines.length} lines`)
+  const scan = scanPowerShell(body)
   t.same(scan.problems, [])
-  // Values never reach code: the hostile text is only ever inside a literal or a comment.
-  t.notMatch(scan.code, 'touch /tmp/pwned')
-  t.notMatch(scan.code, 'Remove-Item C:')
-  t.ok(scan.literals.includes(`needed to unpack archives; ${HOSTILE}`))
+  t.notMatch(scan.code, 'touch /tmp/pwned', 'the bundle name stays inside a literal or a comment')
+  t.ok(scan.literals.includes(plan.name), 'and reads back to itself')
   const template = readFileSync(join(packageRoot(), 'templates/install.ps1.hbs'), 'utf8')
   // "$name:" in a double-quoted string is a scope-qualified variable in PowerShell, not "$name" then ":".
   for (const match of template.matchAll(/"[^"\n]*"/g)) {
@@ -64,119 +52,63 @@ t.test('the script scans cleanly: comments, literals and brackets all close', as
   }
 })
 
-t.test('the header documents the bundle, the parameters and every step, as comments', async (t) => {
-  const header = script.slice(1, script.indexOf('#Requires'))
+t.test('the header documents the bundle and the arguments, as comments', async (t) => {
+  const header = body.slice(0, body.indexOf('#Requires'))
   for (const line of header.split('\n')) if (line !== '' && !line.startsWith('#')) t.fail(`header line outside a comment: ${line}`)
-  for (const text of [plan.name, 'windows/amd64', plan.runtime.endpoint, '-Root DIR', '-DryRun', 'EDGEBUNDLE_ROOT']) t.match(header, text)
-  plan.steps.forEach((step, index) => t.match(header, `${index + 1}. ${step.id} (${step.kind})`))
-  t.match(script, /^param\(\n {4}\[string\]\$Root = '',\n {4}\[switch\]\$DryRun\n\)$/m)
-  t.notMatch(script, /^Remove-Item/m)
-})
-
-t.test('every step runs in plan order, with every value as a literal that reads back to it', async (t) => {
-  const lines = mainLines(script)
-  const calls = lines.map((line) => ({ line, call: readCommandLine(line) }))
-  for (const { line, call } of calls) if (!call) t.fail(`not a command with literal arguments: ${line}`)
-  const parsed = calls.map(({ call }) => call!).filter(Boolean)
-  t.same(parsed.slice(0, 2).map((c) => c.command), ['Initialize-Install', 'Test-Bundle'])
-  t.same(parsed.at(-1)!.command, 'Write-Report')
-  const starts = parsed.filter((c) => c.command === 'Start-Step')
-  t.same(
-    starts.map((c) => c.args[2]),
-    plan.steps.map((step) => step.id),
-  )
-  // After each Start-Step, the step's own function.
-  plan.steps.forEach((step) => {
-    const at = parsed.findIndex((c) => c.command === 'Start-Step' && c.args[2] === step.id)
-    const next = parsed.slice(at + 1).find((c) => c.command === FUNCTION_OF[step.kind] || (step.kind === 'preflight' && c.command === 'Complete-Preflight'))
-    t.ok(next, `${step.id} runs ${FUNCTION_OF[step.kind]}`)
-  })
-  const find = (command: string) => parsed.find((c) => c.command === command)!
-  t.same(find('Register-BundleService').args, [
-    'containerd',
-    'C:\\Program Files\\containerd\\containerd.exe',
-    ['--register-service', `--log-file=C:\\logs\\${HOSTILE_NATIVE}.log`],
-    ['C:\\Program Files\\containerd\\config.toml', 'C:\\Program Files\\containerd\\bin'],
-  ])
-  t.same(find('Install-Archive').args, ['containerd', 'artifacts/containerd-2.3.4-windows-amd64.tar.gz', 'tar.gz', 'C:\\Program Files\\containerd', '1'])
-  t.same(find('Test-CommandPresent').args, ['warning', 'tar.exe', `needed to unpack archives; ${HOSTILE}`])
-  t.same(find('Test-Runtime').args, [
-    'npipe:////./pipe/containerd-containerd',
-    'mcr.microsoft.com/oss/kubernetes/pause:3.9',
-    true,
-    ['C:\\Program Files\\containerd', 'C:\\Program Files\\containerd\\cni\\bin'],
-  ])
-  t.same(find('Test-WindowsFeature').args, ['error', 'Containers'])
-  const hostile = parsed.filter((c) => c.command === 'Install-BundleFile')[1]!
-  t.same(hostile.args, ["config/it's ’odd’ $(x).txt", "C:\\ProgramData\\edgebundle-test\\it's ’odd’ $(x).txt"])
-  // Every bundle file the plan reads is checked against SHA256SUMS, every archive listing before any step.
-  const listed = parsed.filter((c) => c.command === 'Assert-Listed').map((c) => c.args[0])
-  t.same(listed, [
-    'artifacts/containerd-2.3.4-windows-amd64.tar.gz',
-    'artifacts/cni-plugins-windows-amd64-v1.9.1.zip',
-    'config/Program Files/containerd/config.toml',
-    "config/it's ’odd’ $(x).txt",
-    'images/pause-3.9-windows-amd64.oci.tar',
-  ])
-  const firstStep = parsed.findIndex((c) => c.command === 'Start-Step')
-  t.ok(parsed.findIndex((c) => c.command === 'Test-Archive') < firstStep)
-})
-
-t.test('every function the main block calls is defined in the library', async (t) => {
-  const defined = new Set([...script.matchAll(/^function ([A-Za-z-]+)/gm)].map((m) => m[1]))
-  const all = renderInstallPs1(withSteps([...plan.steps, ...foreignSteps('windows')]), templates)
-  for (const line of mainLines(all)) {
-    const call = readCommandLine(line)
-    if (call && call.command !== 'throw') t.ok(defined.has(call.command), call.command)
+  for (const text of ['edgebundle-1.23-windows-amd64-containerd', 'windows/amd64', plan.runtime.endpoint, '--dry-run', '--root DIR', 'SHA256SUMS.sig', 'Exit codes']) {
+    t.match(header, text)
   }
 })
 
-t.test('kinds that only Linux runs become a throw at their place, with the reason quoted', async (t) => {
-  const foreign = foreignSteps('windows')
-  const lines = mainLines(renderInstallPs1(withSteps(foreign), templates))
-  const throws = lines.map((line) => readCommandLine(line)).filter((call) => call?.command === 'throw')
-  t.same(
-    throws.map((call) => call!.args[0]),
-    foreign.map((step) => `step ${step.id}: ${step.kind} is not supported on Windows`),
-  )
-  const checks = renderInstallPs1(
-    withSteps([
-      {
-        id: 'preflight',
-        kind: 'preflight',
-        description: 'x',
-        checks: [
-          { kind: 'init-system', severity: 'error', expect: 'systemd' },
-          { kind: 'cgroup', severity: 'error', driver: 'cgroupfs' },
-          { kind: 'kernel-module', severity: 'error', module: 'overlay' },
-        ],
-      },
-    ]),
-    templates,
-  )
-  for (const kind of ['init-system', 'cgroup', 'kernel-module']) t.match(checks, `throw 'step preflight: the ${kind} check is not supported on Windows'`)
+t.test('it verifies first, then starts install.exe with every argument and returns its exit code', async (t) => {
+  t.notOk(code.some((line) => /^param\s*\(/i.test(line)), 'no param() block: every argument reaches $args')
+  t.ok(code.includes('$Arguments = @($args)'))
+  t.equal(code.at(-1), 'exit $LASTEXITCODE', 'the last statement passes install.exe\'s exit code through')
+  const start = code.findIndex((line) => line.startsWith('& (') && line.endsWith('@Arguments'))
+  t.match(code[start], /^& \(\[System\.IO\.Path\]::Combine\(\$bundle, 'install\.exe'\)\) @Arguments$/)
+  const hash = code.findIndex((line) => line.includes('Get-FileHash -LiteralPath $full -Algorithm SHA256'))
+  const stop = code.findIndex((line) => line.startsWith('Stop-Launcher 3 ([string]$problems.Count'))
+  t.ok(hash >= 0 && stop > hash && start > stop, 'hash every file → stop on any problem → start install.exe')
+  t.match(body, /\$listed\.ContainsKey\('install\.exe'\)/, 'install.exe itself must be listed')
+  // Exit codes: 3 for every integrity problem, 2 for a pasted script, 1 when install.exe cannot start.
+  const codes = [...body.matchAll(/Stop-Launcher (\d)/g)].map((m) => m[1])
+  t.same([...new Set(codes)].sort(), ['1', '2', '3'])
+  t.match(body, /Stop-Launcher 3 \('SHA256SUMS is missing/)
+  // No step of the plan is carried out here any more.
+  for (const gone of ['tar.exe', 'sc.exe', 'Copy-Item', 'Remove-Item', 'Start-Service', 'New-Service', 'Set-Content']) t.notMatch(body, gone)
 })
 
-t.test('rendering refuses what a Windows script cannot carry out intact', async (t) => {
-  const step = <K extends Step['kind']>(kind: K) => plan.steps.find((s) => s.kind === kind) as Extract<Step, { kind: K }>
-  const cases: [string, Step][] = [
-    ['a double quote in a service argument', { ...step('register-windows-service'), args: ['--log="x"'] }],
-    ['a trailing backslash with a space', { ...step('register-windows-service'), args: ['C:\\a b\\'] }],
-    ['a POSIX dest', { ...step('install-archive'), dest: '/opt/x' }],
-    ['a relative dest', { ...step('write-file'), dest: 'Program Files\\x' }],
-    ['a .. in a dest', { ...step('write-file'), dest: 'C:\\x\\..\\Windows\\x' }],
-    ['a stream in a dest', { ...step('write-file'), dest: 'C:\\x\\a:b' }],
-    ['a newline in a value', { ...step('write-file'), description: 'a\nb' }],
-  ]
-  for (const [name, bad] of cases) t.throws(() => renderInstallPs1(withSteps([bad]), templates), /plan step/, name)
+t.test("the launcher's line grammar and path rules, run: never looser than src/sign/checksums.ts", async (t) => {
+  const lineRule = new RegExp(literalAfter('($line -cmatch '))
+  t.match(body, /\$line -cmatch '/, 'case-sensitive (-cmatch): upper-case hex is refused, as checksums.ts refuses it')
+  const ruleBody = body.slice(body.indexOf('function Test-BundlePath'))
+  const pathRules = [...ruleBody.slice(0, ruleBody.indexOf('\n}\n')).matchAll(/\$Path -match '/g)].map((m) => new RegExp(readPsLiteral(ruleBody, m.index! + m[0].length - 1).value))
+  t.equal(pathRules.length, 2)
+  const launcherAccepts = (line: string) => {
+    const match = lineRule.exec(line)
+    return match !== null && pathRules.every((rule) => !rule.test(match[2]!))
+  }
+  const sha = 'a'.repeat(64)
+  // Every file a Windows bundle has, in the form the builder writes.
+  const real = formatSha256Sums(
+    ['install.exe', 'install.ps1', 'plan.json', 'manifest.json', 'README.md', 'signer.pub', 'sbom.cdx.json', 'archives.json', configSourcePath(WINDOWS_PATHS.containerdConfig), ...plan.steps.flatMap((s) => (s.kind === 'write-file' ? [s.source] : s.kind === 'install-archive' || s.kind === 'import-image' ? [s.file] : []))].map((path) => ({ path, sha256: sha })),
+  )
+  for (const line of real.trimEnd().split('\n')) t.ok(launcherAccepts(line), `accepts ${line.slice(66)}`)
+  t.ok(real.includes('config/C/Program Files/containerd/config.toml'), 'spaces in names included')
+
+  const hostilePaths = ['../install.exe', 'a/../../x', '/etc/passwd', 'C:/Windows/System32/x.dll', 'C:x', 'a\\..\\..\\x', 'a//b', './a', 'a/./b', 'a/', '.', '..', 'install.exe:stream', 'a\u0001b', 'a\u007fb', 'a|b', 'a*b', 'a?b', 'a"b', 'a<b', 'a>b']
+  for (const path of hostilePaths) t.notOk(launcherAccepts(`${sha}  ${path}`), `refuses ${JSON.stringify(path)}`)
+  for (const line of [`${'A'.repeat(64)}  install.exe`, `${sha} install.exe`, `${sha} *install.exe`, `${sha}  `, `${'a'.repeat(63)}  x`, `${sha}x  y`, '']) {
+    t.notOk(launcherAccepts(line), `refuses the line ${JSON.stringify(line)}`)
+  }
+  // Whatever the launcher accepts, the strict parser accepts too.
+  for (const line of [...real.trimEnd().split('\n'), ...hostilePaths.map((p) => `${sha}  ${p}`), `${sha}  ...`, `${sha}  a b/c d`]) {
+    if (!launcherAccepts(line)) continue
+    t.same(parseSha256Sums(`${line}\n`).problems, [], `checksums.ts accepts ${JSON.stringify(line)}`)
+    t.equal(checksumPathProblem(lineRule.exec(line)![2]!), null)
+  }
+})
+
+t.test('rendering refuses a Linux plan', async (t) => {
   t.throws(() => renderInstallPs1(linuxPlan(), templates), /install\.sh/)
-})
-
-t.test('the script verifies SHA256SUMS with Get-FileHash and unpacks with the system tar.exe', async (t) => {
-  t.match(script, /Get-FileHash -LiteralPath \$Path -Algorithm SHA256/)
-  t.match(script, /Stop-Install 3 \('SHA256SUMS is missing/)
-  t.match(script, /System32\\tar\.exe/)
-  t.match(script, /Stop-Install 4 'preflight failed/)
-  t.match(script, /Get-WindowsOptionalFeature -Online -FeatureName \$Feature/)
-  t.match(script, /IsInRole\(\[Security\.Principal\.WindowsBuiltInRole\]::Administrator\)/)
 })
