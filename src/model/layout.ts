@@ -66,3 +66,9 @@ export function configSourcePath(nodePath: string): string {
   if (!nodePath.startsWith('/')) throw new Error(`not an absolute node path: ${nodePath}`)
   return `${BUNDLE.configDir}${nodePath}`
 }
+
+/** Kernel modules a Linux node needs for the CNI bridge and overlay snapshots (loaded and persisted). */
+export const LINUX_KERNEL_MODULES = ['overlay', 'br_netfilter'] as const
+
+/** Where the bundle's systemd units go: the local-admin unit folder, so package units are left alone. */
+export const UNIT_DIR = '/usr/local/lib/systemd/system'

@@ -4,34 +4,21 @@
  */
 import { stringify as stringifyToml } from 'smol-toml'
 import { stringify as stringifyYaml } from 'yaml'
-import { LINUX_PATHS, WINDOWS_PATHS } from '../model/layout.js'
+import { LINUX_KERNEL_MODULES, LINUX_PATHS, UNIT_DIR, WINDOWS_PATHS } from '../model/layout.js'
+import type { RenderedFile } from '../model/rendered-file.js'
 import type { Resolved } from '../resolve/resolve.js'
 import { parseIpv4Cidr } from '../resolve/validate.js'
 import { CNI_VERSION, bridgeConflist, virtletBridgeConf } from './config/cni.js'
 import { containerdConfig, containerdHostsToml, containerdSettings } from './config/containerd.js'
 import { containersRegistriesMirrors, crioDropIn, groupMirrors } from './config/crio.js'
 import { dockerDaemonJson } from './config/docker.js'
-import { edgedFragment } from './config/edgecore.js'
+import { edgedFragment } from '../plan/edgecore.js'
 import { isuladDaemonJson } from './config/isulad.js'
 import type { TemplateSource } from './templates.js'
 import { renderUnit } from './units.js'
 
-export interface RenderedFile {
-  /** Absolute node path. */
-  dest: string
-  content: string
-  mode: '0644' | '0600' | '0755'
-  /** How the content is structured: the installer merges and tests parse by it. */
-  format: 'toml' | 'json' | 'yaml' | 'text'
-  /** Services to restart when this file changes. */
-  restarts: string[]
-  /** The runtime's main config: merged into the node's existing one rather than replacing it. */
-  merge?: 'json' | 'toml'
-  /** One line for README and `plan` output. */
-  purpose: string
-}
-
-export const LINUX_KERNEL_MODULES = ['overlay', 'br_netfilter'] as const
+export type { RenderedFile } from '../model/rendered-file.js'
+export { LINUX_KERNEL_MODULES } from '../model/layout.js'
 export const LINUX_SYSCTLS: Readonly<Record<string, string>> = {
   'net.ipv4.ip_forward': '1',
   'net.bridge.bridge-nf-call-iptables': '1',
@@ -42,7 +29,7 @@ const json = (value: unknown) => `${JSON.stringify(value, null, 2)}\n`
 const toml = (value: Record<string, unknown>) => `${stringifyToml(value)}\n`
 const header = (resolved: Resolved, comment: string) => `${comment} Written by edgebundle for ${resolved.name}. Edits are backed up and replaced on re-install.\n`
 
-export const UNIT_DIR = '/usr/local/lib/systemd/system'
+export { UNIT_DIR } from '../model/layout.js'
 
 export function renderNodeFiles(resolved: Resolved, templates: TemplateSource): RenderedFile[] {
   const files: RenderedFile[] = []

@@ -2,8 +2,8 @@
  * The edgecore side: the modules.edged fragment of edgecore.yaml for binary installs, and the keadm join
  * flags for keadm installs. Both must name the same endpoint, cgroup driver and sandbox image as the runtime.
  */
-import type { FeatureName } from '../../catalog/schema.js'
-import type { CgroupDriver, OsFamily, RuntimeName } from '../../model/target.js'
+import type { FeatureName } from '../catalog/schema.js'
+import type { CgroupDriver, OsFamily, RuntimeName } from '../model/target.js'
 
 export interface EdgecoreSettings {
   family: OsFamily
