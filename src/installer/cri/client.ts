@@ -191,13 +191,35 @@ export async function checkRuntimeOverCri(endpoint: string, sandboxImage: string
     }
   }
   const grpc = await loadGrpc()
+  const { value: answers, attempt } = await withCriRetries(grpc, endpoint, options, () => queryOnce(grpc, parsed.target, sandboxImage, options.timeoutMs))
+  const reported = reportedSandboxImage(answers.status.info)
+  return {
+    kind: 'checked',
+    endpoint,
+    version: {
+      runtimeName: answers.version.runtimeName,
+      runtimeVersion: answers.version.runtimeVersion,
+      runtimeApiVersion: answers.version.runtimeApiVersion,
+    },
+    conditions: answers.status.status?.conditions ?? [],
+    sandboxImage: { configured: sandboxImage, reported, matches: reported !== null && sameImageReference(reported, sandboxImage) },
+    imagePresent: answers.image?.image != null,
+    attempts: attempt,
+  }
+}
+
+/**
+ * Runs `once` until the runtime answers: UNAVAILABLE and DEADLINE_EXCEEDED (nothing listening yet, a runtime
+ * still starting) are retried after options.delayMs, up to options.attempts, then CriUnavailableError; any
+ * other answer is the runtime's own error (CriCallError), not retried.
+ */
+async function withCriRetries<T>(grpc: typeof GrpcJs, endpoint: string, options: CriCheckOptions, once: () => Promise<T>): Promise<{ value: T; attempt: number }> {
   const attempts = Math.max(1, Math.floor(options.attempts))
   const started = Date.now()
   let last: GrpcJs.ServiceError | undefined
   for (let attempt = 1; attempt <= attempts; attempt++) {
-    let answers: Answers
     try {
-      answers = await queryOnce(grpc, parsed.target, sandboxImage, options.timeoutMs)
+      return { value: await once(), attempt }
     } catch (error) {
       if (!(error instanceof RpcFailure)) throw error
       const cause = error.error
@@ -207,20 +229,6 @@ export async function checkRuntimeOverCri(endpoint: string, sandboxImage: string
         continue
       }
       throw callError(grpc, endpoint, error.method, cause)
-    }
-    const reported = reportedSandboxImage(answers.status.info)
-    return {
-      kind: 'checked',
-      endpoint,
-      version: {
-        runtimeName: answers.version.runtimeName,
-        runtimeVersion: answers.version.runtimeVersion,
-        runtimeApiVersion: answers.version.runtimeApiVersion,
-      },
-      conditions: answers.status.status?.conditions ?? [],
-      sandboxImage: { configured: sandboxImage, reported, matches: reported !== null && sameImageReference(reported, sandboxImage) },
-      imagePresent: answers.image?.image != null,
-      attempts: attempt,
     }
   }
   throw new CriUnavailableError(endpoint, attempts, Date.now() - started, last ? describeUnavailable(grpc, last) : 'no attempt was made', last)
@@ -247,10 +255,7 @@ export async function imagesPresentOverCri(endpoint: string, images: readonly st
   const parsed = parseCriEndpoint(endpoint)
   if (parsed.kind === 'npipe') return null
   const grpc = await loadGrpc()
-  const attempts = Math.max(1, Math.floor(options.attempts))
-  const started = Date.now()
-  let last: GrpcJs.ServiceError | undefined
-  for (let attempt = 1; attempt <= attempts; attempt++) {
+  const { value } = await withCriRetries(grpc, endpoint, options, async () => {
     const client = new grpc.Client(parsed.target, grpc.credentials.createInsecure(), CHANNEL_OPTIONS)
     try {
       const present: boolean[] = []
@@ -266,18 +271,9 @@ export async function imagesPresentOverCri(endpoint: string, images: readonly st
         present.push(answer.image != null)
       }
       return present
-    } catch (error) {
-      if (!(error instanceof RpcFailure)) throw error
-      const cause = error.error
-      if (isServiceError(cause) && (cause.code === grpc.status.UNAVAILABLE || cause.code === grpc.status.DEADLINE_EXCEEDED)) {
-        last = cause
-        if (attempt < attempts) await sleep(options.delayMs)
-        continue
-      }
-      throw callError(grpc, endpoint, error.method, cause)
     } finally {
       client.close()
     }
-  }
-  throw new CriUnavailableError(endpoint, attempts, Date.now() - started, last ? describeUnavailable(grpc, last) : 'no attempt was made', last)
+  })
+  return value
 }
