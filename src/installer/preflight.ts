@@ -172,13 +172,21 @@ function hasSystemd(node: NodeState): boolean {
 export function moduleLoaded(probe: NodeProbe, module: string): boolean {
   const name = module.replace(/-/g, '_')
   if (probe.stat(`/sys/module/${name}`) === 'dir') return true
-  let modules: string
+  const firstWords = (file: string) => readOrEmpty(probe, file).split('\n').map((line) => line.trim().split(/\s+/)[0])
+  if (firstWords('/proc/modules').includes(name)) return true
+  // Built into the kernel: modprobe has nothing to load, and a built-in module without parameters has no
+  // /sys/module entry. modules.builtin lists it as kernel/<dir>/<module>.ko.
+  const release = readOrEmpty(probe, '/proc/sys/kernel/osrelease').trim()
+  if (release === '' || release.includes('/')) return false
+  return firstWords(`/lib/modules/${release}/modules.builtin`).some((path) => path !== undefined && path.split('/').at(-1)?.replace(/\.ko$/, '').replace(/-/g, '_') === name)
+}
+
+function readOrEmpty(probe: NodeProbe, file: string): string {
   try {
-    modules = probe.readFile('/proc/modules')
+    return probe.readFile(file)
   } catch {
-    return false
+    return ''
   }
-  return modules.split('\n').some((line) => line.trim().split(/\s+/)[0] === name)
 }
 
 const linux: { [K in CheckKind]: Evaluate<K> } = {

@@ -269,6 +269,9 @@ t.test('kernel-module: loaded, built in, loadable, missing; skipped under --root
   const procModules = 'nf_conntrack 172032 1 - Live 0x0000000000000000\nbr_netfilter 32768 0 - Live 0x0000000000000000\n'
   t.match(one(brNetfilter, new FakeNode().file('/proc/modules', procModules)), { outcome: 'ok' }, 'listed in /proc/modules')
   t.match(one(overlay, new FakeNode().file('/proc/modules', procModules)), { outcome: 'failed' }, 'not listed')
+  const builtin = new FakeNode().file('/proc/sys/kernel/osrelease', '6.8.0-generic\n').file('/lib/modules/6.8.0-generic/modules.builtin', 'kernel/fs/ext4/ext4.ko\nkernel/net/bridge/br_netfilter.ko\n')
+  t.match(one(brNetfilter, builtin), { outcome: 'ok' }, 'built into the kernel: listed in modules.builtin, no /sys/module entry')
+  t.match(one(overlay, builtin), { outcome: 'failed' }, 'a module modules.builtin does not list is not built in')
   const loadable = new FakeNode()
   loadable.commands.add('modinfo')
   loadable.answer = (command, args) => ({ code: command === 'modinfo' && args.join(' ') === '-- overlay' ? 0 : 1, stdout: '' })
