@@ -6,7 +6,7 @@
  *
  * Shown: --check changes no byte (fresh, and once installed); all three install; a second run is changed=0
  * on every host and copies no archive byte; a host given a corrupted archive fails with exit 3 while the
- * other two succeed; rollback and uninstall undo it all; the token is in no file under the roots, the
+ * other two succeed; edgebundle_max_fail_percentage stops a batch; rollback and uninstall undo it all; the token is in no file under the roots, the
  * remote folders, the reports or Ansible's temporary folders, nor in ansible-playbook -vvv output;
  * ansible-lint passes on the playbooks; `edgebundle report` summarises the fetched reports.
  */
@@ -293,6 +293,15 @@ t.test('a bundle rolled out to three SSH hosts with its own playbooks', { timeou
   const failedReport = await report(reports)
   t.equal(failedReport.code, 1, 'edgebundle report exits 1 when a host failed')
   t.match(JSON.parse(failedReport.stdout), { counts: { unchanged: 2, failed: 1 }, hosts: [{ host: 'host1' }, { host: 'host2' }, { host: 'host3', state: 'failed', exitCode: 3, reason: /^exit 3: .*failed verification.*README\.md/ }] })
+
+  // 8b. edgebundle_max_fail_percentage=0: a host refused at the variable checks stops its batch before any
+  // installer runs (the others fail with the reason), and no root changes.
+  const stopped = await playbook('install.yml', inventory({ host2: 'edgebundle_root=relative/root' }), ['-e', 'edgebundle_max_fail_percentage=0'])
+  t.equal(stopped.code, 2)
+  t.match(stopped.recap, { host1: { failed: 1 }, host2: { failed: 1 }, host3: { failed: 1 } }, 'the whole batch stops')
+  t.match(stopped.stdout, /edgebundle_root=relative\/root is not allowed/, 'host2 names the bad value')
+  t.match(stopped.stdout, /fatal: \[host1\]: FAILED! => .*1 of 3 hosts of this batch failed, more than edgebundle_max_fail_percentage=0%: the rollout stops here, before installing/)
+  t.same(trees().roots, installedTrees.roots, 'no root changed')
 
   // 9. The token: in no file under the roots, the remote folders, the reports or Ansible's temp folders, nor in -vvv output.
   const holding = [roots, remotes, reports, ansibleTmp].flatMap((dir) => filesHolding(dir, TOKEN))
