@@ -288,7 +288,7 @@ t.test('a bundle rolled out to three SSH hosts with its own playbooks', { timeou
   const corrupted = await playbook('install.yml', inventory({ host3: `edgebundle_archive=${corruptArchive}` }))
   t.equal(corrupted.code, 2, 'ansible-playbook exits 2: a host failed')
   t.match(corrupted.recap, { host1: { failed: 0 }, host2: { failed: 0 }, host3: { failed: 1 } }, 'host3 fails, host1 and host2 succeed')
-  t.match(corrupted.stdout, /fatal: \[host3\]: FAILED! => .*exit 3: the bundle in \S+ failed verification \(1 problem\); nothing was changed; mismatch README\.md/, "the recap's failure says exit 3 with the installer's message")
+  t.match(corrupted.stdout, /fatal: \[host3\]: FAILED! => \{[^}]*"msg": "exit 3: the bundle in \S+ failed verification \(1 problem\); nothing was changed; mismatch README\.md/, "host3's failure says exit 3 with the installer's message")
   t.same(trees().roots, installedTrees.roots, 'no root changed: host3 stopped at verification, the others had nothing to do')
   const failedReport = await report(reports)
   t.equal(failedReport.code, 1, 'edgebundle report exits 1 when a host failed')
@@ -300,14 +300,14 @@ t.test('a bundle rolled out to three SSH hosts with its own playbooks', { timeou
   t.equal(stopped.code, 2)
   t.match(stopped.recap, { host1: { failed: 1 }, host2: { failed: 1 }, host3: { failed: 1 } }, 'the whole batch stops')
   t.match(stopped.stdout, /edgebundle_root=relative\/root is not allowed/, 'host2 names the bad value')
-  t.match(stopped.stdout, /fatal: \[host1\]: FAILED! => .*1 of 3 hosts of this batch failed, more than edgebundle_max_fail_percentage=0%: the rollout stops here, before installing/)
+  t.match(stopped.stdout, /fatal: \[host1\]: FAILED! => \{[^}]*"msg": "1 of 3 hosts of this batch failed, more than edgebundle_max_fail_percentage=0%: the rollout stops here, before installing/)
   t.same(trees().roots, installedTrees.roots, 'no root changed')
 
   // 9. The token: in no file under the roots, the remote folders, the reports or Ansible's temp folders, nor in -vvv output.
   const holding = [roots, remotes, reports, ansibleTmp].flatMap((dir) => filesHolding(dir, TOKEN))
   t.same(holding, [], 'the token is in no file')
   t.same(outputs.filter((text) => text.includes(TOKEN)).length, 0, 'the token is in no ansible-playbook -vvv output')
-  t.ok(outputs.join('').includes('KUBEEDGE_TOKEN'), 'the output shows how the token travels (the variable name), not the token')
+  t.match(first.stdout, /TASK \[Run the installer \(its --dry-run under --check\)\][\s\S]*?"censored": "the output has been hidden due to the fact that 'no_log: true' was specified for this result"/, 'the task that carries the token is no_log')
 
   // 10. rollback.yml then uninstall.yml: the roots as they were, the remote folders gone.
   const rollback = await playbook('rollback.yml', inventory())
