@@ -19,6 +19,7 @@ import { BUNDLE } from '../model/layout.js'
 import { type BundleManifest, MANIFEST_SCHEMA_VERSION, type ManifestFile } from '../model/manifest.js'
 import { GzipMemberCache, type PackEntry, type PackResult, writeBundleArchive } from '../pack/index.js'
 import { type RenderedBundle, renderBundle } from '../render/bundle.js'
+import { renderFleetFiles } from '../render/fleet.js'
 import type { TemplateSource } from '../render/templates.js'
 import type { ValidRequest } from '../resolve/request.js'
 import { resolveTarget } from '../resolve/resolve.js'
@@ -282,6 +283,8 @@ export async function buildBundle(catalog: Catalog, request: ValidRequest, setti
       ),
     ),
   )
+  // Linux bundles carry the Ansible playbooks for a fleet (Windows nodes are not driven over SSH here).
+  if (family === 'linux') files.push(...renderFleetFiles({ name: plan.name }, io.templates).map((f) => staged(f.path, f.content)))
   if (settings.signingKeyPem !== undefined) files.push(staged(BUNDLE.signerKey, publicKeyPemOf(settings.signingKeyPem)))
   files.push(staged(BUNDLE.sbom, renderSbom({ bundle: plan.name, edgebundleVersion: io.edgebundleVersion, components: sbomComponents })))
   files.sort(byPath)

@@ -21,6 +21,7 @@ import { formatMatrix, summarizeMatrix } from './commands/list.js'
 import { formatPlan } from './commands/plan.js'
 import { inspectCommand } from './commands/inspect.js'
 import { keygenCommand } from './commands/keygen.js'
+import { reportCommand } from './commands/report.js'
 import { type VerifyFlags, verifyCommand } from './commands/verify.js'
 import { addArtifactOptions, addTargetOptions, requestFromFlags } from './target-options.js'
 import { VERSION } from './version.js'
@@ -174,6 +175,15 @@ export function buildProgram(io: Io = defaultIo): Command {
     .addOption(new Option('--json', 'machine-readable result'))
     .action(async (flags: { out: string; json?: boolean }) => {
       await keygenCommand(flags, { stdout: io.stdout })
+    })
+
+  program
+    .command('report')
+    .description('summarise the <host>.jsonl reports the fleet playbooks (ansible/ in a bundle) fetched: installed, unchanged, failed, versions')
+    .argument('<dir>', 'the edgebundle_report_dir the playbooks wrote to')
+    .addOption(new Option('--json', 'machine-readable summary'))
+    .action((dir: string, flags: { json?: boolean }) => {
+      reportCommand(dir, flags, { stdout: io.stdout })
     })
 
   return program

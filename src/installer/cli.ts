@@ -76,7 +76,8 @@ Options:
   --cloudcore HOST:PORT --token TOKEN [--node-name NAME]
                    after installing, print the keadm join command for this bundle (the token is not
                    printed); with --join, run it. The token is never written to disk or output.
-                   TOKEN may be given as KUBEEDGE_TOKEN in the environment instead.
+                   TOKEN may be given as KUBEEDGE_TOKEN in the environment instead (kept out of
+                   every command line; --token wins when both are given).
   -V, --version    print the installer, Node.js and bundle versions
   -h, --help       print this help
 

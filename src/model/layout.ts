@@ -18,6 +18,8 @@ export const BUNDLE = {
   imagesDir: 'images',
   configDir: 'config',
   packagesDir: 'packages',
+  /** Linux bundles: the Ansible playbooks that roll the bundle out to a fleet (templates/ansible/). */
+  ansibleDir: 'ansible',
 } as const
 
 export const LINUX_PATHS = {
