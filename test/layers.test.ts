@@ -15,7 +15,7 @@ const SRC = join(ROOT, 'src')
 /** Top to bottom; a folder may import its own layer's folders and any layer below. Kept in step with docs/architecture.md. */
 const LAYERS: readonly (readonly string[])[] = [
   ['cli'],
-  ['build'],
+  ['build', 'fleet'],
   ['fetch', 'oci', 'sea', 'pack', 'inspect', 'installer'],
   ['render'],
   ['plan'],
