@@ -105,6 +105,10 @@ export const componentSchema = z.strictObject({
   license: z.string(),
   url: z.string().startsWith('https://').describe('Download URL pattern with {version}, {os}, {arch}.'),
   checksumUrl: z.string().optional().describe('Where upstream publishes the checksum when none is pinned; {url} is the asset URL.'),
+  checksumAlgorithm: z
+    .enum(['sha256', 'sha512'])
+    .default('sha256')
+    .describe('What the checksumUrl file holds (KubeEdge publishes SHA-512); the bundle itself is always SHA-256 (SHA256SUMS).'),
   format: z.enum(['tar.gz', 'tar.zst', 'zip', 'binary']),
   archNames: z.partialRecord(z.enum(ARCHES), z.string()).optional(),
   install: z.strictObject({ linux: installSchema.optional(), windows: installSchema.optional() }),

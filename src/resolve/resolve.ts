@@ -38,6 +38,8 @@ export interface ResolvedComponent {
   fileName: string
   sha256: string | null
   checksumUrl: string | null
+  /** What the checksumUrl file holds; absent means SHA-256. */
+  checksumAlgorithm?: 'sha256' | 'sha512'
   format: 'tar.gz' | 'tar.zst' | 'zip' | 'binary'
   install: ComponentInstall
   description: string
@@ -239,6 +241,7 @@ function resolveComponent(
     fileName,
     sha256: versionEntry.sha256[platform as keyof typeof versionEntry.sha256] ?? null,
     checksumUrl: entry.checksumUrl ? expandPattern(entry.checksumUrl, { url }) : null,
+    checksumAlgorithm: entry.checksumAlgorithm,
     format: entry.format,
     install,
     description: entry.description,
