@@ -16,7 +16,7 @@ import { hashFile } from '../fetch/cache.js'
 import { type CarriedImage, imageRequests, prepareImages, targetPlatform } from '../fetch/images.js'
 import type { FetchReporter } from '../fetch/fetch.js'
 import { BUNDLE } from '../model/layout.js'
-import { UsageError } from '../model/errors.js'
+import { sha256And512OfFile } from '../io/file-chunks.js'
 import { publishedChecksumFile } from '../plan/build-plan.js'
 import { type BundleManifest, MANIFEST_SCHEMA_VERSION, type ManifestFile } from '../model/manifest.js'
 import { GzipMemberCache, type PackEntry, type PackResult, writeBundleArchive } from '../pack/index.js'
@@ -200,13 +200,11 @@ export async function buildBundle(catalog: Catalog, request: ValidRequest, setti
     for (const artifact of artifacts) {
       const checksum = publishedChecksumFile(artifact.component)
       if (checksum === null) continue
-      if (artifact.sha512 === undefined) {
-        throw new UsageError(`${artifact.component.fileName} was not verified against the SHA-512 upstream publishes, which the bundle must carry beside it`, {
-          hint: `Leave out --checksum ${artifact.component.id}, and give the checksum file (${checksum.file.slice(checksum.file.lastIndexOf('/') + 1)}) through --mirror or an --artifacts-dir.`,
-        })
-      }
+      // Verified against upstream's SHA-512, or a pinned (or --checksum) SHA-256: either way these are the
+      // published bytes, so their SHA-512 is what upstream's checksum file holds.
+      const sha512 = artifact.sha512 ?? (await sha256And512OfFile(artifact.path)).sha512
       // Byte for byte what upstream publishes: the digest and a newline (hack/make-rules/release.sh, kubeedge v1.23.1).
-      list.push(staged(checksum.file, `${artifact.sha512}\n`))
+      list.push(staged(checksum.file, `${sha512}\n`))
     }
     for (const image of images) list.push({ path: imageFileOf(image), mode: '0644', sha256: image.sha256, size: image.size, source: { file: image.path } })
     if (keadm) list.push({ path: keadm.file, mode: '0755', sha256: keadm.sha256, size: keadm.size, source: { file: keadm.path } })
