@@ -219,6 +219,7 @@ async function reportJoinReadiness(plan: Plan, node: NodeAccess, services: StepS
     ready: readiness.ready,
     keadm: { expected: `v${plan.kubeedge.release}`, found: readiness.keadmVersion },
     images: readiness.images,
+    ...(readiness.files.length > 0 ? { files: readiness.files } : {}),
     problems: readiness.problems,
     checked: true,
   })
