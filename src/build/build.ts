@@ -16,6 +16,8 @@ import { hashFile } from '../fetch/cache.js'
 import { type CarriedImage, imageRequests, prepareImages, targetPlatform } from '../fetch/images.js'
 import type { FetchReporter } from '../fetch/fetch.js'
 import { BUNDLE } from '../model/layout.js'
+import { sha256And512OfFile } from '../io/file-chunks.js'
+import { publishedChecksumFile } from '../plan/build-plan.js'
 import { type BundleManifest, MANIFEST_SCHEMA_VERSION, type ManifestFile } from '../model/manifest.js'
 import { GzipMemberCache, type PackEntry, type PackResult, writeBundleArchive } from '../pack/index.js'
 import { type RenderedBundle, renderBundle } from '../render/bundle.js'
@@ -195,6 +197,15 @@ export async function buildBundle(catalog: Catalog, request: ValidRequest, setti
       const { size } = await stat(artifact.path)
       const mode = artifact.component.format === 'binary' ? '0755' : '0644'
       list.push({ path: `${BUNDLE.artifactsDir}/${artifact.component.fileName}`, mode, sha256: artifact.sha256, size, source: { file: artifact.path } })
+    }
+    for (const artifact of artifacts) {
+      const checksum = publishedChecksumFile(artifact.component)
+      if (checksum === null) continue
+      // Verified against upstream's SHA-512, or a pinned (or --checksum) SHA-256: either way these are the
+      // published bytes, so their SHA-512 is what upstream's checksum file holds.
+      const sha512 = artifact.sha512 ?? (await sha256And512OfFile(artifact.path)).sha512
+      // Byte for byte what upstream publishes: the digest and a newline (hack/make-rules/release.sh, kubeedge v1.23.1).
+      list.push(staged(checksum.file, `${sha512}\n`))
     }
     for (const image of images) list.push({ path: imageFileOf(image), mode: '0644', sha256: image.sha256, size: image.size, source: { file: image.path } })
     if (keadm) list.push({ path: keadm.file, mode: '0755', sha256: keadm.sha256, size: keadm.size, source: { file: keadm.path } })

@@ -21,7 +21,8 @@ export interface ReadmeInput {
 export function renderBundleReadme(input: ReadmeInput, templates: TemplateSource): string {
   const { plan } = input
   const windows = plan.target.os === 'windows'
-  const keadm = windows ? 'keadm.exe' : 'keadm'
+  // Windows: the bundle's keadm.exe is run by its path (keadm puts no folder on PATH).
+  const keadm = windows ? (plan.kubeedge.keadm ?? 'keadm.exe') : 'keadm'
   return compileTemplate<Record<string, unknown>>(templates('bundle-README.md.hbs'))({
     name: plan.name,
     osName: input.osName,
@@ -38,6 +39,8 @@ export function renderBundleReadme(input: ReadmeInput, templates: TemplateSource
     kubeedgeImages: input.kubeedgeImages ?? [],
     keadm: input.keadm ?? null,
     release: plan.kubeedge.release,
+    keadmPath: windows ? (plan.kubeedge.keadm ?? null) : null,
+    joinFiles: plan.kubeedge.joinFiles ?? [],
     cniSubnet: windows ? 'set by the Windows network (HNS)' : plan.options.cniSubnet,
     windows,
     keadmJoin: [`${keadm} join --cloudcore-ipport=<CLOUDCORE_IP:PORT> --token=<TOKEN>`, ...plan.kubeedge.keadmJoinArgs].join(' '),

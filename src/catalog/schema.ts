@@ -57,6 +57,17 @@ export const kubeedgeSchema = z
     default: exactVersion,
     /** minor → the released patch it is pinned to ("1.23" → "1.23.1"). */
     releases: z.record(exactVersion, z.string().regex(/^\d+\.\d+\.\d+$/, 'expected a released patch like 1.23.1')),
+    components: z
+      .array(
+        z.strictObject({
+          id: z.string().regex(/^[a-z0-9-]+$/),
+          family: z.enum(OS_FAMILIES).optional().describe('Only on this OS family.'),
+          range: versionRange,
+          why: z.string().min(1),
+        }),
+      )
+      .default([])
+      .describe('KubeEdge release assets a bundle carries, at the pinned release (bundles/components.yaml).'),
     joinImages: z
       .array(
         z.strictObject({
@@ -89,7 +100,14 @@ const installSchema = z.discriminatedUnion('kind', [
     strip: z.number().int().min(0).max(3).default(0),
     watch: z.string().min(1).optional().describe('Where the archive lands when dest is wide (e.g. / for opt/kata/...): changes there restart services.'),
   }),
-  z.strictObject({ kind: z.literal('binary'), dest: z.string().min(1) }),
+  z.strictObject({
+    kind: z.literal('binary'),
+    dest: z.string().min(1).describe('{file} is the asset file name.'),
+    withChecksumFile: z
+      .boolean()
+      .optional()
+      .describe("Also place upstream's checksum file (as published) beside dest, where a tool reads it (keadm on Windows)."),
+  }),
   z.strictObject({
     kind: z.literal('upstream-installer'),
     subdir: z.string().regex(/^[A-Za-z0-9._-]+$/),
@@ -105,6 +123,10 @@ export const componentSchema = z.strictObject({
   license: z.string(),
   url: z.string().startsWith('https://').describe('Download URL pattern with {version}, {os}, {arch}.'),
   checksumUrl: z.string().optional().describe('Where upstream publishes the checksum when none is pinned; {url} is the asset URL.'),
+  checksumAlgorithm: z
+    .enum(['sha256', 'sha512'])
+    .default('sha256')
+    .describe('What the checksumUrl file holds (KubeEdge publishes SHA-512); the bundle itself is always SHA-256 (SHA256SUMS).'),
   format: z.enum(['tar.gz', 'tar.zst', 'zip', 'binary']),
   archNames: z.partialRecord(z.enum(ARCHES), z.string()).optional(),
   install: z.strictObject({ linux: installSchema.optional(), windows: installSchema.optional() }),

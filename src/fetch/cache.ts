@@ -19,7 +19,7 @@ import { homedir } from 'node:os'
 import { isAbsolute, join, resolve } from 'node:path'
 import { sha256OfFile } from '../io/file-chunks.js'
 import { pidAlive } from '../io/process.js'
-import { SHA256_PATTERN } from './checksum-file.js'
+import { SHA256_PATTERN, SHA512_PATTERN } from './checksum-file.js'
 
 export interface LearnedChecksum {
   /** The upstream checksum file's URL (the key). */
@@ -27,6 +27,11 @@ export interface LearnedChecksum {
   /** The artifact the checksum is for. */
   fileName: string
   sha256: string
+  /**
+   * When upstream publishes SHA-512 (KubeEdge): the digest read from its checksum file; sha256 is then the
+   * hash of the download that matched it, for the cache and later offline builds.
+   */
+  sha512?: string
   /** Where the checksum file was actually read: a mirror URL, the upstream URL or a local path. */
   learnedFrom: string
 }
@@ -218,7 +223,8 @@ export class ArtifactCache {
       const entry = JSON.parse(text) as Partial<LearnedChecksum>
       // The key is a hash of the URL: check the entry really is this URL's and this file's.
       if (entry.url === url && entry.fileName === fileName && typeof entry.sha256 === 'string' && SHA256_PATTERN.test(entry.sha256)) {
-        return { url, fileName, sha256: entry.sha256, learnedFrom: String(entry.learnedFrom ?? url) }
+        const sha512 = typeof entry.sha512 === 'string' && SHA512_PATTERN.test(entry.sha512) ? { sha512: entry.sha512 } : {}
+        return { url, fileName, sha256: entry.sha256, ...sha512, learnedFrom: String(entry.learnedFrom ?? url) }
       }
     } catch {
       // A torn or hand-edited entry is treated as absent; learning again rewrites it.

@@ -4,6 +4,7 @@
  * restarts); and the small text files (published checksum files) with the same retries.
  */
 import { type Hash, createHash } from 'node:crypto'
+import type { ChecksumAlgorithm } from './checksum-file.js'
 import { type DownloadHooks, downloadToFile } from '../io/http-download.js'
 import { type Http, HttpError, statusError } from '../io/http.js'
 import { type RetryPolicy, withRetries } from '../io/retry.js'
@@ -19,6 +20,8 @@ export interface DownloadRequest {
   sourceLabel: string
   fileName: string
   expectedSha256: string
+  /** The algorithm expectedSha256 is a digest of when it is not SHA-256 (KubeEdge publishes SHA-512). */
+  algorithm?: ChecksumAlgorithm
   /** The file to download into; it may already hold a prefix from an earlier attempt. */
   partPath: string
   retry: RetryPolicy
@@ -44,8 +47,8 @@ function unavailable(error: unknown): unknown {
 }
 
 /** Hashes bytes as they come; asking for the digest does not end it (resumed prefixes are asked first). */
-export function sha256Verifier(expected: string): { update(chunk: Buffer): void; mismatch(): string | null } {
-  const hash: Hash = createHash('sha256')
+export function sha256Verifier(expected: string, algorithm: ChecksumAlgorithm = 'sha256'): { update(chunk: Buffer): void; mismatch(): string | null } {
+  const hash: Hash = createHash(algorithm)
   return {
     update: (chunk) => void hash.update(chunk),
     mismatch: () => {
@@ -67,8 +70,8 @@ export async function downloadVerified(http: Http, request: DownloadRequest): Pr
       http,
       label: request.fileName,
       partPath: request.partPath,
-      verifier: () => sha256Verifier(request.expectedSha256),
-      mismatch: (actual) => new ChecksumMismatchError(request.fileName, request.sourceLabel, request.expectedSha256, actual),
+      verifier: () => sha256Verifier(request.expectedSha256, request.algorithm),
+      mismatch: (actual) => new ChecksumMismatchError(request.fileName, request.sourceLabel, request.expectedSha256, actual, undefined, request.algorithm),
       retry: request.retry,
       ...(request.hooks ? { hooks: request.hooks } : {}),
       signal: request.signal,

@@ -12,9 +12,10 @@ export class ChecksumMismatchError extends EdgebundleError {
   readonly source: string
   readonly expected: string
   readonly actual: string
+  readonly algorithm: 'sha256' | 'sha512'
 
-  constructor(fileName: string, source: string, expected: string, actual: string, hint?: string) {
-    super(`checksum mismatch for ${fileName} from ${source}: expected sha256 ${expected}, got ${actual}`, EXIT.integrity, {
+  constructor(fileName: string, source: string, expected: string, actual: string, hint?: string, algorithm: 'sha256' | 'sha512' = 'sha256') {
+    super(`checksum mismatch for ${fileName} from ${source}: expected ${algorithm} ${expected}, got ${actual}`, EXIT.integrity, {
       hint:
         hint ??
         'The file was not cached. A mirror or proxy may serve a corrupted or altered file; check the source, or the pinned SHA-256 in bundles/components.yaml.',
@@ -23,6 +24,7 @@ export class ChecksumMismatchError extends EdgebundleError {
     this.source = source
     this.expected = expected
     this.actual = actual
+    this.algorithm = algorithm
   }
 }
 

@@ -15,8 +15,9 @@ import { Transform } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import { EXIT, EdgebundleError } from '../model/errors.js'
 import type { ResolvedComponent } from '../resolve/resolve.js'
+import { sha256And512OfFile } from '../io/file-chunks.js'
 import { ArtifactCache, hashFile } from './cache.js'
-import { parseChecksumFile } from './checksum-file.js'
+import { checksumLabel, parseChecksumFile } from './checksum-file.js'
 import { DEFAULT_RETRY, type RetryPolicy, SourceUnavailableError, downloadText, downloadVerified } from './download.js'
 import {
   ChecksumFileError,
@@ -38,6 +39,8 @@ export interface FetchedArtifact {
   /** The verified file in the cache (read-only; copy it, do not move it). */
   path: string
   sha256: string
+  /** The SHA-512 upstream publishes, when that is its algorithm (KubeEdge): the bytes hash to it. */
+  sha512?: string
   source: ArtifactSource
 }
 
@@ -102,7 +105,11 @@ interface Acquired {
   source: ArtifactSource
 }
 
-type Checksum = { sha256: string } | { sha256: null; note: string }
+/**
+ * What a component must hash to. A SHA-512 alone (upstream publishes SHA-512, nothing learned yet) is
+ * checked while downloading; the SHA-256 of the bytes that match it then names the blob.
+ */
+type Checksum = { sha256: string; sha512?: string } | { sha256: null; sha512: string } | { sha256: null; note: string }
 
 const isCode = (error: unknown, ...codes: string[]) => codes.includes((error as NodeJS.ErrnoException)?.code ?? '')
 
@@ -141,19 +148,25 @@ async function expectedChecksum(component: ResolvedComponent, ctx: Context): Pro
   const checksumUrl = component.checksumUrl
   if (checksumUrl === null) throw new ChecksumRequiredError(component)
 
+  const algorithm = component.checksumAlgorithm ?? 'sha256'
   const learned = await ctx.cache.learnedChecksum(checksumUrl, component.fileName)
-  if (learned) return { sha256: learned.sha256 }
+  // An entry learned before SHA-512 support holds no SHA-512: read the checksum file again.
+  if (learned && algorithm === 'sha256') return { sha256: learned.sha256 }
+  if (learned?.sha512 !== undefined) return { sha256: learned.sha256, sha512: learned.sha512 }
 
   const name = checksumFileName(checksumUrl)
   const learn = async (text: string, from: string): Promise<Checksum> => {
-    let sha256: string
+    let digest: string
     try {
-      sha256 = parseChecksumFile(text, component.fileName)
+      digest = parseChecksumFile(text, component.fileName, algorithm)
     } catch (error) {
       throw new ChecksumFileError(`the checksum file for ${component.fileName} from ${from} is unusable: ${(error as Error).message}`, {
-        hint: `It should hold the SHA-256 of ${component.fileName}, as upstream publishes it at ${checksumUrl}.`,
+        hint: `It should hold the ${checksumLabel(algorithm)} of ${component.fileName}, as upstream publishes it at ${checksumUrl}.`,
       })
     }
+    // Recorded once the download that matches it is hashed (acquireBySha512).
+    if (algorithm === 'sha512') return { sha256: null, sha512: digest }
+    const sha256 = digest
     // Kept so a later --offline build can verify the same file without the checksum file.
     await ctx.cache.recordChecksum({ url: checksumUrl, fileName: component.fileName, sha256, learnedFrom: from })
     return { sha256 }
@@ -194,7 +207,7 @@ async function expectedChecksum(component: ResolvedComponent, ctx: Context): Pro
       failures.push({ source: `${source.label} ${source.url}`, reason: error.message })
     }
   }
-  throw new DownloadError(name, failures, noSourceHint(ctx, `${name} (the SHA-256 of ${component.fileName})`, component))
+  throw new DownloadError(name, failures, noSourceHint(ctx, `${name} (the ${checksumLabel(algorithm)} of ${component.fileName})`, component))
 }
 
 function noSourceHint(ctx: Context, what: string, component: ResolvedComponent): string | undefined {
@@ -306,6 +319,77 @@ async function acquire(component: ResolvedComponent, sha256: string, ctx: Contex
   }
 }
 
+/**
+ * The blob for a component known only by the SHA-512 upstream publishes (nothing learned yet): a local
+ * file or a download must hash to it; its SHA-256 then names the blob, and both are recorded so later
+ * (offline) builds find it in the cache. null: offline and not at hand.
+ */
+async function acquireBySha512(component: ResolvedComponent, sha512: string, ctx: Context): Promise<(Acquired & { sha256: string }) | null> {
+  const record = (sha256: string, from: string) =>
+    ctx.cache.recordChecksum({ url: component.checksumUrl!, fileName: component.fileName, sha256, sha512, learnedFrom: from })
+  for (const dir of ctx.artifactsDirs) {
+    for (const candidate of localCandidates(dir, component)) {
+      if (!(await isFile(candidate))) continue
+      const digests = await sha256And512OfFile(candidate)
+      if (digests.sha512 !== sha512) {
+        throw new ChecksumMismatchError(
+          component.fileName,
+          `--artifacts-dir file ${candidate}`,
+          sha512,
+          digests.sha512,
+          `That file is not the ${component.id} ${component.version} ${component.platform} build upstream published. It was not cached.`,
+          'sha512',
+        )
+      }
+      const acquired = await importLocal(candidate, component, digests.sha256, ctx)
+      await record(digests.sha256, candidate)
+      return { ...acquired, sha256: digests.sha256 }
+    }
+  }
+  if (ctx.offline) return null
+  const sources = [
+    ...ctx.mirrors.map((mirror) => ({ kind: 'mirror' as const, url: mirrorUrl(mirror, component) })),
+    ...(ctx.upstream ? [{ kind: 'upstream' as const, url: component.url }] : []),
+  ]
+  if (sources.length === 0) throw new DownloadError(component.fileName, [], noSourceHint(ctx, component.fileName, component))
+  const part = await ctx.cache.tempFile(`${component.fileName}.sha512`)
+  try {
+    const failures: SourceFailure[] = []
+    for (const source of sources) {
+      try {
+        await downloadVerified(ctx.http, {
+          url: source.url,
+          sourceLabel: `${source.kind} ${source.url}`,
+          fileName: component.fileName,
+          expectedSha256: sha512,
+          algorithm: 'sha512',
+          partPath: part,
+          retry: ctx.retry,
+          hooks: {
+            started: (event) => ctx.reporter.started?.({ component, source: source.kind, ...event }),
+            progress: (bytes) => ctx.reporter.progress?.(component, bytes),
+            retrying: (event) => ctx.reporter.retrying?.({ component, ...event }),
+            note: (message) => ctx.reporter.note?.(message),
+          },
+          ...(ctx.signal ? { signal: ctx.signal } : {}),
+        })
+        const { sha256 } = await hashFile(part)
+        const path = await ctx.cache.commit(part, sha256)
+        await record(sha256, source.url)
+        return { path, source: source.kind, sha256 }
+      } catch (error) {
+        // Fail closed, as for SHA-256: other bytes than published end the fetch.
+        if (error instanceof ChecksumMismatchError || !(error instanceof SourceUnavailableError)) throw error
+        failures.push({ source: `${source.kind} ${source.url}`, reason: error.message })
+      }
+    }
+    throw new DownloadError(component.fileName, failures)
+  } catch (error) {
+    await ctx.cache.discard(part)
+    throw error
+  }
+}
+
 function asEdgebundleError(error: unknown, component: ResolvedComponent, cacheDir: string): EdgebundleError {
   if (error instanceof EdgebundleError) return error
   const code = (error as NodeJS.ErrnoException).code
@@ -357,11 +441,22 @@ export async function fetchArtifacts(components: ResolvedComponent[], options: F
   const settled = await mapLimit(components, concurrency, async (component): Promise<FetchedArtifact | null> => {
     try {
       const checksum = await expectedChecksum(component, ctx)
+      if (checksum.sha256 === null && 'sha512' in checksum) {
+        const acquired = await acquireBySha512(component, checksum.sha512, ctx)
+        if (acquired === null) {
+          missing.push({ component, sha256: null, checksumNote: `not in an --artifacts-dir, and it is verified against the SHA-512 ${checksum.sha512}` })
+          return null
+        }
+        const artifact: FetchedArtifact = { component, path: acquired.path, sha256: acquired.sha256, sha512: checksum.sha512, source: acquired.source }
+        ctx.reporter.finished?.(artifact)
+        return artifact
+      }
       if (checksum.sha256 === null) {
-        missing.push({ component, sha256: null, checksumNote: checksum.note })
+        missing.push({ component, sha256: null, checksumNote: 'note' in checksum ? checksum.note : '' })
         return null
       }
       const { sha256 } = checksum
+      const sha512 = 'sha512' in checksum && checksum.sha512 !== undefined ? { sha512: checksum.sha512 } : {}
       let pending = ctx.inflight.get(sha256)
       if (!pending) {
         pending = acquire(component, sha256, ctx)
@@ -372,7 +467,7 @@ export async function fetchArtifacts(components: ResolvedComponent[], options: F
         missing.push({ component, sha256 })
         return null
       }
-      const artifact: FetchedArtifact = { component, path: acquired.path, sha256, source: acquired.source }
+      const artifact: FetchedArtifact = { component, path: acquired.path, sha256, ...sha512, source: acquired.source }
       ctx.reporter.finished?.(artifact)
       return artifact
     } catch (error) {

@@ -29,6 +29,8 @@ export type InstallerEvent =
       ready: boolean
       keadm: { expected: string; found: string | null }
       images: { image: string; carried: boolean; present: boolean | null }[]
+      /** Windows: the release files keadm join reads instead of downloading, each in place and matching or not. */
+      files?: { path: string; checksumPath: string; ready: boolean }[]
       problems: { message: string; hint: string }[]
       /** status under --root: the image is not the running node, so nothing was asked. */
       checked: boolean
@@ -133,6 +135,7 @@ export function textReporter(out: Output): Reporter {
           }
           out.stdout(event.ready ? `ready to join: keadm ${event.keadm.expected}, ${event.images.length} image${event.images.length === 1 ? '' : 's'} in the runtime\n` : 'not ready to join:\n')
           for (const image of event.images) out.stdout(`  ${image.present === true ? 'present' : image.present === false ? 'MISSING' : 'unknown'}: ${image.image}${image.carried ? ' (carried)' : ''}\n`)
+          for (const file of event.files ?? []) out.stdout(`  ${file.ready ? 'in place' : 'NOT READY'}: ${file.path} with ${file.checksumPath}\n`)
           for (const problem of event.problems) out.stderr(`  ${problem.message}\n    what to do: ${problem.hint}\n`)
           return
         }

@@ -212,13 +212,14 @@ export function keadmJoinArgv(plan: Plan, join: JoinArgs, token: string): string
 }
 
 async function reportJoinReadiness(plan: Plan, node: NodeAccess, services: StepServices, reporter: Reporter): Promise<JoinReadiness> {
-  const readiness = await joinReadiness(plan, node.system, services)
+  const readiness = await joinReadiness(plan, node.system, services, node.fs)
   for (const warning of readiness.warnings) reporter.emit({ event: 'warning', message: warning })
   reporter.emit({
     event: 'join-ready',
     ready: readiness.ready,
     keadm: { expected: `v${plan.kubeedge.release}`, found: readiness.keadmVersion },
     images: readiness.images,
+    ...(readiness.files.length > 0 ? { files: readiness.files } : {}),
     problems: readiness.problems,
     checked: true,
   })
@@ -239,7 +240,7 @@ async function joinCluster(plan: Plan, join: JoinArgs, node: NodeAccess, service
       [...new Set(readiness.problems.map((problem) => problem.hint))].join(' '),
     )
   }
-  const result = await node.system.run('keadm', keadmJoinArgv(plan, join, join.token))
+  const result = await node.system.run(plan.kubeedge.keadm ?? 'keadm', keadmJoinArgv(plan, join, join.token))
   // keadm may echo its flags: the token leaves this process only as keadm's argument.
   const scrub = (text: string) => text.split(join.token).join('<token>')
   for (const line of scrub(result.stdout + result.stderr).split('\n').filter((l) => l.trim() !== '')) reporter.emit({ event: 'info', message: line })

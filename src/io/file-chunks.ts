@@ -48,3 +48,16 @@ export async function sha256OfFile(path: string): Promise<{ sha256: string; size
   }
   return { sha256: hash.digest('hex'), size }
 }
+
+/** SHA-256 and SHA-512 (hex) of a file in one pass: for files whose upstream publishes SHA-512 (KubeEdge). */
+export async function sha256And512OfFile(path: string): Promise<{ sha256: string; sha512: string; size: number }> {
+  const sha256 = createHash('sha256')
+  const sha512 = createHash('sha512')
+  let size = 0
+  for await (const chunk of reusedChunks(path)) {
+    sha256.update(chunk)
+    sha512.update(chunk)
+    size += chunk.length
+  }
+  return { sha256: sha256.digest('hex'), sha512: sha512.digest('hex'), size }
+}

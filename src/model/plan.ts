@@ -134,6 +134,13 @@ export interface Plan {
      * (the rest of the file kept), then restarts edgecore. null (or absent, in older plans): nothing to write.
      */
     edgecoreConfig?: { path: string; set: { key: string[]; value: string }[] } | null
+    /** Node path of the keadm the bundle installs, run by that path (keadm.exe on Windows, not on PATH). Absent: keadm from PATH. */
+    keadm?: string
+    /**
+     * Release files keadm join reads instead of downloading them (Windows: the edgecore tarball and its
+     * checksum file in C:\etc\kubeedge\): node paths, and the digest keadm compares the checksum file with.
+     */
+    joinFiles?: { path: string; checksumPath: string; algorithm: 'sha512' }[]
   }
   components: PlanComponent[]
   files: PlanFile[]

@@ -95,6 +95,52 @@ function preflightChecks(resolved: Resolved): Check[] {
   return checks
 }
 
+/**
+ * Upstream's checksum file for a component installed withChecksumFile: its bundle path (the build writes
+ * it from the digest verified against upstream's) and where it goes on the node, beside the asset.
+ */
+export function publishedChecksumFile(component: ResolvedComponent): { file: string; dest: string } | null {
+  if (component.install.kind !== 'binary' || !component.install.withChecksumFile) return null
+  if (component.checksumUrl === null) throw new Error(`catalog: ${component.id} installs its checksum file but has no checksumUrl`)
+  const name = component.checksumUrl.slice(component.checksumUrl.lastIndexOf('/') + 1)
+  const dest = component.install.dest
+  const folder = dest.slice(0, Math.max(dest.lastIndexOf('/'), dest.lastIndexOf('\\')) + 1)
+  return { file: `${BUNDLE.artifactsDir}/${name}`, dest: `${folder}${name}` }
+}
+
+/**
+ * The keadm.exe the bundle installs and the release files keadm join reads offline (Windows): keadm.exe
+ * lands in keadm-windows' dest (strip 2 of keadm-v<ver>-windows-amd64/keadm/keadm.exe), the tarball and
+ * its checksum file where the catalog places them (bundles/components.yaml).
+ */
+function keadmOfBundle(resolved: Resolved): Pick<Plan['kubeedge'], 'keadm' | 'joinFiles'> {
+  const out: Pick<Plan['kubeedge'], 'keadm' | 'joinFiles'> = {}
+  const keadm = resolved.components.find((c) => c.id === 'keadm-windows')
+  if (keadm && keadm.install.kind === 'archive') out.keadm = `${keadm.install.dest}\\keadm.exe`
+  const joinFiles = resolved.components.flatMap((c) => {
+    const checksum = publishedChecksumFile(c)
+    return checksum && c.install.kind === 'binary' && c.checksumAlgorithm === 'sha512' ? [{ path: c.install.dest, checksumPath: checksum.dest, algorithm: 'sha512' as const }] : []
+  })
+  if (joinFiles.length > 0) out.joinFiles = joinFiles
+  return out
+}
+
+function componentSteps(component: ResolvedComponent): Step[] {
+  const checksum = publishedChecksumFile(component)
+  if (checksum === null) return [componentStep(component)]
+  return [
+    componentStep(component),
+    {
+      kind: 'install-binary',
+      id: `install-${component.id}-checksum`,
+      description: `place the checksum file of ${component.id} ${component.version} beside it`,
+      component: component.id,
+      file: checksum.file,
+      dest: checksum.dest,
+    },
+  ]
+}
+
 function componentStep(component: ResolvedComponent): Step {
   const file = artifactPath(component)
   const description = `install ${component.id} ${component.version}`
@@ -161,7 +207,7 @@ export function buildPlan(resolved: Resolved, files: RenderedFile[], inputs: Bun
 
   // Runtime binaries before support binaries, so a partial install never leaves CNI without its runtime's config.
   const ordered = [...resolved.components.filter((c) => c.role === 'runtime'), ...resolved.components.filter((c) => c.role === 'support')]
-  steps.push(...ordered.map(componentStep))
+  steps.push(...ordered.flatMap(componentSteps))
   if (inputs.keadm) {
     if (resolved.family === 'windows') throw new UsageError('Windows bundles cannot carry keadm from the installation-package image', { hint: 'Leave out --pull-kubeedge-images and --image-archive.' })
     steps.push({ kind: 'install-binary', id: 'install-keadm', description: `install keadm v${resolved.kubeedge.release}`, component: 'keadm', file: inputs.keadm.file, dest: KEADM_PATH })
@@ -277,6 +323,7 @@ export function buildPlan(resolved: Resolved, files: RenderedFile[], inputs: Bun
       keadmJoinArgs: keadmJoinArgs({ ...edgecore, release: resolved.kubeedge.release, imageRepository: options.imageRepository }),
       edged: edgedFragment(edgecore),
       edgecoreConfig: edgecoreConfigEdit(edgecore),
+      ...keadmOfBundle(resolved),
     },
     components: resolved.components.map((c) => ({ id: c.id, version: c.version, file: artifactPath(c), url: c.url, sha256: c.sha256 })),
     files: files.map((f) => ({ source: configSourcePath(f.dest), dest: f.dest, mode: f.mode })),

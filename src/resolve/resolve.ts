@@ -38,6 +38,8 @@ export interface ResolvedComponent {
   fileName: string
   sha256: string | null
   checksumUrl: string | null
+  /** What the checksumUrl file holds; absent means SHA-256. */
+  checksumAlgorithm?: 'sha256' | 'sha512'
   format: 'tar.gz' | 'tar.zst' | 'zip' | 'binary'
   install: ComponentInstall
   description: string
@@ -230,6 +232,7 @@ function resolveComponent(
   if (!install) throw new Error(`catalog: component ${ref.id} has no install rule for ${family}`)
   const url = expandPattern(entry.url, { version: ref.version, os: family, arch: entry.archNames?.[arch] ?? arch })
   const fileName = url.slice(url.lastIndexOf('/') + 1)
+  const checksumUrl = entry.checksumUrl ? expandPattern(entry.checksumUrl, { url, version: ref.version, os: family, arch: entry.archNames?.[arch] ?? arch }) : null
   return {
     id: ref.id,
     version: ref.version,
@@ -238,9 +241,10 @@ function resolveComponent(
     url,
     fileName,
     sha256: versionEntry.sha256[platform as keyof typeof versionEntry.sha256] ?? null,
-    checksumUrl: entry.checksumUrl ? expandPattern(entry.checksumUrl, { url }) : null,
+    checksumUrl,
+    checksumAlgorithm: entry.checksumAlgorithm,
     format: entry.format,
-    install,
+    install: install.kind === 'binary' ? { ...install, dest: expandPattern(install.dest, { file: fileName }) } : install,
     description: entry.description,
     homepage: entry.homepage,
     license: entry.license,
@@ -322,6 +326,15 @@ export function resolveTarget(catalog: Catalog, request: ValidRequest): Resolved
     if (ref.kubeedge !== undefined && !satisfies(kubeedge, ref.kubeedge)) continue
     if (components.some((c) => c.id === ref.id)) continue
     const component = resolveComponent(catalog, ref, role, family, target.arch, warnings)
+    if (component) components.push(component)
+  }
+  // KubeEdge's own release assets (keadm and edgecore for Windows), at the pinned release: keadm join reads
+  // them offline instead of downloading (bundles/kubeedge.yaml components).
+  for (const asset of catalog.kubeedge.components) {
+    if (asset.family !== undefined && asset.family !== family) continue
+    if (!satisfies(kubeedge, asset.range)) continue
+    const ref: ComponentRef = { id: asset.id, version: catalog.kubeedge.releases[kubeedge]! }
+    const component = resolveComponent(catalog, ref, 'support', family, target.arch, warnings)
     if (component) components.push(component)
   }
 

@@ -79,6 +79,18 @@ const RECIPES: Record<string, (c: ResolvedComponent, family: Family) => Member[]
   ],
   // A single binary, not an archive.
   runc: (c) => [{ path: '', executable: true, content: stub('runc', c, 'linux') }],
+  // keadm-v<v>-windows-amd64/keadm/keadm.exe and .../version (build_keadm_release, hack/make-rules/release.sh @
+  // kubeedge v1.23.1); strip 2 into C:\usr\local\bin.
+  'keadm-windows': (c) => [
+    { path: `keadm-v${c.version}-windows-amd64/keadm/keadm.exe`, executable: true, content: stub('keadm', c, 'windows') },
+    { path: `keadm-v${c.version}-windows-amd64/version`, executable: false, content: `v${c.version}\n` },
+  ],
+  // kubeedge-v<v>-windows-amd64/edge/edgecore.exe and .../version (build_kubeedge_release, same file): copied as
+  // is (format binary) for keadm to unpack.
+  'kubeedge-windows': (c) => [
+    { path: `kubeedge-v${c.version}-windows-amd64/edge/edgecore.exe`, executable: true, content: stub('edgecore', c, 'windows') },
+    { path: `kubeedge-v${c.version}-windows-amd64/version`, executable: false, content: `v${c.version}\n` },
+  ],
 }
 
 /** GNU tar, reproducibly (sorted, mtime 0, root-owned), compressed as upstream does. */
@@ -116,9 +128,11 @@ export function writeStandIns(dir: string, components: ResolvedComponent[]): Sta
     const members = recipe(c, family)
     const out = join(dir, platformSlug(c.platform), c.fileName)
     mkdirSync(dirname(out), { recursive: true })
-    if (c.format === 'binary') {
+    // A release tarball the catalog carries as a file (kubeedge-windows: keadm unpacks it, not the installer).
+    const tarball = c.format === 'binary' && c.fileName.endsWith('.tar.gz')
+    if (c.format === 'binary' && !tarball) {
       writeFileSync(out, members[0]!.content, { mode: 0o755 })
-    } else if (c.format === 'tar.gz' || c.format === 'tar.zst') {
+    } else if (tarball || c.format === 'tar.gz' || c.format === 'tar.zst') {
       rmSync(stage, { recursive: true, force: true })
       for (const m of members) {
         const path = join(stage, m.path)
@@ -128,7 +142,7 @@ export function writeStandIns(dir: string, components: ResolvedComponent[]): Sta
       }
       // Upstream tars either the build folder itself (./x) or named top-level entries (bin/, cri-o/).
       const top = [...new Set(members.map((m) => (m.path.startsWith('./') ? '.' : m.path.split('/')[0]!)))]
-      tarArchive(out, stage, top, c.format)
+      tarArchive(out, stage, top, tarball ? 'tar.gz' : (c.format as 'tar.gz' | 'tar.zst'))
     } else {
       throw new Error(`no stand-in writer for ${c.format} (${c.id})`)
     }

@@ -7,7 +7,10 @@
  *   cni-plugins-linux-amd64-v<v>.tgz     the plugins, flat (./bridge, ./host-local, ...)
  *
  * plus Windows-named stand-ins (Debian has no Windows builds; the bytes are the Linux binaries under
- * .exe names) published as upstream does, with a checksum file beside each and no pinned SHA-256.
+ * .exe names) published as upstream does, with a checksum file beside each and no pinned SHA-256; and
+ * KubeEdge's Windows release assets in their layout (keadm-v<v>-windows-amd64/keadm/keadm.exe,
+ * kubeedge-v<v>-windows-amd64/edge/edgecore.exe, each with its version file: hack/make-rules/release.sh
+ * @ kubeedge v1.23.1) with the checksum_<asset>.txt KubeEdge publishes (the bare SHA-512 and a newline).
  * Archives are made by real tar and gzip, reproducibly (sorted, mtime 0, uid/gid 0, gzip -n).
  *
  * Building takes some seconds and tap runs test files in parallel, so the set is built once per machine
@@ -23,7 +26,10 @@ import { parseDocument } from 'yaml'
 import { defaultBundlesDir } from '../../src/catalog/load.js'
 
 /** Bump when the recipe below changes, so stale sets in the temp folder are not reused. */
-const RECIPE = 1
+const RECIPE = 2
+
+/** The KubeEdge release Windows targets pin at the default minor (bundles/kubeedge.yaml releases). */
+export const KUBEEDGE_WINDOWS_RELEASE = '1.23.1'
 
 export interface FixtureFile {
   id: string
@@ -105,6 +111,19 @@ function build(dir: string, versions: DebianArtifacts['versions']): void {
     const suffix = name.startsWith('containerd') ? 'sha256sum' : 'sha256'
     writeFileSync(join(dir, `${name}.${suffix}`), `${sha256Of(join(dir, name))}  ${name}\n`)
   }
+  // KubeEdge: each archive holds one top folder named after it; the stand-in executables start with "MZ".
+  const v = `v${KUBEEDGE_WINDOWS_RELEASE}`
+  for (const [name, inner, exe] of [
+    [`keadm-${v}-windows-amd64`, 'keadm', 'keadm.exe'],
+    [`kubeedge-${v}-windows-amd64`, 'edge', 'edgecore.exe'],
+  ] as const) {
+    mkdirSync(join(stage, name, name, inner), { recursive: true })
+    writeFileSync(join(stage, name, name, inner, exe), `MZ ${exe} ${v} (edgebundle test stand-in)\r\n`)
+    writeFileSync(join(stage, name, name, 'version'), `${v}\n`)
+    tarGz(join(dir, `${name}.tar.gz`), join(stage, name), [name])
+    const sha512 = createHash('sha512').update(readFileSync(join(dir, `${name}.tar.gz`))).digest('hex')
+    writeFileSync(join(dir, `checksum_${name}.tar.gz.txt`), `${sha512}\n`)
+  }
   rmSync(stage, { recursive: true, force: true })
 }
 
@@ -116,12 +135,18 @@ function describe(dir: string, versions: DebianArtifacts['versions']): FixtureFi
     if (checksumSuffix) file.checksumFile = { fileName: `${fileName}.${checksumSuffix}`, path: `${path}.${checksumSuffix}` }
     return file
   }
+  const kubeedge = (id: string, fileName: string): FixtureFile => ({
+    ...entry(id, KUBEEDGE_WINDOWS_RELEASE, 'windows/amd64', fileName),
+    checksumFile: { fileName: `checksum_${fileName}.txt`, path: join(dir, `checksum_${fileName}.txt`) },
+  })
   return [
     entry('containerd', containerd, 'linux/amd64', `containerd-${containerd}-linux-amd64.tar.gz`),
     entry('runc', runc, 'linux/amd64', 'runc.amd64'),
     entry('cni-plugins', cni, 'linux/amd64', `cni-plugins-linux-amd64-v${cni}.tgz`),
     entry('containerd', containerd, 'windows/amd64', `containerd-${containerd}-windows-amd64.tar.gz`, 'sha256sum'),
     entry('cni-plugins', cni, 'windows/amd64', `cni-plugins-windows-amd64-v${cni}.tgz`, 'sha256'),
+    kubeedge('keadm-windows', `keadm-v${KUBEEDGE_WINDOWS_RELEASE}-windows-amd64.tar.gz`),
+    kubeedge('kubeedge-windows', `kubeedge-v${KUBEEDGE_WINDOWS_RELEASE}-windows-amd64.tar.gz`),
   ]
 }
 

@@ -313,11 +313,11 @@ function main(): void {
       t.equal(artifact.source, 'mirror')
       t.equal(mirror.requestsFor(artifactRelativePath(artifact.component, fixture.checksumFile!.fileName)).length, 1)
     }
-    t.equal(listTree(join(cacheDir, 'checksums')).length, 2, 'one learned checksum per checksum URL')
+    t.equal(listTree(join(cacheDir, 'checksums')).length, 4, 'one learned checksum per checksum URL')
 
     const connections = mirror.connections
     const offline = await fetchArtifacts(windows, options(mirror, cacheDir, { offline: true }))
-    t.same(offline.map((a) => a.source), ['cache', 'cache'])
+    t.same(offline.map((a) => a.source), ['cache', 'cache', 'cache', 'cache'])
     t.equal(mirror.connections, connections, 'the offline build knew the checksums without asking')
 
     // Sneakernet: the asset and its checksum file side by side in an --artifacts-dir, offline, fresh cache.
@@ -340,6 +340,55 @@ function main(): void {
     const offlineUnknown = await failure(fetchArtifacts([containerd], options(mirror, freshCache(), { offline: true })))
     t.type(offlineUnknown, MissingArtifactsError)
     t.match(offlineUnknown.message, /sha256: {3}unknown \(upstream publishes it at https:\/\/\S+\.sha256sum/)
+  })
+
+  t.test('KubeEdge assets: verified against the SHA-512 of checksum_<asset>.txt, learned with their SHA-256, offline after', async (t) => {
+    const mirror = await mirrorWithFixtures(t)
+    const kubeedge = byId(windows, 'kubeedge-windows')
+    const fixture = artifacts.file(kubeedge.fileName)
+    const published = readFileSync(fixture.checksumFile!.path, 'utf8')
+    t.match(published, /^[0-9a-f]{128}\n$/, 'the stand-in checksum file is as KubeEdge writes it')
+    const cacheDir = freshCache()
+    const [fetched] = await fetchArtifacts([kubeedge], options(mirror, cacheDir))
+    t.equal(fetched!.sha256, fixture.sha256, 'the blob is named by its SHA-256')
+    t.equal(fetched!.sha512, published.trim(), 'and carries the SHA-512 it was verified against')
+    t.equal(fetched!.source, 'mirror')
+    const learned = JSON.parse(readFileSync(join(cacheDir, 'checksums', listTree(join(cacheDir, 'checksums'))[0]!), 'utf8')) as { sha256: string; sha512: string }
+    t.same([learned.sha256, learned.sha512], [fixture.sha256, published.trim()])
+    const connections = mirror.connections
+    const [offline] = await fetchArtifacts([kubeedge], options(mirror, cacheDir, { offline: true }))
+    t.same([offline!.source, offline!.sha512], ['cache', published.trim()], 'offline: both digests from the cache')
+    t.equal(mirror.connections, connections)
+
+    // Sneakernet: asset and checksum file in an --artifacts-dir, fresh cache, offline.
+    const dir = join(scratch, 'kubeedge-artifacts')
+    mkdirSync(dir, { recursive: true })
+    copyFileSync(fixture.path, join(dir, fixture.fileName))
+    copyFileSync(fixture.checksumFile!.path, join(dir, fixture.checksumFile!.fileName))
+    const [local] = await fetchArtifacts([kubeedge], options(mirror, freshCache(), { offline: true, artifactsDirs: [dir] }))
+    t.same([local!.source, local!.sha256, local!.sha512], ['local', fixture.sha256, published.trim()])
+    // A local file that is not the published one fails against the SHA-512, and is not cached.
+    writeFileSync(join(dir, fixture.fileName), 'not the release\n')
+    const wrongLocal = await failure(fetchArtifacts([kubeedge], options(mirror, freshCache(), { offline: true, artifactsDirs: [dir] })))
+    t.type(wrongLocal, ChecksumMismatchError)
+    t.match(wrongLocal.message, `expected sha512 ${published.trim()}`)
+
+    // A tampered download fails against the SHA-512, fail closed, nothing cached or learned.
+    const tampered = await mirrorWithFixtures(t, { tamper: [fixture.fileName] })
+    const tamperedCache = freshCache()
+    const error = await failure(fetchArtifacts([kubeedge], options(tampered, tamperedCache)))
+    t.type(error, ChecksumMismatchError)
+    t.equal(error.exitCode, EXIT.integrity)
+    t.match(error.message, `expected sha512 ${published.trim()}`)
+    t.same([blobs(tamperedCache), temps(tamperedCache), listTree(join(tamperedCache, 'checksums'))], [[], [], []], 'nothing cached, left or learned')
+
+    // A checksum file with a SHA-256 where KubeEdge publishes SHA-512 is refused by its length.
+    const short = join(scratch, 'short-checksum.txt')
+    writeFileSync(short, `${fixture.sha256}\n`)
+    mirror.serve(artifactRelativePath(kubeedge, fixture.checksumFile!.fileName), short)
+    const wrongLength = await failure(fetchArtifacts([kubeedge], options(mirror, freshCache())))
+    t.equal(wrongLength.exitCode, EXIT.integrity)
+    t.match(wrongLength.message, /is unusable: its digest for kubeedge-v[\d.]+-windows-amd64\.tar\.gz has 64 hex digits, not the 128 of a SHA-512/)
   })
 
   t.test('a checksum file that is not one: too large, or without the digest', async (t) => {

@@ -30,6 +30,20 @@ t.test('checksum files: bare digest, sha256sum lines, BSD tags, upper case, seve
   t.equal(normalizeSha256('abc'), null)
 })
 
+t.test('SHA-512 checksum files (KubeEdge checksum_<asset>.txt): good, bad, wrong length', async (t) => {
+  const { createHash } = await import('node:crypto')
+  const digest = createHash('sha512').update('edgecore tarball').digest('hex')
+  // KubeEdge writes the bare digest and a newline (hack/make-rules/release.sh build_kubeedge_release, v1.23.1).
+  t.equal(parseChecksumFile(`${digest}\n`, 'k.tar.gz', 'sha512'), digest)
+  t.equal(parseChecksumFile(`${digest.toUpperCase()}  k.tar.gz\r\n`, 'k.tar.gz', 'sha512'), digest, 'sha512sum line, upper case, CRLF')
+  t.equal(parseChecksumFile(`SHA512 (k.tar.gz) = ${digest}`, 'k.tar.gz', 'sha512'), digest, 'BSD tag')
+  t.throws(() => parseChecksumFile(`${A}\n`, 'k.tar.gz', 'sha512'), /64 hex digits, not the 128 of a SHA-512/, 'a SHA-256 where SHA-512 is published')
+  t.throws(() => parseChecksumFile(`${digest.slice(0, 127)}\n`, 'k.tar.gz', 'sha512'), /127 hex digits/, 'truncated')
+  t.throws(() => parseChecksumFile(`${digest}\n`, 'k.tar.gz'), /128 hex digits, not the 64 of a SHA-256/, 'a SHA-512 where SHA-256 is expected')
+  t.throws(() => parseChecksumFile(`SHA256 (k.tar.gz) = ${A}`, 'k.tar.gz', 'sha512'), /holds a SHA-256 for k\.tar\.gz, not the SHA-512/)
+  t.throws(() => parseChecksumFile('Not Found', 'k.tar.gz', 'sha512'), /no SHA-512 digest/)
+})
+
 t.test('HTTP helpers: Content-Range, Retry-After, bounded exponential backoff', async (t) => {
   t.same(parseContentRange('bytes 100-199/200'), { start: 100, total: 200 })
   t.same(parseContentRange('bytes 100-199/*'), { start: 100, total: null })

@@ -5,10 +5,12 @@
  * install.sh's side of the same rules: --join refused under --root, bad join values refused (exit 2).
  */
 import { spawnSync } from 'node:child_process'
-import { mkdirSync, writeFileSync } from 'node:fs'
+import { createHash } from 'node:crypto'
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import t from 'tap'
 import { keadmGitVersion, joinReadiness } from '../../src/installer/join-ready.js'
+import { hostFs } from '../../src/installer/node-fs.js'
 import { hostSystem } from '../../src/installer/system.js'
 import type { Plan } from '../../src/model/plan.js'
 import { renderBundle } from '../../src/render/bundle.js'
@@ -54,32 +56,80 @@ t.test('joinReadiness: keadm version and the images, as the node would answer', 
     },
   })
 
-  const noKeadm = await joinReadiness(plan(true), system, answers([true]))
+  const noKeadm = await joinReadiness(plan(true), system, answers([true]), hostFs())
   t.equal(noKeadm.ready, false)
   t.match(noKeadm.problems, [{ message: 'keadm is not installed', hint: /--pull-kubeedge-images/ }])
 
   keadm('v1.23.1')
-  const ready = await joinReadiness(plan(true), system, answers([true]))
+  const ready = await joinReadiness(plan(true), system, answers([true]), hostFs())
   t.match(ready, { ready: true, keadmVersion: 'v1.23.1', images: [{ image: 'kubeedge/installation-package:v1.23.1', carried: true, present: true }], problems: [], warnings: [] })
 
-  const missing = await joinReadiness(plan(true), system, answers([false]))
+  const missing = await joinReadiness(plan(true), system, answers([false]), hostFs())
   t.equal(missing.ready, false, 'a carried image missing from the runtime: not ready')
   t.match(missing.problems, [{ message: /does not hold kubeedge\/installation-package:v1\.23\.1, so keadm would pull it/ }])
 
-  const notCarried = await joinReadiness(plan(false), system, answers([false]))
+  const notCarried = await joinReadiness(plan(false), system, answers([false]), hostFs())
   t.equal(notCarried.ready, true, 'an image the bundle does not carry: keadm may pull it, with a warning')
   t.match(notCarried.warnings, [/does not carry it: keadm join will pull it/])
 
-  const down = await joinReadiness(plan(true), system, answers(new Error('the socket does not exist')))
+  const down = await joinReadiness(plan(true), system, answers(new Error('the socket does not exist')), hostFs())
   t.equal(down.ready, false)
   t.match(down.problems, [{ message: /the runtime does not answer at unix:\/\/\/run\/containerd\/containerd\.sock: the socket does not exist/ }])
 
   keadm('v1.22.0')
-  const other = await joinReadiness(plan(true), system, answers([true]))
+  const other = await joinReadiness(plan(true), system, answers([true]), hostFs())
   t.match(other, { ready: false, keadmVersion: 'v1.22.0', problems: [{ message: 'keadm is v1.22.0, not the v1.23.1 this bundle is for' }] })
 
   writeFileSync(join(bin, 'keadm'), '#!/bin/sh\nexit 3\n', { mode: 0o755 })
-  t.match((await joinReadiness(plan(true), system, answers([true]))).problems, [{ message: 'keadm version did not report a version (exit 3)' }])
+  t.match((await joinReadiness(plan(true), system, answers([true]), hostFs())).problems, [{ message: 'keadm version did not report a version (exit 3)' }])
+})
+
+t.test('joinReadiness on Windows: the bundle\'s keadm.exe by its path, the edgecore tarball and its SHA-512 checksum file', async (t) => {
+  const dir = t.testdir()
+  const windows = plan(false, 'windows')
+  t.equal(windows.kubeedge.keadm, 'C:\\usr\\local\\bin\\keadm.exe', 'keadm.exe where keadm puts edgecore.exe')
+  t.same(windows.kubeedge.joinFiles, [
+    {
+      path: 'C:\\etc\\kubeedge\\kubeedge-v1.23.1-windows-amd64.tar.gz',
+      checksumPath: 'C:\\etc\\kubeedge\\checksum_kubeedge-v1.23.1-windows-amd64.tar.gz.txt',
+      algorithm: 'sha512',
+    },
+  ])
+  // The same checks on this machine's paths: a stand-in keadm.exe (a script run by its path) and the two files.
+  const keadmPath = join(dir, 'keadm.exe')
+  const tarball = join(dir, 'kubeedge-v1.23.1-windows-amd64.tar.gz')
+  const checksum = join(dir, 'checksum_kubeedge-v1.23.1-windows-amd64.tar.gz.txt')
+  const local: Plan = { ...windows, kubeedge: { ...windows.kubeedge, keadm: keadmPath, joinFiles: [{ path: tarball, checksumPath: checksum, algorithm: 'sha512' }] } }
+  const system = hostSystem(() => 'x86_64')
+  const noImages = { imagesPresent: async () => t.fail('keadm join on Windows pulls no image') as never }
+  const check = () => joinReadiness(local, system, noImages, hostFs())
+
+  const nothing = await check()
+  t.equal(nothing.ready, false)
+  t.match(nothing.problems, [{ message: `keadm is not installed at ${keadmPath}` }, { message: `${tarball} is missing, so keadm join would download it` }])
+
+  writeFileSync(keadmPath, `#!/bin/sh\n[ "$1" = version ] && printf '%s' '${versionLine('v1.23.1')}'\n`, { mode: 0o755 })
+  const bytes = Buffer.from('a stand-in edgecore tarball')
+  const digest = createHash('sha512').update(bytes).digest('hex')
+  writeFileSync(tarball, bytes)
+  t.match((await check()).problems, [{ message: `${checksum} is missing, so keadm join would download it` }])
+
+  writeFileSync(checksum, `${digest}\n`)
+  const ready = await check()
+  t.match(ready, { ready: true, keadmVersion: 'v1.23.1', images: [], files: [{ path: tarball, checksumPath: checksum, ready: true }], problems: [] })
+
+  writeFileSync(checksum, `${digest}\r\n`)
+  t.match((await check()).problems, [{ message: /does not match .*so keadm join would stop and ask/ }], 'keadm drops only newlines: a CRLF file fails its comparison')
+  writeFileSync(checksum, `${digest.toUpperCase()}\n`)
+  t.equal((await check()).ready, false, 'keadm compares lower-case hex')
+  writeFileSync(checksum, `${digest}\n`)
+  writeFileSync(tarball, Buffer.from('another tarball'))
+  t.match((await check()).files, [{ ready: false }], 'a tarball that is not the one the checksum file names')
+
+  rmSync(tarball)
+  writeFileSync(tarball, bytes)
+  writeFileSync(keadmPath, `#!/bin/sh\nprintf '%s' '${versionLine('v1.22.2')}'\n`, { mode: 0o755 })
+  t.match((await check()).problems, [{ message: 'keadm is v1.22.2, not the v1.23.1 this bundle is for' }])
 })
 
 t.test('install.sh: --join with --root and bad join values exit 2 before anything is read', async (t) => {

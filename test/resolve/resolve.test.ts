@@ -107,7 +107,7 @@ t.test('components: release installs the runtime, preinstalled only support file
   const ids = (raw: RawRequest) => resolve(raw).components.map((c) => c.id)
   t.same(ids({ os: 'ubuntu', runtime: 'containerd' }), ['containerd', 'runc', 'cni-plugins', 'crictl'])
   t.same(ids({ os: 'ubuntu', runtime: 'containerd', 'runtime-source': 'preinstalled' }), ['cni-plugins', 'crictl'])
-  t.same(ids({ os: 'windows', runtime: 'containerd' }), ['containerd', 'cni-plugins', 'crictl'])
+  t.same(ids({ os: 'windows', runtime: 'containerd' }), ['containerd', 'cni-plugins', 'crictl', 'keadm-windows', 'kubeedge-windows'])
   t.same(ids({ os: 'ubuntu', runtime: 'kata' }), ['containerd', 'runc', 'kata-static', 'cni-plugins', 'crictl'])
   t.same(ids({ os: 'ubuntu', runtime: 'docker', 'kubeedge-version': '1.13' }), ['docker-static', 'cni-plugins', 'crictl'])
   t.same(ids({ os: 'ubuntu', runtime: 'docker', 'kubeedge-version': '1.14' }), ['docker-static', 'cri-dockerd', 'cni-plugins', 'crictl'])
@@ -125,6 +125,21 @@ t.test('components: release installs the runtime, preinstalled only support file
     sha256: null,
     checksumUrl: 'https://github.com/containerd/containerd/releases/download/v2.3.4/containerd-2.3.4-windows-amd64.tar.gz.sha256sum',
   })
+  // KubeEdge's Windows release at the pinned patch, verified against the SHA-512 files KubeEdge publishes.
+  t.match(windows.components.find((c) => c.id === 'keadm-windows'), {
+    version: '1.23.1',
+    url: 'https://github.com/kubeedge/kubeedge/releases/download/v1.23.1/keadm-v1.23.1-windows-amd64.tar.gz',
+    checksumUrl: 'https://github.com/kubeedge/kubeedge/releases/download/v1.23.1/checksum_keadm-v1.23.1-windows-amd64.tar.gz.txt',
+    checksumAlgorithm: 'sha512',
+    install: { kind: 'archive', dest: 'C:\\usr\\local\\bin', strip: 2 },
+  })
+  t.match(resolve({ os: 'windows', runtime: 'containerd', 'kubeedge-version': '1.16' }).components.find((c) => c.id === 'kubeedge-windows'), {
+    version: '1.16.6',
+    fileName: 'kubeedge-v1.16.6-windows-amd64.tar.gz',
+    checksumUrl: 'https://github.com/kubeedge/kubeedge/releases/download/v1.16.6/checksum_kubeedge-v1.16.6-windows-amd64.tar.gz.txt',
+    install: { kind: 'binary', dest: 'C:\\etc\\kubeedge\\kubeedge-v1.16.6-windows-amd64.tar.gz', withChecksumFile: true },
+  })
+  t.notOk(resolve({ os: 'ubuntu', runtime: 'containerd' }).components.some((c) => c.id.endsWith('-windows')), 'Linux bundles take keadm from the image')
   t.end()
 })
 
