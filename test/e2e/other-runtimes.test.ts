@@ -23,9 +23,9 @@ import { deepMerge } from '../../src/installer/merge.js'
 import { which } from '../../src/sea/host.js'
 import { jsonEvents, writeChecksums } from '../installer/fixtures.js'
 import { makeInstallableBundle, prepareRoot, snapshot } from '../installer/node-fixtures.js'
-import { EXE_TEST_TIMEOUT_MS, type RunResult, WINE64, Wine, installerFor, need, runLinux } from '../sea/fixtures.js'
+import { EXE_TEST_TIMEOUT_MS, type RunResult, WINE64, installerFor, need, runLinux } from '../sea/fixtures.js'
 import { succeeded } from './fixtures.js'
-import { powershellStandIn } from './powershell-stand-in.js'
+import { wineWithStandIn } from './powershell-stand-in.js'
 
 t.setTimeout(EXE_TEST_TIMEOUT_MS)
 
@@ -132,23 +132,7 @@ t.test('win-x64 executable under wine: --root install (dry run and real) of a Wi
   writeChecksums(bundle.dir)
 
   // The installer's working folder holds the powershell.exe stand-in: Windows finds a program there first.
-  const cwd = join(work, 'cwd')
-  mkdirSync(cwd)
-  copyFileSync(await powershellStandIn((message) => t.comment(message)), join(cwd, 'powershell.exe'))
-  const wine = Wine.create()
-  // wineserver keeps its socket folder in /tmp/wine-XXXXXX/server-<dev>-<inode of the prefix>, which
-  // outlives the prefix: find it now, while the prefix can still be looked up, and take it away after.
-  const { dev, ino } = statSync(wine.prefix, { bigint: true })
-  const serverDir = `server-${dev.toString(16)}-${ino.toString(16)}`
-  t.teardown(() => {
-    wine.close()
-    for (const name of readdirSync(tmpdir()).filter((n) => n.startsWith('wine-'))) {
-      const parent = join(tmpdir(), name)
-      if (!existsSync(join(parent, serverDir))) continue
-      rmSync(join(parent, serverDir), { recursive: true, force: true })
-      if (readdirSync(parent).length === 0) rmSync(parent, { recursive: true, force: true })
-    }
-  })
+  const { wine, cwd } = await wineWithStandIn(t, work)
   const run: Runner = (args) => wine.run(join(bundle.dir, 'install.exe'), [...args, '--json'], cwd)
 
   // The image: its system drive, and a containerd config of the node's own that the bundle merges into (and

@@ -9,14 +9,16 @@
  * cached in the shared test cache by script and Node version, so it is built once per machine (~15 s).
  */
 import { createHash } from 'node:crypto'
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, renameSync, rmSync } from 'node:fs'
+import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs'
 import { createRequire } from 'node:module'
+import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import type { Test } from 'tap'
 import { PS_IS_ADMINISTRATOR } from '../../src/installer/preflight.js'
 import { obtainNodeRuntime } from '../../src/sea/node-runtime.js'
 import { loadNodeRuntimes } from '../../src/sea/runtimes.js'
 import { copyBinary, injectBlob, makeBlob } from '../../src/sea/sea.js'
-import { SEA_TEST_CACHE } from '../sea/fixtures.js'
+import { SEA_TEST_CACHE, Wine } from '../sea/fixtures.js'
 
 const SCRIPT = `'use strict'
 // -EncodedCommand carries the script as base64 of UTF-16LE.
@@ -58,4 +60,30 @@ export async function powershellStandIn(note: (message: string) => void): Promis
     rmSync(work, { recursive: true, force: true })
   }
   return target
+}
+
+
+/**
+ * A fresh wine prefix to run install.exe in, and a working folder holding the powershell.exe stand-in
+ * (Windows finds a program in the working folder first). Both go with the test: wineserver keeps its socket
+ * folder in /tmp/wine-XXXXXX/server-<dev>-<inode of the prefix>, which outlives the prefix, so it is found
+ * now, while the prefix can still be looked up, and removed at teardown.
+ */
+export async function wineWithStandIn(t: Test, work: string): Promise<{ wine: Wine; cwd: string }> {
+  const cwd = join(work, 'cwd')
+  mkdirSync(cwd)
+  copyFileSync(await powershellStandIn((message) => t.comment(message)), join(cwd, 'powershell.exe'))
+  const wine = Wine.create()
+  const { dev, ino } = statSync(wine.prefix, { bigint: true })
+  const serverDir = `server-${dev.toString(16)}-${ino.toString(16)}`
+  t.teardown(() => {
+    wine.close()
+    for (const name of readdirSync(tmpdir()).filter((n) => n.startsWith('wine-'))) {
+      const parent = join(tmpdir(), name)
+      if (!existsSync(join(parent, serverDir))) continue
+      rmSync(join(parent, serverDir), { recursive: true, force: true })
+      if (readdirSync(parent).length === 0) rmSync(parent, { recursive: true, force: true })
+    }
+  })
+  return { wine, cwd }
 }

@@ -8,7 +8,7 @@
  */
 import { execFileSync, spawnSync } from 'node:child_process'
 import { createHash } from 'node:crypto'
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs'
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import t from 'tap'
@@ -18,9 +18,9 @@ import { KUBEEDGE_WINDOWS_RELEASE, debianArtifacts, debianPartsInstalled, testCa
 import { startMirror } from '../fetch/mirror.js'
 import { jsonEvents } from '../installer/fixtures.js'
 import { snapshot } from '../installer/node-fixtures.js'
-import { EXE_TEST_TIMEOUT_MS, SEA_TEST_CACHE, WINE64, Wine, installerFor, need } from '../sea/fixtures.js'
+import { EXE_TEST_TIMEOUT_MS, SEA_TEST_CACHE, WINE64, installerFor, need } from '../sea/fixtures.js'
 import { succeeded } from './fixtures.js'
-import { powershellStandIn } from './powershell-stand-in.js'
+import { wineWithStandIn } from './powershell-stand-in.js'
 
 t.setTimeout(EXE_TEST_TIMEOUT_MS)
 
@@ -69,21 +69,7 @@ t.test('Windows bundle from a mirror: keadm.exe, the edgecore tarball and its SH
   const published = readFileSync(artifacts.file(tarballName).checksumFile!.path)
   t.ok(readFileSync(join(bundle, 'artifacts', checksumName)).equals(published), 'the bundle carries the checksum file byte for byte as published')
 
-  const cwd = join(work, 'cwd')
-  mkdirSync(cwd)
-  copyFileSync(await powershellStandIn((message) => t.comment(message)), join(cwd, 'powershell.exe'))
-  const wine = Wine.create()
-  const { dev, ino } = statSync(wine.prefix, { bigint: true })
-  const serverDir = `server-${dev.toString(16)}-${ino.toString(16)}`
-  t.teardown(() => {
-    wine.close()
-    for (const entry of readdirSync(tmpdir()).filter((n) => n.startsWith('wine-'))) {
-      const parent = join(tmpdir(), entry)
-      if (!existsSync(join(parent, serverDir))) continue
-      rmSync(join(parent, serverDir), { recursive: true, force: true })
-      if (readdirSync(parent).length === 0) rmSync(parent, { recursive: true, force: true })
-    }
-  })
+  const { wine, cwd } = await wineWithStandIn(t, work)
   const install = (args: string[]) => wine.run(join(bundle, 'install.exe'), [...args, '--json'], cwd)
   const changed = (stdout: string) => (jsonEvents(stdout).find((e) => e.event === 'done') as { changed?: number } | undefined)?.changed
 

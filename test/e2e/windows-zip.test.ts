@@ -12,9 +12,9 @@ import t from 'tap'
 import type { Plan } from '../../src/model/plan.js'
 import { jsonEvents, writeChecksums } from '../installer/fixtures.js'
 import { makeInstallableBundle, snapshot } from '../installer/node-fixtures.js'
-import { EXE_TEST_TIMEOUT_MS, WINE64, Wine, installerFor, need } from '../sea/fixtures.js'
+import { EXE_TEST_TIMEOUT_MS, WINE64, installerFor, need } from '../sea/fixtures.js'
 import { succeeded } from './fixtures.js'
-import { powershellStandIn } from './powershell-stand-in.js'
+import { wineWithStandIn } from './powershell-stand-in.js'
 
 t.setTimeout(EXE_TEST_TIMEOUT_MS)
 
@@ -68,21 +68,7 @@ t.test('win-x64 executable under wine: a zip component unpacked with --strip, id
   copyFileSync(exe.path, join(bundle.dir, 'install.exe'))
   writeChecksums(bundle.dir)
 
-  const cwd = join(work, 'cwd')
-  mkdirSync(cwd)
-  copyFileSync(await powershellStandIn((message) => t.comment(message)), join(cwd, 'powershell.exe'))
-  const wine = Wine.create()
-  const { dev, ino } = statSync(wine.prefix, { bigint: true })
-  const serverDir = `server-${dev.toString(16)}-${ino.toString(16)}`
-  t.teardown(() => {
-    wine.close()
-    for (const name of readdirSync(tmpdir()).filter((n) => n.startsWith('wine-'))) {
-      const parent = join(tmpdir(), name)
-      if (!existsSync(join(parent, serverDir))) continue
-      rmSync(join(parent, serverDir), { recursive: true, force: true })
-      if (readdirSync(parent).length === 0) rmSync(parent, { recursive: true, force: true })
-    }
-  })
+  const { wine, cwd } = await wineWithStandIn(t, work)
   const run = (args: string[]) => wine.run(join(bundle.dir, 'install.exe'), [...args, '--json'], cwd)
   const changed = (stdout: string) => (jsonEvents(stdout).find((e) => e.event === 'done') as { changed?: number } | undefined)?.changed
 
