@@ -18,7 +18,7 @@ import type { ResolvedComponent } from '../resolve/resolve.js'
 import { sha256And512OfFile } from '../io/file-chunks.js'
 import { ArtifactCache, hashFile } from './cache.js'
 import { checksumLabel, parseChecksumFile } from './checksum-file.js'
-import { DEFAULT_RETRY, type RetryPolicy, SourceUnavailableError, downloadText, downloadVerified } from './download.js'
+import { DEFAULT_RETRY, type DownloadHooks, type RetryPolicy, SourceUnavailableError, downloadText, downloadVerified } from './download.js'
 import {
   ChecksumFileError,
   ChecksumMismatchError,
@@ -270,11 +270,7 @@ async function acquire(component: ResolvedComponent, sha256: string, ctx: Contex
 
   if (ctx.offline) return null
 
-  const sources = [
-    ...ctx.mirrors.map((mirror) => ({ kind: 'mirror' as const, url: mirrorUrl(mirror, component) })),
-    ...(ctx.upstream ? [{ kind: 'upstream' as const, url: component.url }] : []),
-  ]
-  if (sources.length === 0) throw new DownloadError(component.fileName, [], noSourceHint(ctx, component.fileName, component))
+  const sources = downloadSources(component, ctx)
 
   // The partial of an earlier attempt (any source, any build) is resumed: the content is named by its hash.
   const part = await ctx.cache.claimPartial(sha256)
@@ -290,12 +286,7 @@ async function acquire(component: ResolvedComponent, sha256: string, ctx: Contex
           expectedSha256: sha256,
           partPath: part,
           retry: ctx.retry,
-          hooks: {
-            started: (event) => ctx.reporter.started?.({ component, source: source.kind, ...event }),
-            progress: (bytes) => ctx.reporter.progress?.(component, bytes),
-            retrying: (event) => ctx.reporter.retrying?.({ component, ...event }),
-            note: (message) => ctx.reporter.note?.(message),
-          },
+          hooks: downloadHooks(component, source.kind, ctx),
           ...(ctx.signal ? { signal: ctx.signal } : {}),
         })
         const path = await ctx.cache.commit(part, sha256)
@@ -347,11 +338,7 @@ async function acquireBySha512(component: ResolvedComponent, sha512: string, ctx
     }
   }
   if (ctx.offline) return null
-  const sources = [
-    ...ctx.mirrors.map((mirror) => ({ kind: 'mirror' as const, url: mirrorUrl(mirror, component) })),
-    ...(ctx.upstream ? [{ kind: 'upstream' as const, url: component.url }] : []),
-  ]
-  if (sources.length === 0) throw new DownloadError(component.fileName, [], noSourceHint(ctx, component.fileName, component))
+  const sources = downloadSources(component, ctx)
   const part = await ctx.cache.tempFile(`${component.fileName}.sha512`)
   try {
     const failures: SourceFailure[] = []
@@ -365,12 +352,7 @@ async function acquireBySha512(component: ResolvedComponent, sha512: string, ctx
           algorithm: 'sha512',
           partPath: part,
           retry: ctx.retry,
-          hooks: {
-            started: (event) => ctx.reporter.started?.({ component, source: source.kind, ...event }),
-            progress: (bytes) => ctx.reporter.progress?.(component, bytes),
-            retrying: (event) => ctx.reporter.retrying?.({ component, ...event }),
-            note: (message) => ctx.reporter.note?.(message),
-          },
+          hooks: downloadHooks(component, source.kind, ctx),
           ...(ctx.signal ? { signal: ctx.signal } : {}),
         })
         const { sha256 } = await hashFile(part)
@@ -387,6 +369,26 @@ async function acquireBySha512(component: ResolvedComponent, sha512: string, ctx
   } catch (error) {
     await ctx.cache.discard(part)
     throw error
+  }
+}
+
+/** Where a component is downloaded from, in order: the mirrors, then upstream (unless --no-upstream). */
+function downloadSources(component: ResolvedComponent, ctx: Context): { kind: 'mirror' | 'upstream'; url: string }[] {
+  const sources = [
+    ...ctx.mirrors.map((mirror) => ({ kind: 'mirror' as const, url: mirrorUrl(mirror, component) })),
+    ...(ctx.upstream ? [{ kind: 'upstream' as const, url: component.url }] : []),
+  ]
+  if (sources.length === 0) throw new DownloadError(component.fileName, [], noSourceHint(ctx, component.fileName, component))
+  return sources
+}
+
+/** The progress reporter's view of one download. */
+function downloadHooks(component: ResolvedComponent, source: 'mirror' | 'upstream', ctx: Context): DownloadHooks {
+  return {
+    started: (event) => ctx.reporter.started?.({ component, source, ...event }),
+    progress: (bytes) => ctx.reporter.progress?.(component, bytes),
+    retrying: (event) => ctx.reporter.retrying?.({ component, ...event }),
+    note: (message) => ctx.reporter.note?.(message),
   }
 }
 
