@@ -17,8 +17,6 @@ import { isuladDaemonJson } from './config/isulad.js'
 import type { TemplateSource } from './templates.js'
 import { renderUnit } from './units.js'
 
-export type { RenderedFile } from '../model/rendered-file.js'
-export { LINUX_KERNEL_MODULES } from '../model/layout.js'
 export const LINUX_SYSCTLS: Readonly<Record<string, string>> = {
   'net.ipv4.ip_forward': '1',
   'net.bridge.bridge-nf-call-iptables': '1',
@@ -29,7 +27,6 @@ const json = (value: unknown) => `${JSON.stringify(value, null, 2)}\n`
 const toml = (value: Record<string, unknown>) => `${stringifyToml(value)}\n`
 const header = (resolved: Resolved, comment: string) => `${comment} Written by edgebundle for ${resolved.name}. Edits are backed up and replaced on re-install.\n`
 
-export { UNIT_DIR } from '../model/layout.js'
 
 export function renderNodeFiles(resolved: Resolved, templates: TemplateSource): RenderedFile[] {
   const files: RenderedFile[] = []
