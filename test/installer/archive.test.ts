@@ -4,7 +4,7 @@
  * zstd made.
  */
 import { spawnSync } from 'node:child_process'
-import { createHash, randomBytes } from 'node:crypto'
+import { createHash, pbkdf2, randomBytes } from 'node:crypto'
 import { existsSync, linkSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync, statSync, symlinkSync, writeFileSync, chmodSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -520,6 +520,23 @@ t.test('zstd frames are found in any chunking, and a cut-off frame is an error',
   for await (const chunk of decodeZstdFrames(chunks(1000), decoder)) out.push(chunk)
   t.same(Buffer.concat(out), Buffer.concat([tar.subarray(0, half), Buffer.alloc(300_000, 7), tar.subarray(half)]))
   t.equal(decoders, 4, 'one decoder per zstd frame, none for skippable frames')
+})
+
+t.test('zstd command: a small archive whose zstd exits before it is read still lists every member', async (t) => {
+  // Node resumes (and so drops) a child's unread stdout when the child exits: if anything waits between
+  // spawning zstd and reading it, a fast zstd's whole output is lost and the archive reads as empty.
+  // Jamming libuv's threadpool right after each read starts makes any such wait long.
+  const zst = `${fresh('small')}.tar.zst`
+  writeFileSync(zst, zstdFrame(tarBytes([dir('top'), file('top/a', 'small\n')])))
+  const counts = await Promise.all(
+    Array.from({ length: 6 }, async () => {
+      const indexing = indexArchive(zst, 'tar.zst', 0, { zstd: 'command' }).then((members) => members.length, (error: unknown) => String(error))
+      await new Promise((done) => setTimeout(done, 5))
+      await Promise.all(Array.from({ length: 4 }, () => new Promise((done) => pbkdf2('x', 'y', 200_000, 32, 'sha256', done))))
+      return indexing
+    }),
+  )
+  t.same(counts, [2, 2, 2, 2, 2, 2], 'every read sees both members')
 })
 
 t.test('zstd: a clear error without a decompressor; node:zlib and the command agree', async (t) => {

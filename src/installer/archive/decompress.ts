@@ -100,8 +100,11 @@ async function* throughCommand(file: string, command: string): AsyncGenerator<Bu
     if (stderrBytes < STDERR_LIMIT) stderr.push(chunk)
     stderrBytes += chunk.length
   })
-  // The child has its own copy of the descriptor.
-  await handle.close()
+  // The child has its own copy of the descriptor. Closing ours is not awaited here: nothing may wait
+  // between spawn and the first read of stdout, because Node resumes an unread stdout when the child
+  // exits, and a small archive's whole output would be dropped (an archive that reads as empty).
+  const closed = handle.close()
+  closed.catch(() => {})
   let finished = false
   try {
     try {
@@ -126,6 +129,7 @@ async function* throughCommand(file: string, command: string): AsyncGenerator<Bu
       child.kill()
       await exited.catch(() => {})
     }
+    await closed.catch(() => {})
   }
 }
 
