@@ -19,12 +19,9 @@ import {
   archiveSteps,
   assertBundlePath,
   assertLinuxPath,
-  assertMode,
   assertName,
-  assertPort,
-  assertSeverity,
+  assertPlanShape,
   assertStepIds,
-  assertStrip,
   assertText,
   bundleFiles,
   headerFacts,
@@ -57,7 +54,6 @@ const checkLines: CheckLines = {
     return [call('check_kernel_module', check.severity, check.module)]
   },
   'port-free': (check, step) => {
-    assertPort(step, check.port)
     assertText(step, 'reason', check.reason)
     return [call('check_port_free', check.severity, String(check.port), check.reason)]
   },
@@ -82,7 +78,6 @@ const checkLines: CheckLines = {
 }
 
 function renderCheck(check: CheckOf<CheckKind>, step: string): string[] {
-  assertSeverity(step, check)
   return (checkLines[check.kind] as (c: CheckOf<CheckKind>, s: string) => string[])(check, step)
 }
 
@@ -95,7 +90,6 @@ const stepLines: StepLines = {
     assertName(step.id, 'component', step.component)
     assertBundlePath(step.id, 'file', step.file)
     assertLinuxPath(step.id, 'dest', step.dest, true)
-    assertStrip(step.id, step.strip)
     return [call('install_archive', step.component, step.file, step.format, step.dest, String(step.strip))]
   },
   'install-binary': (step) => {
@@ -119,7 +113,6 @@ const stepLines: StepLines = {
   'write-file': (step) => {
     assertBundlePath(step.id, 'source', step.source)
     assertLinuxPath(step.id, 'dest', step.dest)
-    assertMode(step.id, step.mode)
     return [call('write_file', step.source, step.dest, step.mode)]
   },
   symlink: (step) => {
@@ -234,6 +227,7 @@ function edgecoreConfigFunction(plan: Plan): string {
 export function renderInstallSh(plan: Plan, templates: TemplateSource): string {
   if (plan.schemaVersion !== PLAN_SCHEMA_VERSION) throw new Error(`install.sh renders plan schema ${PLAN_SCHEMA_VERSION}, not ${plan.schemaVersion}`)
   if (plan.target.os === 'windows') throw new Error(`${plan.name} is a Windows bundle: it gets install.ps1, not install.sh`)
+  assertPlanShape(plan)
   assertStepIds(plan)
   for (const step of plan.steps) {
     // The journal's fields are separated by single spaces and only the last may hold one (docs/node-state.md).
