@@ -166,6 +166,10 @@ export const planSchema = z
       plan.steps.forEach((step, index) => {
         if (seen.has(step.id)) context.addIssue({ code: 'custom', path: ['steps', index, 'id'], message: `id ${step.id} is used twice`, input: step.id })
         seen.add(step.id)
+        // Neither install.sh nor the Linux executable can register a Windows service: refused before any step.
+        if (step.kind === 'register-windows-service' && plan.target.os !== 'windows') {
+          context.addIssue({ code: 'custom', path: ['steps', index, 'kind'], message: `register-windows-service runs on Windows only; this plan is for ${plan.target.os}`, input: step.kind })
+        }
       })
     }),
   )
