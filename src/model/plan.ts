@@ -27,6 +27,25 @@ const mode = z.string().check(z.regex(/^[0-7]{3,4}$/, 'an octal file mode such a
 const strip = z.number().check(z.int(), z.minimum(0), z.maximum(16))
 const port = z.number().check(z.int(), z.minimum(1), z.maximum(65535))
 
+// Control characters (and the Unicode line breaks) never belong in a path or a name.
+const CONTROL = /[\u0000-\u001f\u007f\u0085\u2028\u2029]/
+
+/** A path relative to the bundle (or to an archive's top): forward slashes, no `.`/`..` parts, no leading `/` or `-`. */
+export function isBundlePath(value: string): boolean {
+  const parts = value.split('/')
+  return !(
+    value === '' ||
+    CONTROL.test(value) ||
+    value.includes('\\') ||
+    value.startsWith('/') ||
+    value.startsWith('-') ||
+    parts.some((part) => part === '' || part === '.' || part === '..')
+  )
+}
+
+// params.rule: the issue describes the value (see issueText).
+const bundlePath = z.string().check(z.refine(isBundlePath, { error: 'a plain path inside the bundle (relative, / between parts, no . or .. part)', params: { rule: true } }))
+
 const check = <K extends string, S extends z.core.$ZodLooseShape>(kind: K, shape: S) => z.object({ kind: z.literal(kind), severity, ...shape })
 
 /** Node checks made before anything changes. Each kind is implemented by every plan consumer. */
@@ -56,22 +75,22 @@ const step = <K extends string, S extends z.core.$ZodLooseShape>(kind: K, shape:
 
 export const stepSchema = z.discriminatedUnion('kind', [
   step('preflight', { checks: z.array(checkSchema) }),
-  step('install-archive', { component: text, file: text, format: z.enum(['tar.gz', 'tar.zst', 'zip']), dest: text, strip }),
-  step('install-binary', { component: text, file: text, dest: text }),
+  step('install-archive', { component: text, file: bundlePath, format: z.enum(['tar.gz', 'tar.zst', 'zip']), dest: text, strip }),
+  step('install-binary', { component: text, file: bundlePath, dest: text }),
   step('run-upstream-installer', {
     component: text,
-    file: text,
+    file: bundlePath,
     format: z.literal('tar.gz'),
-    subdir: text,
-    script: text,
+    subdir: bundlePath,
+    script: bundlePath,
     interpreter: z.enum(['bash', 'sh']),
   }),
-  step('install-packages', { manager: z.enum(['dpkg', 'rpm']), files: texts }),
+  step('install-packages', { manager: z.enum(['dpkg', 'rpm']), files: z.array(bundlePath).check(z.minLength(1)) }),
   /**
    * merge: the node's existing file is merged with this one rather than replaced (where the installer can:
    * the executable does; install.sh replaces it, keeping the backup).
    */
-  step('write-file', { source: text, dest: text, mode, merge: z.optional(z.enum(['json', 'toml'])) }),
+  step('write-file', { source: bundlePath, dest: text, mode, merge: z.optional(z.enum(['json', 'toml'])) }),
   step('symlink', { path: text, target: text }),
   step('load-kernel-modules', { modules: texts }),
   step('apply-sysctl', { file: text }),
@@ -95,7 +114,7 @@ export const stepSchema = z.discriminatedUnion('kind', [
    * Loads a bundled image into the runtime's own store, so the node never pulls it. `image` is the name every
    * config uses; `tool` is the runtime's loader; `address` is the runtime's socket or pipe for that tool.
    */
-  step('import-image', { file: text, image: text, tool: z.enum(['ctr', 'docker', 'isula', 'podman']), address: text }),
+  step('import-image', { file: bundlePath, image: text, tool: z.enum(['ctr', 'docker', 'isula', 'podman']), address: text }),
   step('check-runtime', { endpoint: text, sandboxImage: text, crictl: z.boolean() }),
 ])
 
@@ -207,13 +226,15 @@ function issueText(issue: z.core.$ZodIssue, field: string): string {
     case 'invalid_value':
       return `${field} is ${show(input)}; allowed: ${issue.values.map((value) => show(value)).join(', ')}`
     case 'too_small':
-      return issue.origin === 'string' ? `${field} is empty` : `${field} is ${show(input)}; the least allowed is ${issue.minimum}`
+      if (issue.origin === 'string') return `${field} is empty`
+      if (issue.origin === 'array') return `${field} is an empty list; it needs at least ${issue.minimum}`
+      return `${field} is ${show(input)}; the least allowed is ${issue.minimum}`
     case 'too_big':
       return `${field} is ${show(input)}; the most allowed is ${issue.maximum}`
     case 'invalid_format':
       return `${field} ${show(input)} is not ${issue.message === 'Invalid input' ? `in the form ${issue.format}` : issue.message}`
     case 'custom':
-      return issue.message
+      return (issue as { params?: { rule?: boolean } }).params?.rule === true ? `${field} ${show(input)} is not ${issue.message}` : issue.message
     default:
       return `${field}: ${issue.message}`
   }

@@ -34,6 +34,9 @@ t.test('each problem names where it is, the field, and what is allowed', async (
     ['top level', { ...plan, name: 3 }, 'plan.json: name is not a string (it is 3)'],
     ['nested object', { ...plan, target: { ...plan.target, os: 'plan9' } }, 'target: os is "plan9"; allowed: "ubuntu", "centos", "openeuler", "windows"'],
     ['not a list', { ...plan, steps: 'all' }, 'plan.json: steps is not a list (it is "all")'],
+    ['bundle path leaving the bundle', { ...plan, steps: [{ ...stepOf('write-file'), source: 'config/../../x' }] }, 'steps[0] (write-file): source "config/../../x" is not a plain path inside the bundle'],
+    ['absolute bundle path', { ...plan, steps: [{ ...stepOf('install-binary'), file: '/etc/passwd' }] }, 'steps[0] (install-binary): file "/etc/passwd" is not a plain path inside the bundle'],
+    ['no package files', { ...plan, steps: [{ ...stepOf('install-packages'), files: [] }] }, 'steps[0] (install-packages): files is an empty list; it needs at least 1'],
     ['Windows step in a Linux plan', { ...plan, steps: foreignSteps('linux') }, 'steps[0] (register-windows-service): register-windows-service runs on Windows only; this plan is for ubuntu'],
   ]
   for (const [name, data, expected] of cases) {

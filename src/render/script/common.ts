@@ -5,7 +5,7 @@
  * and these guards add what matters to a script's quoting, so a defective plan fails at render time instead
  * of on a node.
  */
-import { type Check, type CheckKind, type Plan, formatPlanIssue, planIssues } from '../../model/plan.js'
+import { type Check, type CheckKind, type Plan, formatPlanIssue, isBundlePath, planIssues } from '../../model/plan.js'
 import { planBundleFiles } from '../../plan/bundle-files.js'
 import { shWord } from '../quote.js'
 
@@ -22,19 +22,9 @@ export class PlanRenderError extends Error {
 // Control characters (and the Unicode line breaks) never belong in a path or a name.
 const CONTROL = /[\u0000-\u001f\u007f\u0085\u2028\u2029]/
 
-/** A bundle-relative path (artifacts/x.tar.gz): forward slashes, no `..`, no leading `/` or `-`. */
+/** A bundle-relative path (artifacts/x.tar.gz), where the plan schema allows a node path too (apply-sysctl's file). */
 export function assertBundlePath(step: string, field: string, value: string): void {
-  const parts = value.split('/')
-  if (
-    value === '' ||
-    CONTROL.test(value) ||
-    value.includes('\\') ||
-    value.startsWith('/') ||
-    value.startsWith('-') ||
-    parts.some((part) => part === '' || part === '.' || part === '..')
-  ) {
-    throw new PlanRenderError(step, `${field} ${JSON.stringify(value)} is not a plain path inside the bundle`)
-  }
+  if (!isBundlePath(value)) throw new PlanRenderError(step, `${field} ${JSON.stringify(value)} is not a plain path inside the bundle`)
 }
 
 /** An absolute POSIX node path with no `.`/`..` components (`/` alone is allowed where `allowRoot`). */

@@ -88,30 +88,22 @@ const stepLines: StepLines = {
   'install-archive': (step) => {
     if (step.format === 'zip') throw new PlanRenderError(step.id, 'zip archives are for Windows bundles; install.sh extracts tar.gz and tar.zst')
     assertName(step.id, 'component', step.component)
-    assertBundlePath(step.id, 'file', step.file)
     assertLinuxPath(step.id, 'dest', step.dest, true)
     return [call('install_archive', step.component, step.file, step.format, step.dest, String(step.strip))]
   },
   'install-binary': (step) => {
     assertName(step.id, 'component', step.component)
-    assertBundlePath(step.id, 'file', step.file)
     assertLinuxPath(step.id, 'dest', step.dest)
     return [call('install_binary', step.component, step.file, step.dest)]
   },
   'run-upstream-installer': (step) => {
     assertName(step.id, 'component', step.component)
-    assertBundlePath(step.id, 'file', step.file)
-    assertBundlePath(step.id, 'subdir', step.subdir)
-    assertBundlePath(step.id, 'script', step.script)
     return [call('run_upstream_installer', step.component, step.file, step.format, step.subdir, step.script, step.interpreter)]
   },
   'install-packages': (step) => {
-    if (step.files.length === 0) throw new PlanRenderError(step.id, 'no package files')
-    step.files.forEach((file) => assertBundlePath(step.id, 'files', file))
     return [call('install_packages', step.manager, ...step.files)]
   },
   'write-file': (step) => {
-    assertBundlePath(step.id, 'source', step.source)
     assertLinuxPath(step.id, 'dest', step.dest)
     return [call('write_file', step.source, step.dest, step.mode)]
   },
@@ -154,7 +146,6 @@ const stepLines: StepLines = {
     return [call('run_container', step.name, step.image, detach, String(step.createDirs.length), ...step.createDirs, ...containerRunArgs(step))]
   },
   'import-image': (step) => {
-    assertBundlePath(step.id, 'file', step.file)
     assertText(step.id, 'image', step.image)
     assertText(step.id, 'address', step.address)
     return [call('import_image', step.tool, step.file, step.image, step.address)]
