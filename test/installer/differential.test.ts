@@ -50,8 +50,23 @@ const ROWS: Record<StepKind, Row> = {
   'run-upstream-installer': { steps: fixtureSteps('run-upstream-installer') },
   // dpkg keeps its own lock, trigger and status-old files once it ran; rollback (dpkg -r) leaves them.
   'install-packages': { steps: fixtureSteps('install-packages'), leftByTool: /^var\/lib\/dpkg\/(lock|lock-frontend|status-old|triggers|triggers\/.*|info\/format)$/ },
-  // One replaces a file the root already has (a backup), one has a name every quoting must survive.
-  'write-file': { steps: fixtureSteps('write-file') },
+  // One replaces a file the root already has (a backup), one has a name every quoting must survive, one is a
+  // merge onto a path the root does not have (both write it whole). A merge onto an existing file is where the
+  // two differ by design (src/model/plan.ts: install.sh replaces it), so it has no row.
+  'write-file': {
+    steps: [
+      ...fixtureSteps('write-file'),
+      {
+        id: 'write-file:/etc/containerd/conf.d/merged.toml',
+        kind: 'write-file',
+        description: 'A config merged into the node one, absent on this node',
+        source: 'config/etc/containerd/config.toml',
+        dest: '/etc/containerd/conf.d/merged.toml',
+        mode: '0600',
+        merge: 'toml',
+      },
+    ],
+  },
   symlink: { steps: fixtureSteps('symlink') },
   'load-kernel-modules': { steps: fixtureSteps('load-kernel-modules') },
   'apply-sysctl': { steps: fixtureSteps('apply-sysctl') },
