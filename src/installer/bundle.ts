@@ -2,14 +2,14 @@
  * The bundle the installer works on: where it is, its plan.json checked for the shape this installer
  * carries out, and which bundle files each step reads (so verification can prove they are covered).
  *
- * No zod here: the executable carries only what it needs, and the plan was written by edgebundle itself
- * and verified against SHA256SUMS before it is parsed; the checks guard against a plan from another
- * edgebundle version, not against hostile JSON.
+ * The plan is checked with the plan schema itself (zod/mini, a few tens of KiB in the executable); it was
+ * written by edgebundle and verified against SHA256SUMS before it is parsed, so the check guards against a
+ * plan from another edgebundle version, not against hostile JSON.
  */
 import { existsSync, readFileSync, statSync } from 'node:fs'
 import { dirname, join, resolve } from 'node:path'
 import { BUNDLE } from '../model/layout.js'
-import { type Check, type CheckKind, PLAN_SCHEMA_VERSION, type Plan, type StepKind } from '../model/plan.js'
+import { type Check, type CheckKind, PLAN_SCHEMA_VERSION, type Plan, formatPlanIssue, planIssues } from '../model/plan.js'
 import { BundleNotFoundError, PlanFormatError } from './errors.js'
 
 export interface BundleLocation {
@@ -75,124 +75,28 @@ export function peekBundleName(dir: string): string | null {
 
 // ------------------------------------------------------------------------------------------ plan shape
 
-type FieldType = 'string' | 'number' | 'boolean' | 'string[]' | 'object' | 'array'
-
 /**
- * The fields each step kind must have, and their types. A Record over StepKind, so adding a step kind to
- * the model without teaching the installer about it does not compile.
+ * Checks the parsed plan.json has the shape this installer carries out (the plan schema in
+ * src/model/plan.ts, the one the builder's types come from); returns it typed, as it was given.
  */
-const STEP_FIELDS: Record<StepKind, Record<string, FieldType>> = {
-  preflight: { checks: 'array' },
-  'install-archive': { component: 'string', file: 'string', format: 'string', dest: 'string', strip: 'number' },
-  'install-binary': { component: 'string', file: 'string', dest: 'string' },
-  'run-upstream-installer': { component: 'string', file: 'string', format: 'string', subdir: 'string', script: 'string', interpreter: 'string' },
-  'install-packages': { manager: 'string', files: 'string[]' },
-  'write-file': { source: 'string', dest: 'string', mode: 'string' },
-  symlink: { path: 'string', target: 'string' },
-  'load-kernel-modules': { modules: 'string[]' },
-  'apply-sysctl': { file: 'string' },
-  'enable-service': { service: 'string', restartWhenChanged: 'string[]' },
-  'register-windows-service': { service: 'string', binary: 'string', args: 'string[]', restartWhenChanged: 'string[]' },
-  'run-container': {
-    engine: 'string',
-    name: 'string',
-    image: 'string',
-    detach: 'boolean',
-    privileged: 'boolean',
-    hostNamespaces: 'boolean',
-    mounts: 'array',
-    env: 'object',
-    command: 'string[]',
-    createDirs: 'string[]',
-  },
-  'import-image': { file: 'string', image: 'string', tool: 'string', address: 'string' },
-  'check-runtime': { endpoint: 'string', sandboxImage: 'string', crictl: 'boolean' },
-}
-
-const CHECK_KINDS: Record<CheckKind, true> = {
-  'os-release': true,
-  arch: true,
-  root: true,
-  'init-system': true,
-  cgroup: true,
-  'kernel-module': true,
-  'port-free': true,
-  command: true,
-  'service-inactive': true,
-  'runtime-absent': true,
-  'windows-feature': true,
-}
-
-function hasType(value: unknown, type: FieldType): boolean {
-  switch (type) {
-    case 'string':
-      return typeof value === 'string'
-    case 'number':
-      return typeof value === 'number' && Number.isFinite(value)
-    case 'boolean':
-      return typeof value === 'boolean'
-    case 'string[]':
-      return Array.isArray(value) && value.every((item) => typeof item === 'string')
-    case 'array':
-      return Array.isArray(value)
-    case 'object':
-      return typeof value === 'object' && value !== null && !Array.isArray(value)
-  }
-}
-
-const isRecord = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value)
-
-/** Checks the parsed plan.json has the shape this installer carries out; returns it typed. */
 export function checkPlan(data: unknown): Plan {
-  const problems: string[] = []
-  if (!isRecord(data)) throw new PlanFormatError('plan.json is not a JSON object')
-  if (data.schemaVersion !== PLAN_SCHEMA_VERSION) {
-    throw new PlanFormatError(`plan.json has schemaVersion ${JSON.stringify(data.schemaVersion)}; this installer carries out version ${PLAN_SCHEMA_VERSION}`, {
+  const isObject = typeof data === 'object' && data !== null && !Array.isArray(data)
+  if (!isObject) throw new PlanFormatError('plan.json is not a JSON object')
+  const schemaVersion = (data as { schemaVersion?: unknown }).schemaVersion
+  if (schemaVersion !== PLAN_SCHEMA_VERSION) {
+    throw new PlanFormatError(`plan.json has schemaVersion ${JSON.stringify(schemaVersion)}; this installer carries out version ${PLAN_SCHEMA_VERSION}`, {
       hint: 'Use the install executable that came in the same bundle as this plan.json.',
     })
   }
-  if (typeof data.name !== 'string') problems.push('name: not a string')
-  const target = data.target
-  if (!isRecord(target) || typeof target.os !== 'string' || typeof target.arch !== 'string' || typeof target.runtime !== 'string') {
-    problems.push('target: needs os, arch and runtime')
-  }
-  if (!isRecord(data.runtime) || typeof data.runtime.name !== 'string' || typeof data.runtime.version !== 'string') problems.push('runtime: needs name and version')
-  if (!isRecord(data.kubeedge) || typeof data.kubeedge.version !== 'string') problems.push('kubeedge: needs version')
-  if (!Array.isArray(data.steps)) problems.push('steps: not a list')
-  const ids = new Set<string>()
-  const steps: unknown[] = Array.isArray(data.steps) ? data.steps : []
-  steps.forEach((step, index) => {
-    const at = `steps[${index}]`
-    if (!isRecord(step)) return problems.push(`${at}: not an object`)
-    if (typeof step.id !== 'string' || step.id === '') problems.push(`${at}: id is not a string`)
-    else if (ids.has(step.id)) problems.push(`${at}: id ${step.id} is used twice`)
-    else ids.add(step.id)
-    if (typeof step.description !== 'string') problems.push(`${at}: description is not a string`)
-    const kind = step.kind
-    if (typeof kind !== 'string' || !Object.hasOwn(STEP_FIELDS, kind)) return problems.push(`${at}: unknown kind ${JSON.stringify(kind)}`)
-    for (const [field, type] of Object.entries(STEP_FIELDS[kind as StepKind])) {
-      if (!hasType(step[field], type)) problems.push(`${at} (${kind}): ${field} is not a ${type}`)
-    }
-    if (kind === 'write-file' && step.merge !== undefined && step.merge !== 'json' && step.merge !== 'toml') {
-      problems.push(`${at} (write-file): merge must be json or toml`)
-    }
-    if (kind === 'preflight' && Array.isArray(step.checks)) {
-      step.checks.forEach((check: unknown, checkIndex: number) => {
-        if (!isRecord(check) || typeof check.kind !== 'string' || !Object.hasOwn(CHECK_KINDS, check.kind)) {
-          problems.push(`${at}.checks[${checkIndex}]: unknown check ${JSON.stringify(isRecord(check) ? check.kind : check)}`)
-        } else if (check.severity !== 'error' && check.severity !== 'warning') {
-          problems.push(`${at}.checks[${checkIndex}]: severity must be error or warning`)
-        }
-      })
-    }
-    return undefined
-  })
+  const problems = planIssues(data).map(formatPlanIssue)
   if (problems.length > 0) {
-    throw new PlanFormatError(`plan.json is not a plan this installer understands:\n  - ${problems.slice(0, 20).join('\n  - ')}`, {
+    const more = problems.length > 20 ? [`and ${problems.length - 20} more`] : []
+    throw new PlanFormatError(`plan.json is not a plan this installer understands:\n  - ${[...problems.slice(0, 20), ...more].join('\n  - ')}`, {
       hint: 'Use the install executable that came in the same bundle as this plan.json.',
     })
   }
-  return data as unknown as Plan
+  // The input itself, not zod's copy: nothing is transformed, and keys a newer builder adds stay visible.
+  return data as Plan
 }
 
 /** Reads and checks `<dir>/plan.json`. Call after verification: the file is trusted from then on. */

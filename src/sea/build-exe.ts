@@ -155,13 +155,15 @@ export function seaScriptOptions(root: string, entry: string) {
 
 /**
  * The npm packages the installer script may contain, each with why. Everything else from node_modules
- * (zod, commander, handlebars, …) is refused rather than shipped: each package costs bundle size and
+ * (commander, handlebars, zod's full build, …) is refused rather than shipped: each package costs bundle size and
  * start-up time on every node, and the SEA's require() reaches Node's built-ins only, so nothing can be
  * loaded from disk at run time instead.
  */
 export const INSTALLER_PACKAGES: Readonly<Record<string, string>> = {
   '@grpc/grpc-js': 'the runtime check over CRI (src/installer/cri) speaks gRPC to the runtime socket; loaded on first use',
   '@js-sdsl/ordered-map': "required by @grpc/grpc-js at load time (its channelz registry's ordered maps)",
+  // Only zod/mini is imported (src/model/plan.ts): ~26 KB minified; the full zod build is many times that.
+  zod: 'checking plan.json against the plan schema (src/model/plan.ts), the one the builder writes it from; zod/mini only',
   'smol-toml': "merging the bundle's containerd config.toml into the node's own (src/installer/merge.ts); dependency-free, ~20 KB",
 }
 
@@ -220,6 +222,8 @@ async function esbuildInstallerScript(root: string, esbuild: typeof import('esbu
         .map(packageOfInput)
         .filter((name) => !Object.hasOwn(INSTALLER_PACKAGES, name)),
     ),
+    // zod is allowed as zod/mini only: its classic build (`import { z } from 'zod'`) is several times the size.
+    ...(Object.keys(result.metafile.inputs).some((input) => /node_modules\/zod\/(v4\/)?classic\//.test(input)) ? ["zod's classic build (import zod/mini)"] : []),
   ]
   // A require() left in the script must be a built-in or a known never-taken path (INSTALLER_EXTERNAL).
   const externals = Object.values(result.metafile.outputs).flatMap((output) => output.imports.filter((i) => i.external).map((i) => i.path))

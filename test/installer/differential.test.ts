@@ -1,17 +1,149 @@
 /**
  * The installer executable and install.sh are two implementations of one plan and one journal
- * (docs/node-state.md). Each installs the same bundle with --root into a copy of the same prepared root;
- * the trees must be identical: every file's content and mode, every link, the journal and the backups.
- * Then each rolls back the other's install, and a second bundle version is installed over the first by
- * one and uninstalled by the other: they share the state as well as the format.
+ * (docs/node-state.md). The conformance table: per step kind, a small plan of that kind run by each with
+ * --root into a copy of the same node root gives the same tree (every file's content and mode, every link,
+ * the journal and the backups), and each rolls back the other's run to the root as it was. Then whole
+ * rendered bundles: identical trees, each undoing the other's install, and a second bundle version installed
+ * over the first by one and uninstalled by the other: they share the state as well as the format.
  */
 import { spawnSync } from 'node:child_process'
-import { chmodSync, copyFileSync, cpSync, readFileSync, writeFileSync } from 'node:fs'
+import { chmodSync, copyFileSync, cpSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import t, { type Test } from 'tap'
+import { STEP_KINDS, type Step, type StepKind } from '../../src/model/plan.js'
+import { renderInstallSh } from '../../src/render/script/posix.js'
+import { buildLinuxBundle, makeRoot } from '../fixtures/bundle.js'
+import { foreignSteps, linuxPlan } from '../fixtures/plans.js'
+import { templates } from '../helpers.js'
 import { installerFor } from '../sea/fixtures.js'
 import { writeChecksums } from './fixtures.js'
 import { makeInstallableBundle, prepareRoot, readText, snapshot } from './node-fixtures.js'
+
+// ------------------------------------------------------------------------------------ the conformance table
+
+interface Row {
+  /** The steps of the row's plan, all of the row's kind. */
+  steps: Step[]
+  /**
+   * Why the plan schema refuses the plan: install.sh cannot be rendered from it, and the executable exits 2
+   * before any step; the root stays as it was.
+   */
+  refused?: RegExp
+  /** Files a real tool keeps once it ran, which a rollback rightly leaves (compared between both all the same). */
+  leftByTool?: RegExp
+}
+
+const fixtureSteps = <K extends StepKind>(kind: K): Step[] => linuxPlan().steps.filter((step) => step.kind === kind)
+
+/**
+ * One row per step kind, a Record so a kind added to the plan schema does not compile without its row. The
+ * steps are the Linux fixture plan's (test/fixtures/plans.ts), whose bundle test/fixtures/bundle.ts builds
+ * with real tar, zstd and dpkg-deb. Under --root both skip what needs the running node (modules, sysctls,
+ * services, containers, images, the CRI check) and journal the step the same way; the rows prove that too.
+ * install-archive's zip format is Windows-only: install.sh refuses it when rendered (test/render/script).
+ */
+const ROWS: Record<StepKind, Row> = {
+  preflight: { steps: fixtureSteps('preflight') },
+  // tar.gz with strip 0 and 1, and tar.zst into /.
+  'install-archive': { steps: fixtureSteps('install-archive') },
+  'install-binary': { steps: fixtureSteps('install-binary') },
+  'run-upstream-installer': { steps: fixtureSteps('run-upstream-installer') },
+  // dpkg keeps its own lock, trigger and status-old files once it ran; rollback (dpkg -r) leaves them.
+  'install-packages': { steps: fixtureSteps('install-packages'), leftByTool: /^var\/lib\/dpkg\/(lock|lock-frontend|status-old|triggers|triggers\/.*|info\/format)$/ },
+  // One replaces a file the root already has (a backup), one has a name every quoting must survive, one is a
+  // merge onto a path the root does not have (both write it whole). A merge onto an existing file is where the
+  // two differ by design (src/model/plan.ts: install.sh replaces it), so it has no row.
+  'write-file': {
+    steps: [
+      ...fixtureSteps('write-file'),
+      {
+        id: 'write-file:/etc/containerd/conf.d/merged.toml',
+        kind: 'write-file',
+        description: 'A config merged into the node one, absent on this node',
+        source: 'config/etc/containerd/config.toml',
+        dest: '/etc/containerd/conf.d/merged.toml',
+        mode: '0600',
+        merge: 'toml',
+      },
+    ],
+  },
+  symlink: { steps: fixtureSteps('symlink') },
+  'load-kernel-modules': { steps: fixtureSteps('load-kernel-modules') },
+  'apply-sysctl': { steps: fixtureSteps('apply-sysctl') },
+  'enable-service': { steps: fixtureSteps('enable-service') },
+  'register-windows-service': {
+    steps: foreignSteps('linux').filter((step) => step.kind === 'register-windows-service'),
+    refused: /register-windows-service runs on Windows only; this plan is for ubuntu/,
+  },
+  'run-container': { steps: fixtureSteps('run-container') },
+  'import-image': { steps: fixtureSteps('import-image') },
+  'check-runtime': { steps: fixtureSteps('check-runtime') },
+}
+
+t.test('the conformance table has a row for every step kind, each of that kind only', async (t) => {
+  t.same(Object.keys(ROWS).sort(), [...STEP_KINDS].sort(), 'one row per step kind of the plan schema')
+  for (const [kind, row] of Object.entries(ROWS)) {
+    t.ok(row.steps.length > 0, `${kind}: the row has steps`)
+    t.same([...new Set(row.steps.map((step) => step.kind))], [kind], `${kind}: only steps of its kind`)
+  }
+})
+
+t.test('per step kind, the executable and install.sh give the same --root tree', { timeout: 15 * 60_000 }, async (t) => {
+  const built = await installerFor(t, 'linux/amd64')
+  if (!built) return
+  for (const [kind, row] of Object.entries(ROWS)) {
+    await t.test(kind, async (t) => {
+      const work = t.testdir()
+      const bundle = join(work, 'bundle')
+      mkdirSync(bundle, { recursive: true })
+      buildLinuxBundle(bundle)
+      const plan = { ...linuxPlan(), steps: row.steps }
+      writeFileSync(join(bundle, 'plan.json'), `${JSON.stringify(plan, null, 2)}\n`)
+      if (row.refused !== undefined) t.throws(() => renderInstallSh(plan, templates), row.refused, 'install.sh is not rendered from the plan')
+      else writeFileSync(join(bundle, 'install.sh'), renderInstallSh(plan, templates), { mode: 0o755 })
+      copyFileSync(built.path, join(bundle, 'install'))
+      chmodSync(join(bundle, 'install'), 0o755)
+      writeChecksums(bundle)
+      const original = join(work, 'original')
+      makeRoot(original)
+      const before = snapshot(original)
+      const copy = (name: string) => {
+        const root = join(work, name)
+        cpSync(original, root, { recursive: true, verbatimSymlinks: true })
+        return root
+      }
+      const exe = (args: string[]) => spawnSync(join(bundle, 'install'), args, { encoding: 'utf8' })
+      const sh = (args: string[]) => spawnSync('sh', [join(bundle, 'install.sh'), ...args], { encoding: 'utf8' })
+      const byExe = copy('root-exe')
+      const fromExe = exe(['--root', byExe])
+      if (row.refused !== undefined) {
+        t.equal(fromExe.status, 2, 'the executable refuses the plan', { output: fromExe.stdout + fromExe.stderr })
+        t.match(fromExe.stderr, row.refused, 'and says why')
+        t.same(snapshot(byExe), before, 'the executable left the root as it was')
+        return
+      }
+      const bySh = copy('root-sh')
+      const fromSh = sh(['--root', bySh])
+      const output = { executable: fromExe.stdout + fromExe.stderr, installSh: fromSh.stdout + fromSh.stderr }
+      t.equal(fromExe.status, 0, 'the executable installs', output)
+      t.equal(fromSh.status, 0, 'install.sh installs', output)
+      t.same(snapshot(bySh), snapshot(byExe), 'the same tree, journal and backups included')
+      t.equal(readText(bySh, 'var/lib/edgebundle/journal'), readText(byExe, 'var/lib/edgebundle/journal'), 'the same journal')
+      // A second run by the other changes nothing, so the rollback below undoes one run in each root.
+      t.equal(sh(['--root', byExe]).status, 0, "install.sh over the executable's run")
+      t.equal(exe(['--root', bySh]).status, 0, "the executable over install.sh's run")
+      t.same(snapshot(bySh), snapshot(byExe), 'still the same tree: neither changed anything')
+      t.equal(sh(['rollback', '--root', byExe]).status, 0, "install.sh rolls back the executable's run")
+      t.equal(exe(['rollback', '--root', bySh]).status, 0, "the executable rolls back install.sh's run")
+      t.same(snapshot(bySh), snapshot(byExe), 'the same tree after each rolled back the other')
+      const restored = (root: string) => Object.fromEntries(Object.entries(snapshot(root)).filter(([path]) => !row.leftByTool?.test(path)))
+      t.same(restored(byExe), before, 'install.sh restored the root byte for byte')
+      t.same(restored(bySh), before, 'the executable restored the root byte for byte')
+    })
+  }
+})
+
+// ------------------------------------------------------------------------------------------ whole bundles
 
 /**
  * A real rendered bundle for `runtime` with small real archives and the real linux-x64 executable, a

@@ -1,10 +1,11 @@
 /**
  * What the scripts share: the plan facts the headers of install.sh and install.ps1 show, the bundle files
  * install.sh must see listed in SHA256SUMS, and the checks that refuse plan values no script could carry out
- * safely. The planner validates user input; these guards catch a defective plan at render time instead of
- * on a node.
+ * safely. The planner validates user input; the plan schema (src/model/plan.ts) checks the plan's shape,
+ * and these guards add what matters to a script's quoting, so a defective plan fails at render time instead
+ * of on a node.
  */
-import type { Check, CheckKind, Plan } from '../../model/plan.js'
+import { type Check, type CheckKind, type Plan, formatPlanIssue, isBundlePath, planIssues } from '../../model/plan.js'
 import { planBundleFiles } from '../../plan/bundle-files.js'
 import { shWord } from '../quote.js'
 
@@ -21,19 +22,9 @@ export class PlanRenderError extends Error {
 // Control characters (and the Unicode line breaks) never belong in a path or a name.
 const CONTROL = /[\u0000-\u001f\u007f\u0085\u2028\u2029]/
 
-/** A bundle-relative path (artifacts/x.tar.gz): forward slashes, no `..`, no leading `/` or `-`. */
+/** A bundle-relative path (artifacts/x.tar.gz), where the plan schema allows a node path too (apply-sysctl's file). */
 export function assertBundlePath(step: string, field: string, value: string): void {
-  const parts = value.split('/')
-  if (
-    value === '' ||
-    CONTROL.test(value) ||
-    value.includes('\\') ||
-    value.startsWith('/') ||
-    value.startsWith('-') ||
-    parts.some((part) => part === '' || part === '.' || part === '..')
-  ) {
-    throw new PlanRenderError(step, `${field} ${JSON.stringify(value)} is not a plain path inside the bundle`)
-  }
+  if (!isBundlePath(value)) throw new PlanRenderError(step, `${field} ${JSON.stringify(value)} is not a plain path inside the bundle`)
 }
 
 /** An absolute POSIX node path with no `.`/`..` components (`/` alone is allowed where `allowRoot`). */
@@ -43,18 +34,6 @@ export function assertLinuxPath(step: string, field: string, value: string, allo
   if (!value.startsWith('/') || CONTROL.test(value) || parts.some((part) => part === '' || part === '.' || part === '..')) {
     throw new PlanRenderError(step, `${field} ${JSON.stringify(value)} is not an absolute node path`)
   }
-}
-
-export function assertMode(step: string, value: string): void {
-  if (!/^[0-7]{3,4}$/.test(value)) throw new PlanRenderError(step, `mode ${JSON.stringify(value)} is not an octal file mode such as 0644`)
-}
-
-export function assertStrip(step: string, value: number): void {
-  if (!Number.isInteger(value) || value < 0 || value > 16) throw new PlanRenderError(step, `strip ${value} is not a small non-negative integer`)
-}
-
-export function assertPort(step: string, value: number): void {
-  if (!Number.isInteger(value) || value < 1 || value > 65535) throw new PlanRenderError(step, `port ${value} is not a TCP port`)
 }
 
 /** A name that goes to a tool as one argument (service, module, command, container): no leading `-`, no `/`. */
@@ -67,22 +46,24 @@ export function assertText(step: string, field: string, value: string): void {
   if (CONTROL.test(value)) throw new PlanRenderError(step, `${field} contains a control character: ${JSON.stringify(value)}`)
 }
 
-export function assertSeverity(step: string, check: Check): void {
-  if (check.severity !== 'error' && check.severity !== 'warning') {
-    throw new PlanRenderError(step, `check ${check.kind} has severity ${JSON.stringify(check.severity)}; expected error or warning`)
-  }
+/**
+ * The plan has the plan schema's shape (src/model/plan.ts: kinds, enums, modes, ports, strip, unique
+ * non-empty ids), the same check the installer executable makes; the first problem is thrown.
+ */
+export function assertPlanShape(plan: Plan): void {
+  const issue = planIssues(plan)[0]
+  if (issue === undefined) return
+  if (issue.step === undefined) throw new Error(`plan.json is not a valid plan: ${formatPlanIssue(issue)}`)
+  const id = plan.steps[issue.step]?.id
+  throw new PlanRenderError(typeof id === 'string' && id !== '' ? id : `#${issue.step + 1}`, `${issue.where}: ${issue.text}`)
 }
 
-/** Unique step ids: the journal, the logs and the scripts' progress lines refer to them. */
+/** Step ids are shown, quoted and journaled: no control characters in them or in descriptions. */
 export function assertStepIds(plan: Plan): void {
-  const seen = new Set<string>()
   for (const step of plan.steps) {
     // Ids are shown and quoted, never used as names: write-file:/etc/containerd/config.toml is fine.
-    if (step.id === '') throw new PlanRenderError('(no id)', 'a step has an empty id')
     assertText(step.id, 'id', step.id)
     assertText(step.id, 'description', step.description)
-    if (seen.has(step.id)) throw new PlanRenderError(step.id, 'the id appears twice in the plan')
-    seen.add(step.id)
   }
 }
 

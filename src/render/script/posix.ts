@@ -19,12 +19,9 @@ import {
   archiveSteps,
   assertBundlePath,
   assertLinuxPath,
-  assertMode,
   assertName,
-  assertPort,
-  assertSeverity,
+  assertPlanShape,
   assertStepIds,
-  assertStrip,
   assertText,
   bundleFiles,
   headerFacts,
@@ -57,7 +54,6 @@ const checkLines: CheckLines = {
     return [call('check_kernel_module', check.severity, check.module)]
   },
   'port-free': (check, step) => {
-    assertPort(step, check.port)
     assertText(step, 'reason', check.reason)
     return [call('check_port_free', check.severity, String(check.port), check.reason)]
   },
@@ -82,7 +78,6 @@ const checkLines: CheckLines = {
 }
 
 function renderCheck(check: CheckOf<CheckKind>, step: string): string[] {
-  assertSeverity(step, check)
   return (checkLines[check.kind] as (c: CheckOf<CheckKind>, s: string) => string[])(check, step)
 }
 
@@ -93,33 +88,23 @@ const stepLines: StepLines = {
   'install-archive': (step) => {
     if (step.format === 'zip') throw new PlanRenderError(step.id, 'zip archives are for Windows bundles; install.sh extracts tar.gz and tar.zst')
     assertName(step.id, 'component', step.component)
-    assertBundlePath(step.id, 'file', step.file)
     assertLinuxPath(step.id, 'dest', step.dest, true)
-    assertStrip(step.id, step.strip)
     return [call('install_archive', step.component, step.file, step.format, step.dest, String(step.strip))]
   },
   'install-binary': (step) => {
     assertName(step.id, 'component', step.component)
-    assertBundlePath(step.id, 'file', step.file)
     assertLinuxPath(step.id, 'dest', step.dest)
     return [call('install_binary', step.component, step.file, step.dest)]
   },
   'run-upstream-installer': (step) => {
     assertName(step.id, 'component', step.component)
-    assertBundlePath(step.id, 'file', step.file)
-    assertBundlePath(step.id, 'subdir', step.subdir)
-    assertBundlePath(step.id, 'script', step.script)
     return [call('run_upstream_installer', step.component, step.file, step.format, step.subdir, step.script, step.interpreter)]
   },
   'install-packages': (step) => {
-    if (step.files.length === 0) throw new PlanRenderError(step.id, 'no package files')
-    step.files.forEach((file) => assertBundlePath(step.id, 'files', file))
     return [call('install_packages', step.manager, ...step.files)]
   },
   'write-file': (step) => {
-    assertBundlePath(step.id, 'source', step.source)
     assertLinuxPath(step.id, 'dest', step.dest)
-    assertMode(step.id, step.mode)
     return [call('write_file', step.source, step.dest, step.mode)]
   },
   symlink: (step) => {
@@ -161,7 +146,6 @@ const stepLines: StepLines = {
     return [call('run_container', step.name, step.image, detach, String(step.createDirs.length), ...step.createDirs, ...containerRunArgs(step))]
   },
   'import-image': (step) => {
-    assertBundlePath(step.id, 'file', step.file)
     assertText(step.id, 'image', step.image)
     assertText(step.id, 'address', step.address)
     return [call('import_image', step.tool, step.file, step.image, step.address)]
@@ -234,6 +218,7 @@ function edgecoreConfigFunction(plan: Plan): string {
 export function renderInstallSh(plan: Plan, templates: TemplateSource): string {
   if (plan.schemaVersion !== PLAN_SCHEMA_VERSION) throw new Error(`install.sh renders plan schema ${PLAN_SCHEMA_VERSION}, not ${plan.schemaVersion}`)
   if (plan.target.os === 'windows') throw new Error(`${plan.name} is a Windows bundle: it gets install.ps1, not install.sh`)
+  assertPlanShape(plan)
   assertStepIds(plan)
   for (const step of plan.steps) {
     // The journal's fields are separated by single spaces and only the last may hold one (docs/node-state.md).

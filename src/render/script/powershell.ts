@@ -7,7 +7,7 @@
 import { PLAN_SCHEMA_VERSION, type Plan } from '../../model/plan.js'
 import { compileTemplate } from '../handlebars.js'
 import { SCRIPT_TEMPLATES, type TemplateSource } from '../templates.js'
-import { headerFacts } from './common.js'
+import { assertPlanShape, headerFacts } from './common.js'
 
 export interface PowerShellView {
   name: string
@@ -18,6 +18,8 @@ export interface PowerShellView {
 export function renderInstallPs1(plan: Plan, templates: TemplateSource): string {
   if (plan.schemaVersion !== PLAN_SCHEMA_VERSION) throw new Error(`install.ps1 renders plan schema ${PLAN_SCHEMA_VERSION}, not ${plan.schemaVersion}`)
   if (plan.target.os !== 'windows') throw new Error(`${plan.name} is a Linux bundle: it gets install.sh, not install.ps1`)
+  // install.exe refuses a plan of another shape; so does the build, before it ships one.
+  assertPlanShape(plan)
   const view: PowerShellView = {
     name: plan.name,
     kubeedgeVersion: plan.kubeedge.version,
