@@ -22,7 +22,7 @@ import { type BundleManifest, MANIFEST_SCHEMA_VERSION, type ManifestFile } from 
 import { GzipMemberCache, type PackEntry, type PackResult, writeBundleArchive } from '../pack/index.js'
 import { type RenderedBundle, renderBundle } from '../render/bundle.js'
 import { renderFleetFiles } from '../render/fleet.js'
-import type { TemplateSource } from '../render/templates.js'
+import type { TemplateSource } from '../model/templates.js'
 import type { ValidRequest } from '../resolve/request.js'
 import { resolveTarget } from '../resolve/resolve.js'
 import { buildInstallerExecutable, type BuiltExecutable } from '../sea/build-exe.js'

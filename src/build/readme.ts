@@ -1,7 +1,7 @@
 /** The bundle's README.md: what is inside, how to run it, and the keadm join line for this target. */
 import type { Plan } from '../model/plan.js'
 import { compileTemplate } from '../render/handlebars.js'
-import type { TemplateSource } from '../render/templates.js'
+import type { TemplateSource } from '../model/templates.js'
 
 export interface ReadmeInput {
   plan: Plan

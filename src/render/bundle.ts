@@ -12,7 +12,7 @@ import type { RenderedFile } from '../model/rendered-file.js'
 import { renderNodeFiles } from './files.js'
 import { renderInstallPs1 } from './script/powershell.js'
 import { renderInstallSh } from './script/posix.js'
-import type { TemplateSource } from './templates.js'
+import type { TemplateSource } from '../model/templates.js'
 
 export interface BundleFile {
   /** Bundle-relative path with / separators. */

@@ -14,7 +14,7 @@ import { containersRegistriesMirrors, crioDropIn, groupMirrors } from './config/
 import { dockerDaemonJson } from './config/docker.js'
 import { edgedFragment } from '../plan/edgecore.js'
 import { isuladDaemonJson } from './config/isulad.js'
-import type { TemplateSource } from './templates.js'
+import type { TemplateSource } from '../model/templates.js'
 import { renderUnit } from './units.js'
 
 export const LINUX_SYSCTLS: Readonly<Record<string, string>> = {

@@ -7,7 +7,7 @@
 import { BUNDLE } from '../model/layout.js'
 import type { BundleFile } from './bundle.js'
 import { compileTemplate } from './handlebars.js'
-import type { TemplateSource } from './templates.js'
+import type { TemplateSource } from '../model/templates.js'
 
 /** Playbooks under templates/ansible/, copied as they are. */
 export const FLEET_PLAYBOOKS = ['install.yml', 'rollback.yml', 'uninstall.yml'] as const

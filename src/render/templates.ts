@@ -2,7 +2,6 @@
  * The templates the renderers read through a TemplateSource (src/model/templates.ts);
  * src/io/templates.ts reads the package's templates/ folder.
  */
-export type { TemplateSource } from '../model/templates.js'
 
 /** The templates the install scripts are rendered from, by name under templates/. */
 export const SCRIPT_TEMPLATES = {

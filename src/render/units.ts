@@ -1,7 +1,7 @@
 /** systemd unit files, rendered from templates/units/*.service.hbs (text, so Handlebars). */
 import { describeHostile } from '../resolve/validate.js'
 import { compileTemplate } from './handlebars.js'
-import type { TemplateSource } from './templates.js'
+import type { TemplateSource } from '../model/templates.js'
 
 /** Joins an ExecStart command line. Values were validated upstream; refuse anything systemd would split or expand. */
 export function execStartLine(argv: string[]): string {

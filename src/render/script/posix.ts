@@ -12,7 +12,8 @@ import { PLAN_SCHEMA_VERSION, type CheckKind, type Plan, type Step, type StepKin
 import { containerRunArgs } from '../../plan/container-args.js'
 import { compileTemplate } from '../handlebars.js'
 import { shQuote } from '../quote.js'
-import { SCRIPT_TEMPLATES, type TemplateSource } from '../templates.js'
+import type { TemplateSource } from '../../model/templates.js'
+import { SCRIPT_TEMPLATES } from '../templates.js'
 import {
   type CheckOf,
   PlanRenderError,

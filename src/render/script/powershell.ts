@@ -6,7 +6,8 @@
  */
 import { PLAN_SCHEMA_VERSION, type Plan } from '../../model/plan.js'
 import { compileTemplate } from '../handlebars.js'
-import { SCRIPT_TEMPLATES, type TemplateSource } from '../templates.js'
+import type { TemplateSource } from '../../model/templates.js'
+import { SCRIPT_TEMPLATES } from '../templates.js'
 import { assertPlanShape, headerFacts } from './common.js'
 
 export interface PowerShellView {
