@@ -1,5 +1,4 @@
 /** Signing and checksum files: the public surface of src/sign. */
-export { type ChecksumLine, type ParsedChecksumFile, checksumPathProblem, formatSha256Sums, parseSha256Sums } from './checksums.js'
 export { type WrittenKeyPair, readPrivateKeyFile, readPublicKeyFile, writeSigningKeyFiles } from './key-files.js'
 export {
   SIGNATURE_LENGTH,

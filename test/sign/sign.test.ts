@@ -9,7 +9,7 @@ import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import t from 'tap'
 import { run } from '../../src/cli/main.js'
-import { formatSha256Sums, parseSha256Sums } from '../../src/sign/checksums.js'
+import { formatSha256Sums, parseSha256Sums } from '../../src/archive/sha256sums.js'
 import { readPrivateKeyFile, readPublicKeyFile } from '../../src/sign/key-files.js'
 import { generateSigningKey, parsePublicKey, publicKeyFingerprint, signChecksums, verifyChecksumsSignature } from '../../src/sign/keys.js'
 
