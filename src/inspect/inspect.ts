@@ -26,7 +26,7 @@ import { BUNDLE } from '../model/layout.js'
 import { MANIFEST_EXCLUDED_FILES } from '../model/manifest.js'
 import { ARCHES, OSES, RUNTIMES, type Target, bundleName } from '../model/target.js'
 import { parseSha256Sums } from '../archive/sha256sums.js'
-import { SIGNATURE_LENGTH, parsePublicKey, publicKeyFingerprint, verifyChecksumsSignature } from '../sign/keys.js'
+import { SIGNATURE_LENGTH, checkChecksumsSignature, parsePublicKey, publicKeyFingerprint } from '../archive/signature.js'
 import { type PlanSummary, type ReadManifest, readManifest, readPlanSummary } from './documents.js'
 import type { ArchiveEntry } from './entries.js'
 import { ArchiveCorruptError } from './errors.js'
@@ -395,16 +395,12 @@ function checkSignature(
     else notes.push(`${BUNDLE.signature} is present but was not verified: check it with \`edgebundle verify --pubkey FILE\``)
     return { status: 'unverified', keyFingerprint }
   }
-  if (sums === undefined || sums === null) {
-    fail(`${BUNDLE.signature}: cannot be verified, ${BUNDLE.checksums} is ${sums === undefined ? 'missing' : 'unreadable'}`)
-    return { status: 'invalid', keyFingerprint }
-  }
-  if (signature === null || signature.length !== SIGNATURE_LENGTH) {
-    fail(`${BUNDLE.signature}: not an ed25519 signature (${signature === null ? 'far too large' : `${signature.length} bytes, expected ${SIGNATURE_LENGTH}`})`)
-    return { status: 'invalid', keyFingerprint }
-  }
-  if (!verifyChecksumsSignature(sums, signature, key)) {
-    fail(`${BUNDLE.signature}: does not verify with key ${keyFingerprint}: ${BUNDLE.checksums} was altered, or the bundle was signed with another key`)
+  // A null capture was larger than any signature, so not read.
+  const verdict = checkChecksumsSignature(sums ?? null, signature, key)
+  if (!verdict.ok) {
+    if (verdict.reason === 'no-checksums') fail(`${BUNDLE.signature}: cannot be verified, ${BUNDLE.checksums} is ${sums === undefined ? 'missing' : 'unreadable'}`)
+    else if (verdict.reason === 'wrong-length') fail(`${BUNDLE.signature}: not an ed25519 signature (${verdict.length === null ? 'far too large' : `${verdict.length} bytes, expected ${SIGNATURE_LENGTH}`})`)
+    else fail(`${BUNDLE.signature}: does not verify with key ${keyFingerprint}: ${BUNDLE.checksums} was altered, or the bundle was signed with another key`)
     return { status: 'invalid', keyFingerprint }
   }
   return { status: 'verified', keyFingerprint }
