@@ -25,6 +25,7 @@ import { UsageError } from '../model/errors.js'
 import { BUNDLE } from '../model/layout.js'
 import { MANIFEST_EXCLUDED_FILES } from '../model/manifest.js'
 import { ARCHES, OSES, RUNTIMES, type Target, bundleName } from '../model/target.js'
+import { resolveLinkTarget } from '../archive/paths.js'
 import { parseSha256Sums } from '../archive/sha256sums.js'
 import { SIGNATURE_LENGTH, checkChecksumsSignature, parsePublicKey, publicKeyFingerprint } from '../archive/signature.js'
 import { type PlanSummary, type ReadManifest, readManifest, readPlanSummary } from './documents.js'
@@ -152,15 +153,7 @@ function normalizeName(name: string): { path: string } | { refused: string } {
 /** Where a relative link target at `path` leads, as an archive path; null when absolute or above the archive root. */
 function resolveLink(path: string, target: string): string | null {
   if (target === '' || target.startsWith('/') || target.includes('\\') || /^[A-Za-z]:/.test(target)) return null
-  const parts = path.split('/').slice(0, -1)
-  for (const part of target.split('/')) {
-    if (part === '' || part === '.') continue
-    if (part === '..') {
-      if (parts.length === 0) return null
-      parts.pop()
-    } else parts.push(part)
-  }
-  return parts.join('/')
+  return resolveLinkTarget(path, target)
 }
 
 async function sniffFormat(file: string): Promise<BundleArchiveFormat> {
