@@ -38,3 +38,21 @@ export function resolveLinkTarget(linkName: string, target: string): string | nu
 export function climbsOut(linkName: string, target: string): boolean {
   return resolveLinkTarget(linkName, target) === null
 }
+
+/** What makes a name unsafe to use as a path under a folder, on Linux or Windows. */
+export type PathHazard = 'nul' | 'backslash' | 'absolute' | 'drive-letter' | 'dot-dot'
+
+/**
+ * The first hazard of a member or listed name, in this order, or null: a NUL byte (C truncates there), a
+ * backslash (a separator on Windows), an absolute path, a drive letter, a ".." segment. Every reader
+ * refuses these; each words the refusal its own way and adds what its format needs besides.
+ */
+export function pathHazard(name: string): PathHazard | null {
+  if (name.includes('\0')) return 'nul'
+  if (name.includes('\\')) return 'backslash'
+  if (name.startsWith('/')) return 'absolute'
+  // "./C:/x" is C:/x once normalized.
+  if (/^[A-Za-z]:/.test(strippedName(name, 0))) return 'drive-letter'
+  if (name.split('/').includes('..')) return 'dot-dot'
+  return null
+}

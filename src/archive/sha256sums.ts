@@ -11,6 +11,7 @@
  * than the line shows. Node built-ins only: the installer's single executable carries this file.
  */
 import { BUNDLE } from '../model/layout.js'
+import { pathHazard } from './paths.js'
 
 export interface ChecksumLine {
   path: string
@@ -41,12 +42,13 @@ export interface ParsedChecksumFile {
 /** Why a path cannot appear in SHA256SUMS, or null. */
 export function checksumPathProblem(path: string): string | null {
   if (path === '') return 'empty path'
-  if (/[\\\n\r\0]/.test(path)) return 'a backslash, newline, CR or NUL in the name'
-  if (path.startsWith('/')) return 'absolute path'
-  if (/^[A-Za-z]:/.test(path)) return 'has a drive letter (an absolute path on Windows)'
+  const hazard = pathHazard(path)
+  if (hazard === 'nul' || hazard === 'backslash' || /[\n\r]/.test(path)) return 'a backslash, newline, CR or NUL in the name'
+  if (hazard === 'absolute') return 'absolute path'
+  if (hazard === 'drive-letter') return 'has a drive letter (an absolute path on Windows)'
   if (path.includes(':')) return 'contains a colon (an NTFS alternate data stream)'
+  if (hazard === 'dot-dot') return 'has a ".." segment'
   const segments = path.split('/')
-  if (segments.includes('..')) return 'has a ".." segment'
   if (segments.some((segment) => segment === '' || segment === '.')) return 'not in canonical form (empty or "." segment)'
   return null
 }

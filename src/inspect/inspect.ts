@@ -25,7 +25,7 @@ import { UsageError } from '../model/errors.js'
 import { BUNDLE } from '../model/layout.js'
 import { MANIFEST_EXCLUDED_FILES } from '../model/manifest.js'
 import { ARCHES, OSES, RUNTIMES, type Target, bundleName } from '../model/target.js'
-import { resolveLinkTarget } from '../archive/paths.js'
+import { type PathHazard, pathHazard, resolveLinkTarget, strippedName } from '../archive/paths.js'
 import { parseSha256Sums } from '../archive/sha256sums.js'
 import { SIGNATURE_LENGTH, checkChecksumsSignature, parsePublicKey, publicKeyFingerprint } from '../archive/signature.js'
 import { type PlanSummary, type ReadManifest, readManifest, readPlanSummary } from './documents.js'
@@ -140,14 +140,17 @@ function compareBytes(a: string, b: string): number {
 }
 
 /** An archive entry name as a clean path, or why it is refused; '' for the archive root itself ("./"). */
+const REFUSED_NAMES: Record<PathHazard, string> = {
+  nul: 'has a NUL byte in its name',
+  backslash: 'has a backslash in its name (a path separator on Windows)',
+  absolute: 'has an absolute path',
+  'drive-letter': 'has a drive letter',
+  'dot-dot': 'has a ".." segment (it would land outside the extraction folder)',
+}
+
 function normalizeName(name: string): { path: string } | { refused: string } {
-  if (name.includes('\0')) return { refused: 'has a NUL byte in its name' }
-  if (name.includes('\\')) return { refused: 'has a backslash in its name (a path separator on Windows)' }
-  if (name.startsWith('/')) return { refused: 'has an absolute path' }
-  if (/^[A-Za-z]:/.test(name)) return { refused: 'has a drive letter' }
-  const segments = name.split('/').filter((segment) => segment !== '' && segment !== '.')
-  if (segments.includes('..')) return { refused: 'has a ".." segment (it would land outside the extraction folder)' }
-  return { path: segments.join('/') }
+  const hazard = pathHazard(name)
+  return hazard === null ? { path: strippedName(name, 0) } : { refused: REFUSED_NAMES[hazard] }
 }
 
 /** Where a relative link target at `path` leads, as an archive path; null when absolute or above the archive root. */

@@ -18,7 +18,7 @@ import { once } from 'node:events'
 import type { FileHandle } from 'node:fs/promises'
 import { open } from 'node:fs/promises'
 import type { Readable, Writable } from 'node:stream'
-import { resolveLinkTarget, strippedName } from '../archive/paths.js'
+import { type PathHazard, pathHazard, resolveLinkTarget, strippedName } from '../archive/paths.js'
 import { CorruptArchive, TarReader, fileSource } from '../archive/tar.js'
 import { UsageError } from '../model/errors.js'
 import { IntegrityError } from './errors.js'
@@ -164,19 +164,24 @@ export interface TarEntry {
   size: number
 }
 
+const OCI_HAZARDS: Record<PathHazard, string> = {
+  nul: 'NUL byte',
+  backslash: 'backslash',
+  absolute: 'absolute path',
+  'drive-letter': 'drive letter',
+  'dot-dot': '".." component',
+}
+
 /** Refuses anything that could land outside the extraction root, on Linux or Windows. */
 function safePath(raw: string, archive: string): string {
   const bad = (why: string) =>
     new UsageError(`${archive} holds an unsafe path ${JSON.stringify(raw)} (${why})`, {
       hint: 'Image archives hold only relative paths inside the archive; this file was made by something else or tampered with.',
     })
-  if (raw.includes('\0')) throw bad('NUL byte')
   const path = strippedName(raw, 0)
-  if (path === '') return ''
-  if (raw.startsWith('/')) throw bad('absolute path')
-  if (path.includes('\\')) throw bad('backslash')
-  if (/^[A-Za-z]:/.test(path)) throw bad('drive letter')
-  if (path.split('/').includes('..')) throw bad('".." component')
+  // The archive's root ("./", "/") names nothing to refuse.
+  const hazard = path === '' && !raw.includes('\0') ? null : pathHazard(raw)
+  if (hazard !== null) throw bad(OCI_HAZARDS[hazard])
   return path
 }
 
