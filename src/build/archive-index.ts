@@ -5,9 +5,9 @@
  *
  *   <cache>/archive-index/<sha256>-<format>-<strip>.json
  */
-import { randomBytes } from 'node:crypto'
-import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises'
+import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
+import { writeFileAtomically } from '../archive/publish.js'
 import {
   type ArchiveFormat,
   type ArchiveIndex,
@@ -82,12 +82,5 @@ async function recall(path: string, file: string, entry: { sha256: string; forma
 }
 
 async function remember(path: string, members: IndexedMember[]): Promise<void> {
-  await mkdir(join(path, '..'), { recursive: true })
-  const temp = `${path}.${process.pid}-${randomBytes(6).toString('hex')}.tmp`
-  try {
-    await writeFile(temp, JSON.stringify(members))
-    await rename(temp, path)
-  } finally {
-    await rm(temp, { force: true })
-  }
+  await writeFileAtomically(path, JSON.stringify(members))
 }

@@ -9,11 +9,12 @@
  * `.wh.<name>` or an opaque `.wh..wh..opq` in a parent) decides. Nothing is extracted but that one file.
  * The result is cached by the archive's SHA-256, so a warm build reads no layer.
  */
-import { createHash, randomBytes } from 'node:crypto'
+import { createHash } from 'node:crypto'
 import { createReadStream } from 'node:fs'
-import { mkdir, open, rename, rm, stat, writeFile } from 'node:fs/promises'
-import { dirname, join } from 'node:path'
+import { open, stat } from 'node:fs/promises'
+import { join } from 'node:path'
 import { createGunzip } from 'node:zlib'
+import { writeFileAtomically } from '../archive/publish.js'
 import { UsageError } from '../model/errors.js'
 import { findArchiveImage, readImageArchive, type TargetPlatform } from '../oci/index.js'
 import { listTar } from '../oci/tar.js'
@@ -43,14 +44,7 @@ export async function imageFile(archive: string, archiveSha256: string, platform
     return { path: cached, sha256: await sha256Of(cached), size: known.size }
   }
   const bytes = await readImageFile(archive, platform, wanted, imageName)
-  await mkdir(dirname(cached), { recursive: true })
-  const temporary = `${cached}.${process.pid}-${randomBytes(6).toString('hex')}.tmp`
-  try {
-    await writeFile(temporary, bytes, { mode: 0o755 })
-    await rename(temporary, cached)
-  } finally {
-    await rm(temporary, { force: true })
-  }
+  await writeFileAtomically(cached, bytes, { mode: 0o755 })
   return { path: cached, sha256: createHash('sha256').update(bytes).digest('hex'), size: bytes.length }
 }
 

@@ -14,9 +14,10 @@
  * writer's own name, which exactly one claimant wins; the others start a fresh file.
  */
 import { createHash, randomBytes } from 'node:crypto'
-import { chmod, mkdir, open, readFile, readdir, rename, stat, unlink, writeFile } from 'node:fs/promises'
+import { mkdir, readFile, readdir, rename, stat, unlink, writeFile } from 'node:fs/promises'
 import { homedir } from 'node:os'
 import { isAbsolute, join, resolve } from 'node:path'
+import { publishFile } from '../archive/publish.js'
 import { sha256OfFile } from '../io/file-chunks.js'
 import { pidAlive } from '../io/process.js'
 import { SHA256_PATTERN, SHA512_PATTERN } from './checksum-file.js'
@@ -67,26 +68,6 @@ const ABANDONED_MS = 60 * 60 * 1000
 const SETTLE_MS = 60 * 1000
 
 const isCode = (error: unknown, ...codes: string[]) => codes.includes((error as NodeJS.ErrnoException)?.code ?? '')
-
-async function fsyncFile(path: string): Promise<void> {
-  const handle = await open(path, 'r+')
-  try {
-    await handle.sync()
-  } finally {
-    await handle.close()
-  }
-}
-
-/** Makes a rename durable. Windows cannot open a folder, and NTFS journals the rename itself. */
-async function fsyncDir(path: string): Promise<void> {
-  if (process.platform === 'win32') return
-  const handle = await open(path, 'r')
-  try {
-    await handle.sync()
-  } finally {
-    await handle.close()
-  }
-}
 
 export class ArtifactCache {
   readonly root: string
@@ -188,21 +169,9 @@ export class ArtifactCache {
   /** fsync, make read-only, rename into blobs/. The caller has verified that the file hashes to `sha256`. */
   async commit(path: string, sha256: string): Promise<string> {
     const target = this.blobPath(sha256)
-    await fsyncFile(path)
     // Read-only so that a stray write through a path handed to a later step cannot corrupt the cache.
-    await chmod(path, 0o444)
-    try {
-      await rename(path, target)
-    } catch (error) {
-      // Windows refuses to rename onto an existing (read-only) file: another build committed the same
-      // bytes first, which is as good.
-      if (isCode(error, 'EPERM', 'EEXIST', 'EACCES') && (await this.hasBlob(sha256))) {
-        await this.discard(path)
-        return target
-      }
-      throw error
-    }
-    await fsyncDir(this.blobsDir)
+    // Where Windows refuses to rename onto the existing blob, another build committed the same bytes first.
+    await publishFile(path, target, { mode: 0o444, existingIsAsGood: () => this.hasBlob(sha256) })
     return target
   }
 
@@ -237,8 +206,7 @@ export class ArtifactCache {
     const temp = await this.tempFile('checksum')
     try {
       await writeFile(temp, `${JSON.stringify(entry, null, 2)}\n`)
-      await fsyncFile(temp)
-      await rename(temp, this.checksumEntryPath(entry.url))
+      await publishFile(temp, this.checksumEntryPath(entry.url))
     } catch (error) {
       await this.discard(temp)
       throw error

@@ -6,9 +6,10 @@
  * cache, so a later offline build finds it. Either way the archive must hold the image under the exact
  * name the node will ask for, and every blob is verified (src/oci/archive.ts).
  */
-import { createHash, randomBytes } from 'node:crypto'
-import { mkdir, rename, rm, stat } from 'node:fs/promises'
+import { createHash } from 'node:crypto'
+import { mkdir, rm, stat } from 'node:fs/promises'
 import { dirname, join } from 'node:path'
+import { publishFile, tempPathFor } from '../archive/publish.js'
 import { UsageError } from '../model/errors.js'
 import type { Arch, OsFamily } from '../model/target.js'
 import type { Http } from '../io/http.js'
@@ -248,7 +249,7 @@ const pulls = new Map<string, Promise<{ sha256: string; size: number }>>()
 async function pullIntoCache(request: ImageRequest, platform: TargetPlatform, cached: string): Promise<{ sha256: string; size: number }> {
   await mkdir(dirname(cached), { recursive: true })
   // Unique per pull, not per process and millisecond: parallel builds of one process pull at once.
-  const temporary = `${cached}.${process.pid}-${randomBytes(6).toString('hex')}.tmp`
+  const temporary = tempPathFor(cached)
   if (request.http === undefined) throw new Error('internal: pulling an image needs an HTTP client')
   try {
     const result = await pullImage(request.reference, platform, {
@@ -256,7 +257,7 @@ async function pullIntoCache(request: ImageRequest, platform: TargetPlatform, ca
       insecureRegistries: request.insecureRegistries,
       http: request.http,
     })
-    await rename(temporary, cached)
+    await publishFile(temporary, cached)
     return { sha256: result.sha256, size: result.size }
   } finally {
     await rm(temporary, { force: true })

@@ -25,8 +25,9 @@ import { UsageError } from '../model/errors.js'
 import { BUNDLE } from '../model/layout.js'
 import { MANIFEST_EXCLUDED_FILES } from '../model/manifest.js'
 import { ARCHES, OSES, RUNTIMES, type Target, bundleName } from '../model/target.js'
-import { parseSha256Sums } from '../sign/checksums.js'
-import { SIGNATURE_LENGTH, parsePublicKey, publicKeyFingerprint, verifyChecksumsSignature } from '../sign/keys.js'
+import { type PathHazard, pathHazard, resolveLinkTarget, strippedName } from '../archive/paths.js'
+import { parseSha256Sums } from '../archive/sha256sums.js'
+import { SIGNATURE_LENGTH, checkChecksumsSignature, parsePublicKey, publicKeyFingerprint } from '../archive/signature.js'
 import { type PlanSummary, type ReadManifest, readManifest, readPlanSummary } from './documents.js'
 import type { ArchiveEntry } from './entries.js'
 import { ArchiveCorruptError } from './errors.js'
@@ -139,28 +140,23 @@ function compareBytes(a: string, b: string): number {
 }
 
 /** An archive entry name as a clean path, or why it is refused; '' for the archive root itself ("./"). */
+const REFUSED_NAMES: Record<PathHazard, string> = {
+  nul: 'has a NUL byte in its name',
+  backslash: 'has a backslash in its name (a path separator on Windows)',
+  absolute: 'has an absolute path',
+  'drive-letter': 'has a drive letter',
+  'dot-dot': 'has a ".." segment (it would land outside the extraction folder)',
+}
+
 function normalizeName(name: string): { path: string } | { refused: string } {
-  if (name.includes('\0')) return { refused: 'has a NUL byte in its name' }
-  if (name.includes('\\')) return { refused: 'has a backslash in its name (a path separator on Windows)' }
-  if (name.startsWith('/')) return { refused: 'has an absolute path' }
-  if (/^[A-Za-z]:/.test(name)) return { refused: 'has a drive letter' }
-  const segments = name.split('/').filter((segment) => segment !== '' && segment !== '.')
-  if (segments.includes('..')) return { refused: 'has a ".." segment (it would land outside the extraction folder)' }
-  return { path: segments.join('/') }
+  const hazard = pathHazard(name)
+  return hazard === null ? { path: strippedName(name, 0) } : { refused: REFUSED_NAMES[hazard] }
 }
 
 /** Where a relative link target at `path` leads, as an archive path; null when absolute or above the archive root. */
 function resolveLink(path: string, target: string): string | null {
   if (target === '' || target.startsWith('/') || target.includes('\\') || /^[A-Za-z]:/.test(target)) return null
-  const parts = path.split('/').slice(0, -1)
-  for (const part of target.split('/')) {
-    if (part === '' || part === '.') continue
-    if (part === '..') {
-      if (parts.length === 0) return null
-      parts.pop()
-    } else parts.push(part)
-  }
-  return parts.join('/')
+  return resolveLinkTarget(path, target)
 }
 
 async function sniffFormat(file: string): Promise<BundleArchiveFormat> {
@@ -395,16 +391,12 @@ function checkSignature(
     else notes.push(`${BUNDLE.signature} is present but was not verified: check it with \`edgebundle verify --pubkey FILE\``)
     return { status: 'unverified', keyFingerprint }
   }
-  if (sums === undefined || sums === null) {
-    fail(`${BUNDLE.signature}: cannot be verified, ${BUNDLE.checksums} is ${sums === undefined ? 'missing' : 'unreadable'}`)
-    return { status: 'invalid', keyFingerprint }
-  }
-  if (signature === null || signature.length !== SIGNATURE_LENGTH) {
-    fail(`${BUNDLE.signature}: not an ed25519 signature (${signature === null ? 'far too large' : `${signature.length} bytes, expected ${SIGNATURE_LENGTH}`})`)
-    return { status: 'invalid', keyFingerprint }
-  }
-  if (!verifyChecksumsSignature(sums, signature, key)) {
-    fail(`${BUNDLE.signature}: does not verify with key ${keyFingerprint}: ${BUNDLE.checksums} was altered, or the bundle was signed with another key`)
+  // A null capture was larger than any signature, so not read.
+  const verdict = checkChecksumsSignature(sums ?? null, signature, key)
+  if (!verdict.ok) {
+    if (verdict.reason === 'no-checksums') fail(`${BUNDLE.signature}: cannot be verified, ${BUNDLE.checksums} is ${sums === undefined ? 'missing' : 'unreadable'}`)
+    else if (verdict.reason === 'wrong-length') fail(`${BUNDLE.signature}: not an ed25519 signature (${verdict.length === null ? 'far too large' : `${verdict.length} bytes, expected ${SIGNATURE_LENGTH}`})`)
+    else fail(`${BUNDLE.signature}: does not verify with key ${keyFingerprint}: ${BUNDLE.checksums} was altered, or the bundle was signed with another key`)
     return { status: 'invalid', keyFingerprint }
   }
   return { status: 'verified', keyFingerprint }

@@ -15,9 +15,9 @@ export type IntegrityProblemKind =
   | 'outside-bundle'
   /** The path in SHA256SUMS is absolute, has a `..` segment or another form the installer refuses. */
   | 'unsafe-path'
-  /** A line of SHA256SUMS is not `<sha256>  <path>`. */
+  /** A line of SHA256SUMS is not `<sha256 in lowercase hex>  <path>` (src/archive/sha256sums.ts). */
   | 'malformed-line'
-  /** One path listed twice with different checksums. */
+  /** One path listed twice. */
   | 'duplicate'
   /** plan.json uses a bundle file that SHA256SUMS does not cover, so it could not be verified. */
   | 'not-covered'
@@ -53,7 +53,7 @@ export function describeProblem(problem: IntegrityProblem): string {
     case 'malformed-line':
       return `SHA256SUMS line ${problem.line}: not "<sha256>  <path>": ${JSON.stringify(problem.path)}`
     case 'duplicate':
-      return `${problem.path}${where}: listed again with another checksum`
+      return `${problem.path}${where}: listed again`
     case 'unlisted':
       return `${problem.path}: not listed in SHA256SUMS (added after the bundle was built)`
     case 'signature':

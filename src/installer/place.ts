@@ -7,6 +7,7 @@
 import { createHash } from 'node:crypto'
 import { join as hostJoin } from 'node:path'
 import type { Stats } from 'node:fs'
+import { climbsOut } from '../archive/paths.js'
 import { EdgebundleError, EXIT } from '../model/errors.js'
 import type { Journal, NodePaths } from './journal.js'
 import type { NodeFs } from './node-fs.js'
@@ -96,7 +97,7 @@ export class Placer {
       const stat = await this.fs.lstat(this.host(current))
       if (stat === null || !stat.isSymbolicLink()) continue
       const target = await this.fs.readlink(this.host(current))
-      if (target.startsWith('/') || climbsOut(depth, target)) {
+      if (target.startsWith('/') || climbsOut(parts.slice(0, depth + 1).join('/'), target)) {
         throw new StepError(`refusing ${path}: ${this.host(current)} is a symlink to ${target}, which leads out of ${this.options.root}`)
       }
     }
@@ -251,19 +252,4 @@ export async function listTree(fs: NodeFs, tree: string): Promise<string[]> {
   }
   await walk(tree, '')
   return out.sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b)))
-}
-
-/** Whether relative `target`, followed from a folder `depth` levels below the top, climbs above it. */
-export function climbsOut(depth: number, target: string): boolean {
-  let level = depth
-  for (const part of target.split('/')) {
-    if (part === '' || part === '.') continue
-    if (part === '..') {
-      level--
-      if (level < 0) return true
-    } else {
-      level++
-    }
-  }
-  return false
 }

@@ -162,7 +162,7 @@ async function checkArchives(plan: Plan, dir: string, scans: ArchiveScans, verif
     if (entry !== undefined && entry.sha256 === verified.get(archive.file) && entry.format === archive.format && entry.strip === archive.strip) {
       scans.fromIndex(file, archive.format, archive.strip, checkIndexedMembers(file, entry))
     } else {
-      await scans.scan(file, archive.format, archive.strip)
+      await scans.checkOrUnpack(file, archive.format, archive.strip)
     }
   }
 }
@@ -195,7 +195,7 @@ function prescanArchives(dir: string, scans: ArchiveScans, deep = false): (liste
       return
     }
     for (const archive of archivesOfPlan(plan)) {
-      if (listed.has(archive.file)) void scans.scan(join(dir, ...archive.file.split('/')), archive.format, archive.strip, verified(archive.file)).catch(() => undefined)
+      if (listed.has(archive.file)) void scans.checkOrUnpack(join(dir, ...archive.file.split('/')), archive.format, archive.strip, verified(archive.file)).catch(() => undefined)
     }
   }
 }

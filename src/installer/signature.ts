@@ -5,12 +5,13 @@
  * once per fleet, outside any bundle); else, for a signed bundle, the signer.pub it carries from build
  * time. With a key of the operator's (the first two), a missing or bad signature is an integrity failure.
  * The bundle's own key can only show the bundle is intact as its signer made it: anyone able to replace
- * the files could replace the key too, so that case says so.
+ * the files could replace the key too, so that case says so. Whether the bytes verify is decided by
+ * src/archive/signature.ts, the check `edgebundle verify` runs too.
  */
 import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { BUNDLE } from '../model/layout.js'
-import { publicKeyFingerprint, verifyChecksumsSignature } from '../sign/keys.js'
+import { checkChecksumsSignature, publicKeyFingerprint } from '../archive/signature.js'
 import type { IntegrityProblem } from './errors.js'
 import { UsageError } from '../model/errors.js'
 
@@ -73,7 +74,7 @@ export async function checkSignature(dir: string, keys: { pubkey?: string | unde
   if (signature === null) {
     return { status: 'unchecked', key, fingerprint, problems: [{ kind: 'signature', path: BUNDLE.signature, detail: `missing, but ${label} requires a signed bundle` }], warnings: [] }
   }
-  if (checksums === null || !verifyChecksumsSignature(checksums, signature, keyPem)) {
+  if (!checkChecksumsSignature(checksums, signature, keyPem).ok) {
     return { status: 'unchecked', key, fingerprint, problems: [{ kind: 'signature', path: BUNDLE.signature, detail: `does not verify SHA256SUMS with ${label} (${fingerprint})` }], warnings: [] }
   }
   const warnings =

@@ -2,124 +2,21 @@
  * Bundle verification against SHA256SUMS, the first thing the installer does (docs/architecture.md "The installer on
  * the node"): before it trusts plan.json or touches the node, every listed file must hash to its line.
  *
- * Paths come from a file an attacker may have edited, so each is checked before it is opened: relative,
- * `/`-separated, no `..`, nothing that reads differently on Windows (drive letters, backslashes, colons),
- * and after symbolic links are resolved it must still be a regular file inside the bundle. Files are
+ * Paths come from a file an attacker may have edited, so each is checked before it is opened: the one
+ * SHA256SUMS grammar (src/archive/sha256sums.ts, the form the builder writes) refuses absolute paths, `..`,
+ * and whatever reads differently on Windows (drive letters, backslashes, colons); after symbolic links are
+ * resolved a listed path must still be a regular file inside the bundle. Files are
  * hashed as streams, a few at once, so a bundle of any size verifies in constant memory.
  */
 import { readFile, readdir, realpath, stat } from 'node:fs/promises'
 import { join, sep } from 'node:path'
+import { type ChecksumLine, parseSha256Sums } from '../archive/sha256sums.js'
 import { sha256OfFile } from '../io/file-chunks.js'
 import type { IntegrityProblem } from './errors.js'
 
-export interface ChecksumEntry {
-  /** Bundle-relative, `/`-separated, without `./` segments. */
-  path: string
-  sha256: string
-  /** 1-based line in SHA256SUMS. */
-  line: number
-}
-
 export interface ParsedChecksums {
-  entries: ChecksumEntry[]
+  entries: ChecksumLine[]
   problems: IntegrityProblem[]
-}
-
-const HEX64 = /^[0-9a-fA-F]{64}$/
-
-/**
- * Why a listed path is refused, or null when it is fine. Refusing is cheaper than reasoning about what a
- * strange path would resolve to on each OS the installer runs on.
- */
-export function unsafePathReason(path: string): string | null {
-  if (path === '') return 'empty'
-  if (path.includes('\0')) return 'contains a NUL byte'
-  if (path.startsWith('/')) return 'absolute'
-  if (/^[A-Za-z]:/.test(path)) return 'has a drive letter'
-  if (path.includes('\\')) return 'contains a backslash (a path separator on Windows)'
-  // A colon names an alternate data stream on NTFS: "a.txt:x" would hash another stream than it shows.
-  if (path.includes(':')) return 'contains a colon'
-  const segments = path.split('/')
-  if (segments.includes('..')) return 'has a ".." segment'
-  if (segments.slice(0, -1).includes('') || segments[segments.length - 1] === '') return 'has an empty segment'
-  return null
-}
-
-/** "./a/./b" → "a/b": `find . | xargs sha256sum` writes the leading "./", which names the same file. */
-function normalizeEntryPath(path: string): string {
-  return path
-    .split('/')
-    .filter((segment) => segment !== '.')
-    .join('/')
-}
-
-/** GNU sha256sum escapes "\" and newline in names and marks such lines with a leading "\". */
-function unescapeName(name: string): string | null {
-  let out = ''
-  for (let i = 0; i < name.length; i++) {
-    const c = name[i]!
-    if (c !== '\\') {
-      out += c
-      continue
-    }
-    const next = name[++i]
-    if (next === '\\') out += '\\'
-    else if (next === 'n') out += '\n'
-    else if (next === 'r') out += '\r'
-    else return null
-  }
-  return out
-}
-
-/**
- * Parses SHA256SUMS as `sha256sum -c` reads it: `<hex>  <name>` (text mode) or `<hex> *<name>` (binary
- * mode), escaped names, and the BSD `SHA256 (<name>) = <hex>` form of `sha256sum --tag`. Blank lines are
- * skipped; every other unreadable line is a problem, never silently ignored.
- */
-export function parseSha256Sums(text: string): ParsedChecksums {
-  const entries: ChecksumEntry[] = []
-  const problems: IntegrityProblem[] = []
-  const seen = new Map<string, ChecksumEntry>()
-  const lines = text.split('\n')
-  if (lines[lines.length - 1] === '') lines.pop()
-  lines.forEach((raw, index) => {
-    const line = index + 1
-    // A CRLF checkout (a Windows copy tool) must not turn every name into "name\r".
-    const text = raw.endsWith('\r') ? raw.slice(0, -1) : raw
-    if (text.trim() === '') return
-    const escaped = text.startsWith('\\')
-    const body = escaped ? text.slice(1) : text
-    let sha256: string | undefined
-    let name: string | undefined
-    const gnu = /^([0-9a-fA-F]{64}) [ *](.+)$/.exec(body)
-    const bsd = /^SHA256 \((.+)\) = ([0-9a-fA-F]{64})$/.exec(body)
-    if (gnu) [sha256, name] = [gnu[1], gnu[2]]
-    else if (bsd) [name, sha256] = [bsd[1], bsd[2]]
-    if (sha256 === undefined || name === undefined || !HEX64.test(sha256)) {
-      problems.push({ kind: 'malformed-line', path: text.slice(0, 200), line })
-      return
-    }
-    const unescaped = escaped ? unescapeName(name) : name
-    if (unescaped === null) {
-      problems.push({ kind: 'malformed-line', path: text.slice(0, 200), line })
-      return
-    }
-    const path = normalizeEntryPath(unescaped)
-    const reason = unsafePathReason(path)
-    if (reason !== null) {
-      problems.push({ kind: 'unsafe-path', path: unescaped, line, detail: reason })
-      return
-    }
-    const entry: ChecksumEntry = { path, sha256: sha256.toLowerCase(), line }
-    const earlier = seen.get(path)
-    if (earlier) {
-      if (earlier.sha256 !== entry.sha256) problems.push({ kind: 'duplicate', path, line })
-      return
-    }
-    seen.set(path, entry)
-    entries.push(entry)
-  })
-  return { entries, problems }
 }
 
 /** Streams a file through SHA-256. */
@@ -129,7 +26,7 @@ export interface VerifyOptions {
   /** Files hashed at once: I/O overlaps with hashing; more than a few only thrashes a slow disk. */
   concurrency?: number
   /** Called after each file, in completion order (progress display). */
-  onFile?: (entry: ChecksumEntry, result: { ok: boolean; size: number }) => void
+  onFile?: (entry: ChecksumLine, result: { ok: boolean; size: number }) => void
 }
 
 export interface VerifyResult {
@@ -141,7 +38,7 @@ export interface VerifyResult {
 
 const errorCode = (error: unknown) => (error as NodeJS.ErrnoException)?.code
 
-async function verifyEntry(root: string, realRoot: string, entry: ChecksumEntry): Promise<{ problem: IntegrityProblem | null; size: number }> {
+async function verifyEntry(root: string, realRoot: string, entry: ChecksumLine): Promise<{ problem: IntegrityProblem | null; size: number }> {
   const path = join(root, ...entry.path.split('/'))
   let real: string
   try {
@@ -163,7 +60,7 @@ async function verifyEntry(root: string, realRoot: string, entry: ChecksumEntry)
 }
 
 /** Hashes every entry under `root` and reports each file that does not verify (all of them, not the first). */
-export async function verifyEntries(root: string, entries: ChecksumEntry[], options: VerifyOptions = {}): Promise<VerifyResult> {
+export async function verifyEntries(root: string, entries: ChecksumLine[], options: VerifyOptions = {}): Promise<VerifyResult> {
   const realRoot = await realpath(root)
   const results: { problem: IntegrityProblem | null; size: number }[] = new Array(entries.length)
   let next = 0
@@ -192,7 +89,11 @@ export async function readSha256Sums(file: string): Promise<ParsedChecksums | nu
     if (errorCode(error) === 'ENOENT') return null
     throw error
   }
-  return parseSha256Sums(text)
+  const parsed = parseSha256Sums(text)
+  return {
+    entries: parsed.entries,
+    problems: parsed.problems.map(({ kind, text, line, detail }) => ({ kind, path: text, line, ...(detail === undefined ? {} : { detail }) })),
+  }
 }
 
 /**

@@ -7,8 +7,9 @@
  */
 import { createHash } from 'node:crypto'
 import { createWriteStream } from 'node:fs'
-import { mkdir, mkdtemp, open, readFile, rename, rm } from 'node:fs/promises'
+import { mkdir, mkdtemp, open, readFile, rm } from 'node:fs/promises'
 import { basename, dirname, join, resolve } from 'node:path'
+import { publishFile } from '../archive/publish.js'
 import { EdgebundleError, UsageError } from '../model/errors.js'
 import { parseImageReference } from '../resolve/validate.js'
 import { assertDigest, assertSize, parseDigest, sha256Hex, type Sha256Digest } from './digest.js'
@@ -184,9 +185,7 @@ export async function pullImage(reference: string, platform: TargetPlatform, opt
     }
     stream.end()
     await closed
-    await syncFile(partial)
-    await rename(partial, output)
-    await syncDirectory(dirname(output))
+    await publishFile(partial, output)
     progress({ kind: 'archive', path: output, size: written.size, sha256: written.sha256 })
     return {
       output,
@@ -337,27 +336,4 @@ async function writeNewFile(path: string, data: Buffer): Promise<void> {
   }
 }
 
-/** fsync the archive before the rename, so a crash cannot leave a complete name over incomplete bytes. */
-async function syncFile(path: string): Promise<void> {
-  const handle = await open(path, 'r')
-  try {
-    await handle.sync()
-  } finally {
-    await handle.close()
-  }
-}
-
-/** fsync the directory so the rename survives a power cut; some filesystems refuse, which is harmless. */
-async function syncDirectory(dir: string): Promise<void> {
-  try {
-    const handle = await open(dir, 'r')
-    try {
-      await handle.sync()
-    } finally {
-      await handle.close()
-    }
-  } catch {
-    // Not supported here (e.g. some network filesystems): the rename itself is still atomic.
-  }
-}
 

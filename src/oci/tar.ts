@@ -5,8 +5,9 @@
  * when a name or size does not fit, content streamed from the source. The caller supplies entries in
  * the order it wants them; image archives sort them so equal input gives byte-identical output.
  *
- * Reading: random access on a file (FileHandle reads by offset) so content can be hashed in a streaming
- * pass over a byte range and never has to sit in memory. Regular files and directories are accepted;
+ * Reading: the one tar reader (src/archive/tar.ts) lists the members, seeking past their content, and
+ * records where each one's content starts; content is then read by offset (FileHandle reads), so it can
+ * be hashed in a streaming pass over a byte range and never has to sit in memory. Regular files and directories are accepted;
  * paths that escape the archive root, hard links, devices and fifos are refused. Symbolic links are
  * refused too, with one exception: a relative link that resolves inside the archive to a regular file
  * is read as an alias of that file. `docker save` writes those for repeated layers and skopeo's
@@ -17,6 +18,8 @@ import { once } from 'node:events'
 import type { FileHandle } from 'node:fs/promises'
 import { open } from 'node:fs/promises'
 import type { Readable, Writable } from 'node:stream'
+import { type PathHazard, pathHazard, resolveLinkTarget, strippedName } from '../archive/paths.js'
+import { CorruptArchive, TarReader, fileSource } from '../archive/tar.js'
 import { UsageError } from '../model/errors.js'
 import { IntegrityError } from './errors.js'
 
@@ -161,76 +164,31 @@ export interface TarEntry {
   size: number
 }
 
-function readString(block: Buffer, offset: number, length: number): string {
-  const field = block.subarray(offset, offset + length)
-  const end = field.indexOf(0)
-  return field.subarray(0, end === -1 ? length : end).toString('utf8')
-}
-
-function readNumber(block: Buffer, offset: number, length: number, archive: string): number {
-  const field = block.subarray(offset, offset + length)
-  if (((field[0] ?? 0) & 0x80) !== 0) {
-    // GNU base-256: big-endian two's complement with the top bit as marker; negative sizes are nonsense.
-    if (((field[0] ?? 0) & 0x40) !== 0) throw new UsageError(`${archive} is not a valid tar archive (negative number in a header)`)
-    let value = (field[0] ?? 0) & 0x3f
-    for (const byte of field.subarray(1)) value = value * 256 + byte
-    if (!Number.isSafeInteger(value)) throw new UsageError(`${archive} is not a valid tar archive (number out of range)`)
-    return value
-  }
-  const text = readString(block, offset, length).trim()
-  if (text === '') return 0
-  if (!/^[0-7]+$/.test(text)) throw new UsageError(`${archive} is not a valid tar archive (bad number ${JSON.stringify(text)} in a header)`)
-  return Number.parseInt(text, 8)
-}
-
-function parsePax(data: Buffer, archive: string): Map<string, string> {
-  const records = new Map<string, string>()
-  let pos = 0
-  while (pos < data.length) {
-    const space = data.indexOf(0x20, pos)
-    if (space === -1) break
-    const length = Number(data.subarray(pos, space).toString('ascii'))
-    if (!Number.isSafeInteger(length) || length <= 0 || pos + length > data.length) throw new UsageError(`${archive} has a malformed pax header`)
-    const record = data.subarray(space + 1, pos + length - 1).toString('utf8')
-    const eq = record.indexOf('=')
-    if (eq > 0) records.set(record.slice(0, eq), record.slice(eq + 1))
-    pos += length
-  }
-  return records
+const OCI_HAZARDS: Record<PathHazard, string> = {
+  nul: 'NUL byte',
+  backslash: 'backslash',
+  absolute: 'absolute path',
+  'drive-letter': 'drive letter',
+  'dot-dot': '".." component',
 }
 
 /** Refuses anything that could land outside the extraction root, on Linux or Windows. */
 function safePath(raw: string, archive: string): string {
-  let path = raw
-  while (path.startsWith('./')) path = path.slice(2)
-  const trimmed = path.replace(/\/+$/, '')
   const bad = (why: string) =>
     new UsageError(`${archive} holds an unsafe path ${JSON.stringify(raw)} (${why})`, {
       hint: 'Image archives hold only relative paths inside the archive; this file was made by something else or tampered with.',
     })
-  if (raw.includes('\0')) throw bad('NUL byte')
-  if (trimmed === '' || trimmed === '.') return ''
-  if (trimmed.startsWith('/')) throw bad('absolute path')
-  if (trimmed.includes('\\')) throw bad('backslash')
-  if (/^[A-Za-z]:/.test(trimmed)) throw bad('drive letter')
-  const parts = trimmed.split('/')
-  if (parts.includes('..')) throw bad('".." component')
-  if (parts.some((p) => p === '' || p === '.')) return parts.filter((p) => p !== '' && p !== '.').join('/')
-  return trimmed
+  const path = strippedName(raw, 0)
+  // The archive's root ("./", "/") names nothing to refuse.
+  const hazard = path === '' && !raw.includes('\0') ? null : pathHazard(raw)
+  if (hazard !== null) throw bad(OCI_HAZARDS[hazard])
+  return path
 }
 
 /** Where a relative symlink at `path` points, as an archive path; undefined when it is absolute or escapes. */
 function resolveSymlink(path: string, target: string): string | undefined {
   if (target === '' || target.startsWith('/') || target.includes('\\') || target.includes('\0')) return undefined
-  const parts = path.split('/').slice(0, -1)
-  for (const part of target.split('/')) {
-    if (part === '' || part === '.') continue
-    if (part === '..') {
-      if (parts.length === 0) return undefined
-      parts.pop()
-    } else parts.push(part)
-  }
-  return parts.join('/')
+  return resolveLinkTarget(path, target) ?? undefined
 }
 
 const ENTRY_TYPE_NAMES: Record<string, string> = {
@@ -243,123 +201,89 @@ const ENTRY_TYPE_NAMES: Record<string, string> = {
   M: 'a multi-volume continuation',
 }
 
-const MAX_META = 1024 * 1024
+/** The tar reader's finding about the file, in this module's words (a usage error unless the file is cut short or damaged). */
+function corrupt(error: CorruptArchive, label: string): Error {
+  if (error.kind === 'checksum' && error.at === 0) {
+    return new UsageError(`${label} is not a tar archive`, { hint: 'Give an OCI image layout tar (skopeo, ctr export, buildkit) or a `docker save` tar; decompress .tar.gz first.' })
+  }
+  if (error.kind === 'checksum') return new IntegrityError(`${label} is corrupt: bad tar header checksum at byte ${error.at}`)
+  if (error.kind === 'truncated') return new IntegrityError(`${label} is truncated (${error.message})`)
+  if (error.kind === 'field') return new UsageError(`${label} is not a valid tar archive (${error.message})`)
+  return new UsageError(`${label} has a malformed tar extension header (${error.message})`)
+}
 
 /**
- * Lists a tar archive's entries without reading their content. Throws UsageError for anything that is
- * not a plain archive of regular files and directories, IntegrityError when it is cut short.
+ * Lists a tar archive's entries without reading their content (the one tar reader skips it by seeking).
+ * Throws UsageError for anything that is not a plain archive of regular files and directories,
+ * IntegrityError when it is cut short.
  */
 export async function listTar(file: string, label = file): Promise<TarEntry[]> {
   const handle = await open(file, 'r')
   try {
-    const { size: fileSize } = await handle.stat()
-    const entries: TarEntry[] = []
-    const seen = new Set<string>()
-    const block = Buffer.alloc(BLOCK)
-    let offset = 0
-    let pax = new Map<string, string>()
-    let longName: string | undefined
-    let longLink: string | undefined
-    const symlinks: { path: string; target: string; raw: string }[] = []
-    let sawEnd = false
-    const readAt = async (buffer: Buffer, length: number, position: number) => {
-      const { bytesRead } = await handle.read(buffer, 0, length, position)
-      if (bytesRead !== length) throw new IntegrityError(`${label} is truncated (ends inside a tar entry)`)
+    const reader = new TarReader(fileSource(handle, (await handle.stat()).size))
+    try {
+      return await listEntries(reader, label)
+    } catch (error) {
+      if (error instanceof CorruptArchive) throw corrupt(error, label)
+      throw error
     }
-    while (offset + BLOCK <= fileSize) {
-      await readAt(block, BLOCK, offset)
-      if (block.every((b) => b === 0)) {
-        sawEnd = true
-        break
-      }
-      let sum = 0
-      for (let i = 0; i < BLOCK; i++) sum += i >= 148 && i < 156 ? 0x20 : (block[i] ?? 0)
-      const storedText = readString(block, 148, 8).trim()
-      const stored = /^[0-7]+$/.test(storedText) ? Number.parseInt(storedText, 8) : -1
-      if (stored !== sum) {
-        if (offset === 0) throw new UsageError(`${label} is not a tar archive`, { hint: 'Give an OCI image layout tar (skopeo, ctr export, buildkit) or a `docker save` tar; decompress .tar.gz first.' })
-        throw new IntegrityError(`${label} is corrupt: bad tar header checksum at byte ${offset}`)
-      }
-      const typeFlag = String.fromCharCode(block[156] ?? 0)
-      let size = readNumber(block, 124, 12, label)
-      const magic = readString(block, 257, 6)
-      const prefix = magic.startsWith('ustar') ? readString(block, 345, 155) : ''
-      let name = readString(block, 0, 100)
-      if (prefix) name = `${prefix}/${name}`
-      const dataOffset = offset + BLOCK
-
-      if (typeFlag === 'x' || typeFlag === 'g' || typeFlag === 'L' || typeFlag === 'K') {
-        if (size > MAX_META) throw new UsageError(`${label} has an oversized tar extension header`)
-        const data = Buffer.alloc(size)
-        await readAt(data, size, dataOffset)
-        if (typeFlag === 'x') pax = parsePax(data, label)
-        else if (typeFlag === 'L') longName = readString(data, 0, size)
-        else if (typeFlag === 'K') longLink = readString(data, 0, size)
-        // 'g' (global pax) only carries defaults such as comments or mtime: nothing we use.
-        offset = dataOffset + size + pad(size)
-        continue
-      }
-
-      const paxPath = pax.get('path')
-      if (paxPath !== undefined) name = paxPath
-      else if (longName !== undefined) name = longName
-      const paxSize = pax.get('size')
-      if (paxSize !== undefined) {
-        if (!/^[0-9]+$/.test(paxSize) || !Number.isSafeInteger(Number(paxSize))) throw new UsageError(`${label} has a bad pax size`)
-        size = Number(paxSize)
-      }
-      const linkTarget = pax.get('linkpath') ?? longLink ?? readString(block, 157, 100)
-      pax = new Map()
-      longName = undefined
-      longLink = undefined
-
-      if (typeFlag === '2') {
-        const path = safePath(name, label)
-        if (path === '') throw new UsageError(`${label} holds a symbolic link with an empty name`)
-        if (seen.has(path)) throw new UsageError(`${label} holds ${JSON.stringify(path)} twice`, { hint: 'An image archive names each file once.' })
-        seen.add(path)
-        symlinks.push({ path, target: linkTarget, raw: name })
-        offset = dataOffset + size + pad(size)
-        continue
-      }
-
-      const what = ENTRY_TYPE_NAMES[typeFlag]
-      if (what !== undefined || !['0', '\0', '7', '5'].includes(typeFlag)) {
-        throw new UsageError(`${label} holds ${what ?? `an entry of unknown type ${JSON.stringify(typeFlag)}`}: ${JSON.stringify(name)}`, {
-          hint: 'Image archives hold only regular files and directories (and symbolic links between those files).',
-        })
-      }
-      const path = safePath(name, label)
-      const type = typeFlag === '5' ? 'directory' : 'file'
-      if (type === 'file' && path === '') throw new UsageError(`${label} holds a file with an empty name`)
-      if (dataOffset + size > fileSize) throw new IntegrityError(`${label} is truncated: ${JSON.stringify(name)} needs ${size} bytes past the end`)
-      if (path !== '') {
-        // Two entries with one name would let the second silently replace a verified first.
-        if (seen.has(path)) throw new UsageError(`${label} holds ${JSON.stringify(path)} twice`, { hint: 'An image archive names each file once.' })
-        seen.add(path)
-        entries.push({ path, type, offset: dataOffset, size: type === 'directory' ? 0 : size })
-      }
-      // A directory's size is 0 in practice; skipping `size` anyway keeps a strange one from desynchronizing us.
-      offset = dataOffset + size + pad(size)
-    }
-    if (!sawEnd && offset < fileSize) throw new IntegrityError(`${label} is truncated (ends inside a tar header)`)
-    const files = new Map(entries.map((e) => [e.path, e]))
-    for (const link of symlinks) {
-      const target = resolveSymlink(link.path, link.target)
-      const found = target === undefined ? undefined : files.get(target)
-      if (found?.type !== 'file') {
-        throw new UsageError(
-          `${label} holds a symbolic link ${JSON.stringify(link.raw)} -> ${JSON.stringify(link.target)} that ${target === undefined ? 'points outside the archive' : 'does not point at a regular file in it'}`,
-          { hint: 'Image archives hold regular files; a link may only alias another file of the same archive.' },
-        )
-      }
-      entries.push({ path: link.path, type: 'file', offset: found.offset, size: found.size })
-    }
-    if (entries.length === 0 && offset === 0) throw new UsageError(`${label} is empty`)
-    return entries
   } finally {
     await handle.close()
   }
+}
+
+async function listEntries(reader: TarReader, label: string): Promise<TarEntry[]> {
+  const entries: TarEntry[] = []
+  const seen = new Set<string>()
+  const symlinks: { path: string; target: string; raw: string }[] = []
+  const once = (path: string) => {
+    // Two entries with one name would let the second silently replace a verified first.
+    if (seen.has(path)) throw new UsageError(`${label} holds ${JSON.stringify(path)} twice`, { hint: 'An image archive names each file once.' })
+    seen.add(path)
+  }
+  for (let first = true; ; first = false) {
+    const header = await reader.next()
+    if (header === null) {
+      if (first) throw new UsageError(`${label} is empty`)
+      break
+    }
+    // The reader keeps names byte for byte (latin1); image archives name their files in UTF-8.
+    const name = Buffer.from(header.name, 'latin1').toString('utf8')
+    const typeFlag = header.sparse ? 'S' : header.typeflag
+    if (typeFlag === '2') {
+      const path = safePath(name, label)
+      if (path === '') throw new UsageError(`${label} holds a symbolic link with an empty name`)
+      once(path)
+      symlinks.push({ path, target: Buffer.from(header.linkName, 'latin1').toString('utf8'), raw: name })
+      continue
+    }
+    const what = ENTRY_TYPE_NAMES[typeFlag]
+    if (what !== undefined || !['0', '\0', '7', '5'].includes(typeFlag)) {
+      throw new UsageError(`${label} holds ${what ?? `an entry of unknown type ${JSON.stringify(typeFlag)}`}: ${JSON.stringify(name)}`, {
+        hint: 'Image archives hold only regular files and directories (and symbolic links between those files).',
+      })
+    }
+    const path = safePath(name, label)
+    const type = typeFlag === '5' ? 'directory' : 'file'
+    if (type === 'file' && path === '') throw new UsageError(`${label} holds a file with an empty name`)
+    if (path !== '') {
+      once(path)
+      entries.push({ path, type, offset: reader.position, size: type === 'directory' ? 0 : header.size })
+    }
+  }
+  const files = new Map(entries.map((e) => [e.path, e]))
+  for (const link of symlinks) {
+    const target = resolveSymlink(link.path, link.target)
+    const found = target === undefined ? undefined : files.get(target)
+    if (found?.type !== 'file') {
+      throw new UsageError(
+        `${label} holds a symbolic link ${JSON.stringify(link.raw)} -> ${JSON.stringify(link.target)} that ${target === undefined ? 'points outside the archive' : 'does not point at a regular file in it'}`,
+        { hint: 'Image archives hold regular files; a link may only alias another file of the same archive.' },
+      )
+    }
+    entries.push({ path: link.path, type: 'file', offset: found.offset, size: found.size })
+  }
+  return entries
 }
 
 /** Random access to the content of entries found by listTar. */

@@ -12,7 +12,7 @@ import { resolve } from 'node:path'
 import { Readable, Transform, type TransformCallback } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import { EdgebundleError } from '../model/errors.js'
-import { writeFileAtomically } from './atomic.js'
+import { writeStreamAtomically } from '../archive/publish.js'
 import { type ArchiveFormat, type PackEntry, planEntries } from './entries.js'
 import { PackError } from './errors.js'
 import { type GzipOptions, type GzipStats, emptyGzipStats, gzipMembers } from './gzip.js'
@@ -77,7 +77,7 @@ export async function writeBundleArchive(entries: readonly PackEntry[], output: 
     const tap = new DigestTap()
     const stats = emptyGzipStats()
     try {
-      await writeFileAtomically(target, async (sink) => {
+      await writeStreamAtomically(target, async (sink) => {
         if (options.format === 'tar.gz') {
           const gz = Readable.from(gzipMembers(tarSegments(planned, seconds), options.gzip, stats), { objectMode: false, highWaterMark: 1024 * 1024 })
           await pipeline([gz, tap, sink])

@@ -12,6 +12,7 @@
  *   differently from byte order: Buffer.compare is used instead.)
  */
 import { stat } from 'node:fs/promises'
+import { type PathHazard, pathHazard } from '../archive/paths.js'
 import { PackError } from './errors.js'
 
 export type PackMode = 0o644 | 0o755
@@ -39,13 +40,19 @@ export type PlannedEntry =
 /** Characters Windows cannot have in a file name: a zip (the Windows archive) holding one cannot be extracted there. */
 const WINDOWS_RESERVED = /[<>:"|?*\u0000-\u001f]/
 
+const PACK_HAZARDS: Record<PathHazard, string> = {
+  nul: 'contains a NUL byte',
+  backslash: 'contains a backslash',
+  absolute: 'absolute',
+  'drive-letter': 'starts with a drive letter',
+  'dot-dot': 'has a ".." segment',
+}
+
 function pathProblem(path: string, format: ArchiveFormat): string | null {
   if (path === '') return 'empty'
-  if (path.startsWith('/')) return 'absolute'
+  const hazard = pathHazard(path)
+  if (hazard !== null) return PACK_HAZARDS[hazard]
   if (path.endsWith('/')) return 'ends with "/" (folders are implied by the files they hold)'
-  if (path.includes('\\')) return 'contains a backslash'
-  if (path.includes('\0')) return 'contains a NUL byte'
-  if (/^[A-Za-z]:/.test(path)) return 'starts with a drive letter'
   for (const segment of path.split('/')) {
     if (segment === '' || segment === '.' || segment === '..') return `has a ${JSON.stringify(segment)} segment`
     if (format === 'zip') {

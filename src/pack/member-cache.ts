@@ -23,11 +23,11 @@
  * removed), fsynced, made read-only, renamed into place. Two writers of one key rename identical bytes.
  */
 import { createHash, randomBytes } from 'node:crypto'
-import { chmod, mkdir, open, readdir, rename, stat, unlink, utimes, type FileHandle } from 'node:fs/promises'
+import { mkdir, open, readdir, stat, unlink, utimes, type FileHandle } from 'node:fs/promises'
 import { basename, join } from 'node:path'
 import { versions } from 'node:process'
 import * as zlib from 'node:zlib'
-import { syncFolder } from './atomic.js'
+import { publishFile } from '../archive/publish.js'
 
 /** Bump when the entry layout or the way members are cut changes. */
 const ENTRY_FORMAT = 2
@@ -248,14 +248,11 @@ export class MemberEntryWriter {
       const text = JSON.stringify(header)
       if (Buffer.byteLength(text) >= ENTRY_HEADER_SIZE) throw new Error('internal: gzip member entry header too long')
       await this.handle.write(Buffer.from(text.padEnd(ENTRY_HEADER_SIZE - 1, ' ') + '\n'), 0, ENTRY_HEADER_SIZE, 0)
-      await this.handle.sync()
       await this.handle.close()
       this.state = 'committed'
-      // Read-only, like the cache's blobs: a stray write through a path handed out cannot damage it.
-      await chmod(this.temp, 0o444)
       await mkdir(this.cache.dir, { recursive: true })
-      await rename(this.temp, this.target)
-      await syncFolder(this.cache.dir)
+      // Read-only, like the cache's blobs: a stray write through a path handed out cannot damage it.
+      await publishFile(this.temp, this.target, { mode: 0o444 })
       await this.cache.prune(basename(this.target)).catch(() => {})
       return true
     } catch {

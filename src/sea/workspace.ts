@@ -10,7 +10,7 @@
  * save duplicate work (two builders of one key would produce equivalent results).
  */
 import { randomBytes } from 'node:crypto'
-import { chmod, mkdir, open, readFile, readdir, rename, rm, stat, unlink, writeFile } from 'node:fs/promises'
+import { mkdir, readFile, readdir, rename, rm, stat, unlink, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { pidAlive } from '../io/process.js'
@@ -33,22 +33,6 @@ export async function ensureDir(path: string): Promise<void> {
 }
 
 const isCode = (error: unknown, ...codes: string[]) => codes.includes((error as NodeJS.ErrnoException)?.code ?? '')
-
-async function fsync(path: string, flags: 'r' | 'r+'): Promise<void> {
-  const handle = await open(path, flags)
-  try {
-    await handle.sync()
-  } finally {
-    await handle.close()
-  }
-}
-
-/** fsync, set the mode, rename over `target`: the target is either the old file or the whole new one. */
-export async function replaceFile(temp: string, target: string, mode: number): Promise<void> {
-  await fsync(temp, 'r+')
-  await chmod(temp, mode)
-  await rename(temp, target)
-}
 
 /** Removes `<name>.<pid>-<hex>.tmp` files in `dir` that a process no longer running left behind (a killed build). */
 export async function sweepDeadTemps(dir: string): Promise<void> {

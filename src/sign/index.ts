@@ -1,14 +1,3 @@
 /** Signing and checksum files: the public surface of src/sign. */
-export { type ChecksumLine, type ParsedChecksumFile, checksumPathProblem, formatSha256Sums, parseSha256Sums } from './checksums.js'
 export { type WrittenKeyPair, readPrivateKeyFile, readPublicKeyFile, writeSigningKeyFiles } from './key-files.js'
-export {
-  SIGNATURE_LENGTH,
-  type SigningKeyPair,
-  generateSigningKey,
-  parsePrivateKey,
-  parsePublicKey,
-  publicKeyFingerprint,
-  publicKeyPemOf,
-  signChecksums,
-  verifyChecksumsSignature,
-} from './keys.js'
+export { type SigningKeyPair, generateSigningKey, parsePrivateKey, publicKeyPemOf, signChecksums } from './keys.js'

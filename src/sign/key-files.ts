@@ -5,7 +5,8 @@
 import { open, unlink } from 'node:fs/promises'
 import { resolve } from 'node:path'
 import { UsageError } from '../model/errors.js'
-import { generateSigningKey, parsePrivateKey, parsePublicKey, publicKeyFingerprint } from './keys.js'
+import { parsePublicKey, publicKeyFingerprint } from '../archive/signature.js'
+import { generateSigningKey, parsePrivateKey } from './keys.js'
 
 /** Key files are a few hundred bytes; anything much larger is the wrong file, not a key. */
 const MAX_KEY_FILE = 64 * 1024

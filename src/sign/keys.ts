@@ -12,11 +12,9 @@
  * Ed25519 signs the message itself (no separate hash step), and its signatures are deterministic: the
  * same key and SHA256SUMS give the same .sig, so signed builds stay reproducible.
  */
-import { type KeyObject, createHash, createPrivateKey, createPublicKey, generateKeyPairSync, sign, verify } from 'node:crypto'
+import { type KeyObject, createPrivateKey, createPublicKey, generateKeyPairSync, sign } from 'node:crypto'
+import { KEY_HINT, pemKind, requireEd25519 } from '../archive/signature.js'
 import { UsageError } from '../model/errors.js'
-
-/** Length of an ed25519 signature, and so of SHA256SUMS.sig. */
-export const SIGNATURE_LENGTH = 64
 
 export interface SigningKeyPair {
   /** PKCS#8 PEM. */
@@ -31,26 +29,6 @@ export function generateSigningKey(): SigningKeyPair {
     privateKeyPem: privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(),
     publicKeyPem: publicKey.export({ type: 'spki', format: 'pem' }).toString(),
   }
-}
-
-const KEY_HINT = 'Give a key made by `edgebundle keygen --out FILE` (FILE is the private key, FILE.pub the public one), or by `openssl genpkey -algorithm ed25519`.'
-
-function pemKind(pem: string): 'public' | 'private' | 'encrypted' | 'other' | null {
-  const label = /-----BEGIN ([A-Z0-9 ]+)-----/.exec(pem)?.[1]
-  if (label === undefined) return null
-  if (label === 'PUBLIC KEY') return 'public'
-  if (label === 'ENCRYPTED PRIVATE KEY') return 'encrypted'
-  if (label === 'PRIVATE KEY' || label.endsWith(' PRIVATE KEY')) return 'private'
-  return 'other'
-}
-
-function requireEd25519(key: KeyObject, label: string): KeyObject {
-  if (key.asymmetricKeyType !== 'ed25519') {
-    throw new UsageError(`${label} is ${key.asymmetricKeyType === undefined ? 'not an asymmetric key' : `an ${key.asymmetricKeyType.toUpperCase()} key`}, not an ed25519 key`, {
-      hint: KEY_HINT,
-    })
-  }
-  return key
 }
 
 /**
@@ -73,26 +51,6 @@ export function parsePrivateKey(pem: string | Buffer, label = 'the private key')
   return requireEd25519(key, label)
 }
 
-/**
- * Parses an ed25519 public key (SPKI PEM). A private key is refused rather than quietly reduced to its
- * public half: verification happens on the nodes, and a private key has no business travelling there.
- */
-export function parsePublicKey(pem: string | Buffer, label = 'the public key'): KeyObject {
-  const text = typeof pem === 'string' ? pem : pem.toString('utf8')
-  const kind = pemKind(text)
-  if (kind === null) throw new UsageError(`${label} is not a PEM key`, { hint: KEY_HINT })
-  if (kind === 'private' || kind === 'encrypted') {
-    throw new UsageError(`${label} is a private key; verification needs only the public key`, { hint: 'Give the .pub file that `edgebundle keygen` wrote next to the key, and keep the private key off the nodes.' })
-  }
-  let key: KeyObject
-  try {
-    key = createPublicKey({ key: text, format: 'pem' })
-  } catch (error) {
-    throw new UsageError(`${label} is not a readable public key: ${(error as Error).message}`, { hint: KEY_HINT, cause: error })
-  }
-  return requireEd25519(key, label)
-}
-
 /** The public half of a private key, as SPKI PEM: what a signed bundle carries as signer.pub. */
 export function publicKeyPemOf(privateKeyPem: string): string {
   return createPublicKey(parsePrivateKey(privateKeyPem)).export({ type: 'spki', format: 'pem' }).toString()
@@ -102,23 +60,4 @@ export function publicKeyPemOf(privateKeyPem: string): string {
 export function signChecksums(checksums: Uint8Array | string, privateKeyPem: string): Buffer {
   const key = parsePrivateKey(privateKeyPem)
   return sign(null, typeof checksums === 'string' ? Buffer.from(checksums, 'utf8') : checksums, key)
-}
-
-/**
- * Whether `signature` (SHA256SUMS.sig's bytes) is a valid signature of these SHA256SUMS bytes by this
- * key. A signature of the wrong length is simply not valid (false); a bad key throws UsageError.
- */
-export function verifyChecksumsSignature(checksums: Uint8Array | string, signature: Uint8Array, publicKeyPem: string): boolean {
-  const key = parsePublicKey(publicKeyPem)
-  if (signature.length !== SIGNATURE_LENGTH) return false
-  return verify(null, typeof checksums === 'string' ? Buffer.from(checksums, 'utf8') : checksums, key, signature)
-}
-
-/**
- * A short, stable name for a public key, to show which key verified a bundle: "SHA256:" and the
- * unpadded base64 of the sha256 of its DER (SPKI) encoding, in the style of ssh-keygen -l.
- */
-export function publicKeyFingerprint(publicKeyPem: string): string {
-  const der = parsePublicKey(publicKeyPem).export({ type: 'spki', format: 'der' })
-  return `SHA256:${createHash('sha256').update(der).digest('base64').replace(/=+$/, '')}`
 }

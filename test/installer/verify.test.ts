@@ -1,62 +1,55 @@
-/** SHA256SUMS parsing and streaming verification: every accepted form, every refused path, every failure kind. */
+/** The installer's reading of SHA256SUMS (the one grammar, src/archive/sha256sums.ts) and its streaming verification: every failure kind. */
 import { createHash } from 'node:crypto'
 import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import t from 'tap'
-import { parseSha256Sums, sha256File, unsafePathReason, verifyEntries } from '../../src/installer/verify.js'
+import { parseSha256Sums } from '../../src/archive/sha256sums.js'
+import { describeProblem } from '../../src/installer/errors.js'
+import { readSha256Sums, sha256File, verifyEntries } from '../../src/installer/verify.js'
 
 const sha = (text: string) => createHash('sha256').update(text).digest('hex')
 const A = sha('a\n')
 
-t.test('parses text and binary mode, ./ prefixes, the BSD --tag form, escapes and CRLF', async (t) => {
-  const text = [
-    `${A}  plan.json`,
-    `${A.toUpperCase()} *artifacts/runc.arm64`,
-    `${A}  ./config/etc/crictl.yaml`,
-    `SHA256 (install.sh) = ${A}`,
-    `\\${A}  odd\\nname`,
-    `${A}  with space.txt\r`,
-    '',
-  ].join('\n')
-  const { entries, problems } = parseSha256Sums(text)
-  t.same(problems, [])
-  t.same(
-    entries.map((e) => e.path),
-    ['plan.json', 'artifacts/runc.arm64', 'config/etc/crictl.yaml', 'install.sh', 'odd\nname', 'with space.txt'],
-  )
-  t.ok(entries.every((e) => e.sha256 === A), 'hex is lower-cased')
-  t.same(entries.map((e) => e.line), [1, 2, 3, 4, 5, 6])
+t.test('refuses paths that could escape or read differently on another OS, naming the line', async (t) => {
+  const dir = t.testdir()
+  const lines: [string, RegExp][] = [
+    ['/etc/passwd', /absolute path/],
+    ['../outside', /has a "\.\." segment/],
+    ['config/../../x', /has a "\.\." segment/],
+    ['C:/Windows/x', /has a drive letter/],
+    ['config\\x', /backslash/],
+    ['a.txt:stream', /contains a colon/],
+    ['a//b', /not in canonical form/],
+    ['dir/', /not in canonical form/],
+  ]
+  writeFileSync(join(dir, 'SHA256SUMS'), lines.map(([path]) => `${A}  ${path}\n`).join(''))
+  const parsed = (await readSha256Sums(join(dir, 'SHA256SUMS')))!
+  t.same(parsed.entries, [], 'none is verified')
+  lines.forEach(([path, reason], index) => {
+    t.match(parsed.problems[index], { kind: 'unsafe-path', path, line: index + 1, detail: reason }, path)
+    t.match(describeProblem(parsed.problems[index]!), new RegExp(`\\(SHA256SUMS line ${index + 1}\\): refused path: `))
+  })
 })
 
-t.test('refuses paths that could escape or read differently on another OS', async (t) => {
-  for (const [path, reason] of [
-    ['/etc/passwd', 'absolute'],
-    ['../outside', 'has a ".." segment'],
-    ['config/../../x', 'has a ".." segment'],
-    ['C:/Windows/x', 'has a drive letter'],
-    ['config\\x', 'contains a backslash (a path separator on Windows)'],
-    ['a.txt:stream', 'contains a colon'],
-    ['a//b', 'has an empty segment'],
-    ['dir/', 'has an empty segment'],
-  ] as const) {
-    t.equal(unsafePathReason(path), reason, path)
-    const { entries, problems } = parseSha256Sums(`${A}  ${path}\n`)
-    t.same(entries, [], `${path} is not verified`)
-    t.match(problems, [{ kind: 'unsafe-path', line: 1 }], path)
-  }
-  t.equal(unsafePathReason('config/etc/containerd/config.toml'), null)
-})
-
-t.test('malformed lines and conflicting duplicates are problems; an exact repeat is not', async (t) => {
-  const { entries, problems } = parseSha256Sums([`${A}  a`, 'not a checksum line', `${A.slice(1)}  short`, `${A}  a`, `${sha('b')}  a`, `\\${A}  bad\\qescape`].join('\n'))
-  t.same(entries.map((e) => e.path), ['a'])
-  t.match(problems, [
-    { kind: 'malformed-line', line: 2 },
+t.test('only the form the builder writes: malformed lines and any repeated path are problems', async (t) => {
+  const dir = t.testdir()
+  const text = [`${A}  a`, 'not a checksum line', `${A.slice(1)}  short`, `${A}  a`, `${A.toUpperCase()}  upper`, `${A} *binary`, `SHA256 (bsd) = ${A}`, `${A}  crlf\r`, ''].join('\n')
+  writeFileSync(join(dir, 'SHA256SUMS'), `${text}\n`)
+  const parsed = (await readSha256Sums(join(dir, 'SHA256SUMS')))!
+  t.same(parsed.entries.map((e) => e.path), ['a'])
+  t.match(parsed.problems, [
+    { kind: 'malformed-line', line: 2, path: 'not a checksum line' },
     { kind: 'malformed-line', line: 3 },
-    { kind: 'duplicate', path: 'a', line: 5 },
+    { kind: 'duplicate', path: 'a', line: 4 },
+    { kind: 'malformed-line', line: 5 },
     { kind: 'malformed-line', line: 6 },
+    { kind: 'malformed-line', line: 7 },
+    { kind: 'malformed-line', line: 8 },
+    { kind: 'malformed-line', line: 9 },
   ])
+  t.equal(describeProblem(parsed.problems[0]!), 'SHA256SUMS line 2: not "<sha256>  <path>": "not a checksum line"')
+  t.equal(await readSha256Sums(join(dir, 'none')), null, 'a missing SHA256SUMS is null')
 })
 
 t.test('verifies by streaming, and reports every failing file in SHA256SUMS order', async (t) => {

@@ -179,7 +179,7 @@ t.test('atomic output: a failure leaves nothing, and an existing archive untouch
     ]
     const pending = writeBundleArchive(entries, output, { format, mtime: MTIME })
     const temp = await waitFor(() => readdirSync(dir).find((name) => name.endsWith('.tmp')))
-    t.match(temp, /^\.bundle\.tar\.gz\.[0-9a-f]+\.tmp$/, 'a hidden temporary file next to the output')
+    t.match(temp, /^\.bundle\.tar\.gz\.\d+-[0-9a-f]+\.tmp$/, 'a hidden temporary file next to the output')
     writeFileSync(source, 'short')
     await t.rejects(pending, { exitCode: 1, message: /shrank while it was being packed/ }, format)
     t.equal(readFileSync(output, 'utf8'), 'previous build', `${format}: previous output untouched`)

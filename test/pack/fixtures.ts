@@ -10,7 +10,7 @@ import { chmodSync, createWriteStream, mkdirSync, readFileSync, readdirSync, sta
 import { dirname, join } from 'node:path'
 import { once } from 'node:events'
 import type { BundleManifest } from '../../src/model/manifest.js'
-import { formatSha256Sums } from '../../src/sign/checksums.js'
+import { formatSha256Sums } from '../../src/archive/sha256sums.js'
 import { signChecksums } from '../../src/sign/keys.js'
 
 export const BUNDLE_NAME = 'edgebundle-1.23-ubuntu-amd64-containerd'

@@ -9,9 +9,10 @@ import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import t from 'tap'
 import { run } from '../../src/cli/main.js'
-import { formatSha256Sums, parseSha256Sums } from '../../src/sign/checksums.js'
+import { formatSha256Sums, parseSha256Sums } from '../../src/archive/sha256sums.js'
 import { readPrivateKeyFile, readPublicKeyFile } from '../../src/sign/key-files.js'
-import { generateSigningKey, parsePublicKey, publicKeyFingerprint, signChecksums, verifyChecksumsSignature } from '../../src/sign/keys.js'
+import { parsePublicKey, publicKeyFingerprint, verifyChecksumsSignature } from '../../src/archive/signature.js'
+import { generateSigningKey, signChecksums } from '../../src/sign/keys.js'
 
 const SUMS = `${'a'.repeat(64)}  install\n${'b'.repeat(64)}  plan.json\n`
 

@@ -11,7 +11,7 @@ import type { Transform } from 'node:stream'
 import { pipeline } from 'node:stream'
 import * as zlib from 'node:zlib'
 import { ArchiveError } from './errors.js'
-import { CorruptArchive } from './tar.js'
+import { CorruptArchive } from '../../archive/tar.js'
 import { decodeZstdFrames } from './zstd.js'
 
 /** zip is not a compressed stream but an archive with its own index: scan.ts reads it with src/inspect/zip-read.ts. */

@@ -12,7 +12,7 @@ import type { ArchiveFormat } from './decompress.js'
 import { UnsafeArchiveError } from './errors.js'
 import { type ArchiveMember, TreeRules, decodeMember } from './rules.js'
 import { type ReadOptions, forEachMember } from './scan.js'
-import type { TarHeader } from './tar.js'
+import type { TarHeader } from '../../archive/tar.js'
 
 /** The archives a plan unpacks: file (bundle-relative), format and strip. */
 export function archivesOfPlan(plan: Plan): { file: string; format: ArchiveFormat; strip: number }[] {

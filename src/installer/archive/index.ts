@@ -61,8 +61,12 @@ export class ArchiveScans {
     return `${format}\0${strip}\0${file}`
   }
 
-  /** The archive's members, checked; `verified` is when its bytes may be unpacked (a run that installs). */
-  async scan(file: string, format: ArchiveFormat, strip: number, verified: Promise<void> = Promise.resolve()): Promise<ArchiveMember[]> {
+  /**
+   * The archive's members, checked: unpacked into scratch as they are checked when this run has a
+   * scratch folder (it installs; `verified` is when its bytes may be written), else read and discarded.
+   * Once per archive per run: later calls share the first one's result.
+   */
+  async checkOrUnpack(file: string, format: ArchiveFormat, strip: number, verified: Promise<void> = Promise.resolve()): Promise<ArchiveMember[]> {
     const key = ArchiveScans.key(file, format, strip)
     let scan = this.scans.get(key)
     if (!scan) {

@@ -3,8 +3,9 @@
  * plus the tree each member builds (which needs the whole archive: a member reached through a symlink
  * may come before the symlink).
  */
+import { climbsOut, strippedName } from '../../archive/paths.js'
 import { UnsafeArchiveError, shown } from './errors.js'
-import type { TarHeader } from './tar.js'
+import type { TarHeader } from '../../archive/tar.js'
 
 export interface ArchiveMember {
   /** After strip, normalized, '/'-separated, never empty. */
@@ -48,32 +49,6 @@ function nameProblem(name: string): string | null {
   if (name.startsWith('/')) return 'is absolute'
   if (name.split('/').includes('..')) return 'contains ..'
   return null
-}
-
-/**
- * The path tar --strip-components=N gives: empty segments do not count, '.' segments do (GNU tar counts
- * them), and what is left loses its '.' segments. '' when nothing is left.
- */
-export function strippedName(name: string, strip: number): string {
-  return name
-    .split('/')
-    .filter((part) => part !== '')
-    .slice(strip)
-    .filter((part) => part !== '.')
-    .join('/')
-}
-
-/** Whether a relative symlink target, followed from the link's folder, climbs above the top of the tree. */
-function climbsOut(linkName: string, target: string): boolean {
-  let depth = linkName.split('/').length - 1
-  for (const part of target.split('/')) {
-    if (part === '' || part === '.') continue
-    if (part === '..') {
-      depth--
-      if (depth < 0) return true
-    } else depth++
-  }
-  return false
 }
 
 /**

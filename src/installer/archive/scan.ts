@@ -5,7 +5,7 @@ import { UsageError } from '../../model/errors.js'
 import { type ArchiveFormat, type ZstdMethod, decompressed } from './decompress.js'
 import { ArchiveError, UnsafeArchiveError, shown } from './errors.js'
 import { type ArchiveMember, TreeRules, decodeMember } from './rules.js'
-import { CorruptArchive, type TarHeader, TarReader } from './tar.js'
+import { CorruptArchive, type TarHeader, TarReader } from '../../archive/tar.js'
 
 /** Where a member's data is read from: the tar stream, or a zip entry. */
 export interface MemberData {

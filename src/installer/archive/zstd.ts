@@ -6,7 +6,7 @@
  */
 import { once } from 'node:events'
 import type { Transform } from 'node:stream'
-import { CorruptArchive } from './tar.js'
+import { CorruptArchive } from '../../archive/tar.js'
 
 export interface FramePiece {
   bytes: Buffer

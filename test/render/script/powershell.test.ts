@@ -6,7 +6,7 @@
  * the path rules) are regular expressions: they are taken out of the rendered script and run here, with
  * JavaScript's engine, which reads these patterns as .NET does (character classes, anchors, counted
  * repeats; ReadAllLines leaves no line break for .NET's `$` to treat differently), against the one
- * SHA256SUMS grammar of src/sign/checksums.ts.
+ * SHA256SUMS grammar of src/archive/sha256sums.ts.
  */
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
@@ -14,7 +14,7 @@ import t from 'tap'
 import { packageRoot } from '../../../src/io/package-root.js'
 import { WINDOWS_PATHS, configSourcePath } from '../../../src/model/layout.js'
 import { UTF8_BOM, renderInstallPs1 } from '../../../src/render/script/powershell.js'
-import { checksumPathProblem, formatSha256Sums, parseSha256Sums } from '../../../src/sign/checksums.js'
+import { checksumPathProblem, formatSha256Sums, parseSha256Sums } from '../../../src/archive/sha256sums.js'
 import { HOSTILE, linuxPlan, windowsPlan } from '../../fixtures/plans.js'
 import { readPsLiteral, scanPowerShell } from '../../fixtures/powershell.js'
 import { templates } from '../../helpers.js'
@@ -78,9 +78,9 @@ t.test('it verifies first, then starts install.exe with every argument and retur
   for (const gone of ['tar.exe', 'sc.exe', 'Copy-Item', 'Remove-Item', 'Start-Service', 'New-Service', 'Set-Content']) t.notMatch(body, gone)
 })
 
-t.test("the launcher's line grammar and path rules, run: never looser than src/sign/checksums.ts", async (t) => {
+t.test("the launcher's line grammar and path rules, run: never looser than src/archive/sha256sums.ts", async (t) => {
   const lineRule = new RegExp(literalAfter('($line -cmatch '))
-  t.match(body, /\$line -cmatch '/, 'case-sensitive (-cmatch): upper-case hex is refused, as checksums.ts refuses it')
+  t.match(body, /\$line -cmatch '/, 'case-sensitive (-cmatch): upper-case hex is refused, as sha256sums.ts refuses it')
   const ruleBody = body.slice(body.indexOf('function Test-BundlePath'))
   const pathRules = [...ruleBody.slice(0, ruleBody.indexOf('\n}\n')).matchAll(/\$Path -match '/g)].map((m) => new RegExp(readPsLiteral(ruleBody, m.index! + m[0].length - 1).value))
   t.equal(pathRules.length, 2)
@@ -104,7 +104,7 @@ t.test("the launcher's line grammar and path rules, run: never looser than src/s
   // Whatever the launcher accepts, the strict parser accepts too.
   for (const line of [...real.trimEnd().split('\n'), ...hostilePaths.map((p) => `${sha}  ${p}`), `${sha}  ...`, `${sha}  a b/c d`]) {
     if (!launcherAccepts(line)) continue
-    t.same(parseSha256Sums(`${line}\n`).problems, [], `checksums.ts accepts ${JSON.stringify(line)}`)
+    t.same(parseSha256Sums(`${line}\n`).problems, [], `sha256sums.ts accepts ${JSON.stringify(line)}`)
     t.equal(checksumPathProblem(lineRule.exec(line)![2]!), null)
   }
 })

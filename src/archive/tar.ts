@@ -1,11 +1,54 @@
 /**
- * A streaming tar reader: ustar (with its 155-byte prefix), pax extended headers (path, linkpath, size),
- * GNU long names and links (L, K) and base-256 numbers. It reads decompressed chunks as they come, so
- * memory stays constant whatever the size of the members; it interprets nothing (rules.ts does).
+ * The one tar reader: ustar (with its 155-byte prefix), pax extended headers (path, linkpath, size), GNU
+ * long names and links (L, K) and base-256 numbers. It reads decompressed chunks as they come, so memory
+ * stays constant whatever the size of the members; it interprets nothing (src/installer/archive/rules.ts
+ * judges members for the installer, src/inspect and src/oci judge them for their own purposes), and every
+ * reader of a tar in edgebundle (installer, `edgebundle verify`, image archives, Node packages) uses it.
+ * A source that can seek (fileSource) skips member data without reading it. Node built-ins only.
  */
+import type { FileHandle } from 'node:fs/promises'
+
+/** What is wrong with the tar stream: the header checksum, a numeric field, an extended header, or its end. */
+export type CorruptKind = 'checksum' | 'field' | 'extended' | 'truncated' | 'source'
 
 /** The tar stream is malformed or could not be decompressed; the caller names the archive. */
-export class CorruptArchive extends Error {}
+export class CorruptArchive extends Error {
+  constructor(
+    message: string,
+    /** 'source': the decompressor or the file failed, not the tar. */
+    readonly kind: CorruptKind = 'source',
+    /** Byte of the tar stream the problem is at (a header's start, or where the stream ended). */
+    readonly at = -1,
+  ) {
+    super(message)
+  }
+}
+
+/** Chunks of a tar stream; `skip`, when there, drops n bytes unread and says whether the source held them all. */
+export type TarSource = AsyncIterable<Buffer> & { skip?(n: number): Promise<boolean> }
+
+/**
+ * A seekable source over an open file: headers are read, member data the caller does not ask for is
+ * skipped by moving the position (an image archive's layers are not read to list them).
+ */
+export function fileSource(handle: FileHandle, size: number, chunkSize = 64 * 1024): TarSource {
+  let position = 0
+  return {
+    async skip(n: number): Promise<boolean> {
+      position += n
+      return position <= size
+    },
+    async *[Symbol.asyncIterator]() {
+      while (position < size) {
+        const buffer = Buffer.alloc(Math.min(chunkSize, size - position))
+        const { bytesRead } = await handle.read(buffer, 0, buffer.length, position)
+        if (bytesRead === 0) return
+        position += bytesRead
+        yield buffer.subarray(0, bytesRead)
+      }
+    },
+  }
+}
 
 /** One member's header, extended headers applied. Names are decoded byte for byte (latin1), so a check can see every byte. */
 export interface TarHeader {
@@ -35,6 +78,7 @@ interface Extended {
 
 export class TarReader {
   private readonly chunks: AsyncIterator<Buffer>
+  private readonly source: TarSource
   private chunk: Buffer = EMPTY
   private at = 0
   /** Bytes of the tar stream consumed, for messages. */
@@ -43,9 +87,27 @@ export class TarReader {
   private pending = 0
   private padding = 0
   private ended = false
+  private trailing = false
+  private endBlock = false
 
-  constructor(source: AsyncIterable<Buffer>) {
+  constructor(source: TarSource) {
+    this.source = source
     this.chunks = source[Symbol.asyncIterator]()
+  }
+
+  /** Bytes of the tar stream consumed: right after next(), where the member's data starts. */
+  get position(): number {
+    return this.offset
+  }
+
+  /** After the end: whether it was the end-of-archive block (not just the end of the stream). */
+  get sawEndMarker(): boolean {
+    return this.endBlock
+  }
+
+  /** After the end: whether anything but zero bytes followed the end-of-archive block (entries `tar -i` would read). */
+  get dataAfterEnd(): boolean {
+    return this.trailing
   }
 
   /** Stops reading (the source is closed); for an early exit. */
@@ -69,14 +131,15 @@ export class TarReader {
       const at = this.offset
       const block = await this.read(BLOCK, 'a header')
       if (block === null || isZero(block)) {
-        if (extendedAt !== -1) throw new CorruptArchive(`the extended header at byte ${extendedAt} is not followed by its member`)
+        if (extendedAt !== -1) throw new CorruptArchive(`the extended header at byte ${extendedAt} is not followed by its member`, 'extended', extendedAt)
         // GNU tar stops at the first zero block too; the rest is read (not interpreted) so that a
         // decompression error after the end still fails the archive, as gzip -dc would.
         this.ended = true
+        this.endBlock = block !== null
         await this.drain()
         return null
       }
-      if (!checksumMatches(block)) throw new CorruptArchive(`the tar header at byte ${at} has a wrong checksum`)
+      if (!checksumMatches(block)) throw new CorruptArchive(`the tar header at byte ${at} has a wrong checksum`, 'checksum', at)
       const typeflag = String.fromCharCode(block[156] ?? 0)
       const headerSize = numeric(block, 124, 12, 'size', at)
       if (typeflag === 'x' || typeflag === 'g' || typeflag === 'L' || typeflag === 'K') {
@@ -117,7 +180,7 @@ export class TarReader {
   }
 
   private truncated(what: string): CorruptArchive {
-    return new CorruptArchive(`the tar stream ends in the middle of ${what} (byte ${this.offset})`)
+    return new CorruptArchive(`the tar stream ends in the middle of ${what} (byte ${this.offset})`, 'truncated', this.offset)
   }
 
   private async more(): Promise<boolean> {
@@ -157,6 +220,16 @@ export class TarReader {
   }
 
   private async skip(n: number, what: string): Promise<void> {
+    const buffered = Math.min(n, this.chunk.length - this.at)
+    this.at += buffered
+    this.offset += buffered
+    n -= buffered
+    if (n > 0 && this.source.skip !== undefined) {
+      const held = await this.source.skip(n)
+      this.offset += n
+      if (!held) throw this.truncated(what)
+      return
+    }
     while (n > 0) {
       if (this.chunk.length === this.at && !(await this.more())) throw this.truncated(what)
       const take = Math.min(n, this.chunk.length - this.at)
@@ -167,7 +240,7 @@ export class TarReader {
   }
 
   private async meta(size: number, typeflag: string, at: number): Promise<Buffer> {
-    if (size > META_LIMIT) throw new CorruptArchive(`the extended header (type ${typeflag}) at byte ${at} is ${size} bytes long`)
+    if (size > META_LIMIT) throw new CorruptArchive(`the extended header (type ${typeflag}) at byte ${at} is ${size} bytes long`, 'extended', at)
     const data = size === 0 ? EMPTY : await this.read(size, 'an extended header')
     if (data === null) throw this.truncated('an extended header')
     await this.skip(pad(size), 'an extended header')
@@ -175,9 +248,13 @@ export class TarReader {
   }
 
   private async drain(): Promise<void> {
+    if (!isZero(this.chunk.subarray(this.at))) this.trailing = true
     this.chunk = EMPTY
     this.at = 0
-    while (await this.more()) this.chunk = EMPTY
+    while (await this.more()) {
+      if (!this.trailing && !isZero(this.chunk)) this.trailing = true
+      this.chunk = EMPTY
+    }
   }
 }
 
@@ -228,11 +305,11 @@ function numeric(block: Buffer, start: number, length: number, what: string, at:
   const end = start + length
   const first = block[start] ?? 0
   if (first & 0x80) {
-    if (first & 0x40) throw new CorruptArchive(`the tar header at byte ${at} has a negative ${what}`)
+    if (first & 0x40) throw new CorruptArchive(`the tar header at byte ${at} has a negative ${what}`, 'field', at)
     let value = first & 0x3f
     for (let i = start + 1; i < end; i++) {
       value = value * 256 + (block[i] ?? 0)
-      if (value > Number.MAX_SAFE_INTEGER) throw new CorruptArchive(`the tar header at byte ${at} has a ${what} too large`)
+      if (value > Number.MAX_SAFE_INTEGER) throw new CorruptArchive(`the tar header at byte ${at} has a ${what} too large`, 'field', at)
     }
     return value
   }
@@ -249,7 +326,7 @@ function numeric(block: Buffer, start: number, length: number, what: string, at:
   for (; i < end; i++) {
     if (block[i] !== 0 && block[i] !== 0x20) digits = 0
   }
-  if (digits === 0) throw new CorruptArchive(`the tar header at byte ${at} has no valid ${what} field`)
+  if (digits === 0) throw new CorruptArchive(`the tar header at byte ${at} has no valid ${what} field`, 'field', at)
   return value
 }
 
@@ -262,12 +339,12 @@ function parsePax(data: Buffer, at: number): Extended {
     const space = text.indexOf(' ', pos)
     const length = space === -1 ? NaN : Number(text.slice(pos, space))
     if (!Number.isSafeInteger(length) || length <= space - pos + 1 || pos + length > text.length || text[pos + length - 1] !== '\n') {
-      throw new CorruptArchive(`the pax header at byte ${at} has a malformed record`)
+      throw new CorruptArchive(`the pax header at byte ${at} has a malformed record`, 'extended', at)
     }
     const record = text.slice(space + 1, pos + length - 1)
     pos += length
     const equals = record.indexOf('=')
-    if (equals <= 0) throw new CorruptArchive(`the pax header at byte ${at} has a record without a key`)
+    if (equals <= 0) throw new CorruptArchive(`the pax header at byte ${at} has a record without a key`, 'extended', at)
     const key = record.slice(0, equals)
     const value = record.slice(equals + 1)
     // An empty value unsets the keyword: the header field applies again.
@@ -276,7 +353,7 @@ function parsePax(data: Buffer, at: number): Extended {
     else if (key === 'size') {
       if (value === '') result.size = undefined
       else if (/^[0-9]+$/.test(value) && Number.isSafeInteger(Number(value))) result.size = Number(value)
-      else throw new CorruptArchive(`the pax header at byte ${at} has a malformed size ${JSON.stringify(value)}`)
+      else throw new CorruptArchive(`the pax header at byte ${at} has a malformed size ${JSON.stringify(value)}`, 'extended', at)
     } else if (key.startsWith('GNU.sparse.')) result.sparse = true
   }
   return result
