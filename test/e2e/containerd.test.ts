@@ -25,10 +25,8 @@ import { SANDBOX_STATE, type StatusRequest, type StatusResponse, decodeStatusRes
 import { PodSandboxClient } from '../../src/installer/cri/pod-sandbox.js'
 import { artifactRelativePath } from '../../src/fetch/sources.js'
 import { which } from '../../src/sea/host.js'
-import { debianArtifacts, debianPartsInstalled, testCatalog } from '../fetch/artifacts.js'
-import { startMirror } from '../fetch/mirror.js'
 import { prepareRoot, snapshot } from '../installer/node-fixtures.js'
-import { buildTestImages, missingTools } from '../oci/fixtures.js'
+import { buildTestImages } from '../oci/fixtures.js'
 import { installerFor, need } from '../sea/fixtures.js'
 import {
   HostTrace,
@@ -37,11 +35,12 @@ import {
   buildBundle,
   doneEvent,
   exec,
-  freshArtifactCache,
   hostRoutes,
   inSubnet,
   installer,
   ipv4ToNumber,
+  loopbackInputs,
+  needDebianParts,
   listeningSockets,
   messages,
   overlaps,
@@ -100,9 +99,7 @@ async function runtimeConfig(socket: string): Promise<Record<string, any>> {
 t.test('ubuntu/amd64/containerd bundles from the loopback mirror: install, runtime, pod sandbox, idempotence, rollback', { timeout: SUITE_TIMEOUT_MS }, async (t) => {
   const suiteStarted = performance.now()
   if (!need(t, process.getuid?.() === 0, 'root (containerd, the CNI bridge and pod sandboxes need it)', 'run the suite as root, as CI does')) return
-  if (!need(t, debianPartsInstalled(), "Debian's containerd, runc and containernetworking-plugins", 'apt-get install -y containerd runc containernetworking-plugins')) return
-  const missing = missingTools().filter((tool) => tool !== 'docker-registry')
-  if (!need(t, missing.length === 0, missing.join(', '), 'apt-get install -y umoci skopeo busybox-static')) return
+  if (!needDebianParts(t)) return
   if (!need(t, which('ip') !== null && which('iptables-save') !== null, 'ip and iptables-save', 'apt-get install -y iproute2 iptables')) return
   if (!(await installerFor(t, 'linux/amd64'))) return
   const routes = hostRoutes()
@@ -112,12 +109,7 @@ t.test('ubuntu/amd64/containerd bundles from the loopback mirror: install, runti
   }
 
   const work = t.testdir()
-  const artifacts = debianArtifacts()
-  const catalog = testCatalog(work, artifacts)
-  const mirror = await startMirror()
-  t.teardown(() => mirror.close())
-  mirror.serveFixtures(artifacts.files)
-  const cache = freshArtifactCache(join(work, 'cache'))
+  const { artifacts, catalog, mirror, cache } = await loopbackInputs(t, work)
 
   // The pause image, made with umoci around busybox-static, as an OCI archive under each name a variant uses.
   const layout = await buildTestImages(join(work, 'images'))

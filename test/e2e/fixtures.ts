@@ -11,10 +11,11 @@ import { join } from 'node:path'
 import type { Test } from 'tap'
 import { parse, stringify } from 'smol-toml'
 import { run as cliRun } from '../../src/cli/main.js'
-import { loopbackHttp } from '../fetch/mirror.js'
+import { debianArtifacts, debianPartsInstalled, testCatalog } from '../fetch/artifacts.js'
+import { loopbackHttp, startMirror } from '../fetch/mirror.js'
 import { jsonEvents } from '../installer/fixtures.js'
-import { type Daemon, spawnWatched, waitUntil } from '../oci/fixtures.js'
-import { SEA_TEST_CACHE } from '../sea/fixtures.js'
+import { type Daemon, missingTools, spawnWatched, waitUntil } from '../oci/fixtures.js'
+import { SEA_TEST_CACHE, need } from '../sea/fixtures.js'
 
 export type Events = ReturnType<typeof jsonEvents>
 
@@ -53,6 +54,23 @@ export async function installer(bundleDir: string, args: string[], env: NodeJS.P
 
 export const doneEvent = (events: Events) => events.find((e) => e.event === 'done') as (Events[number] & { changed?: number; unchanged?: number }) | undefined
 export const messages = (events: Events, kind: 'info' | 'warning') => events.filter((e) => e.event === kind).map((e) => String(e.message))
+
+/** Debian's containerd, runc and CNI plugins, and the image tools: false (the test skipped, saying what to install) when one is missing. */
+export function needDebianParts(t: Test): boolean {
+  if (!need(t, debianPartsInstalled(), "Debian's containerd, runc and containernetworking-plugins", 'apt-get install -y containerd runc containernetworking-plugins')) return false
+  const missing = missingTools().filter((tool) => tool !== 'docker-registry')
+  return need(t, missing.length === 0, missing.join(', '), 'apt-get install -y umoci skopeo busybox-static')
+}
+
+/** Debian's artifacts served from a loopback mirror (closed when the test ends), a catalog naming them, and an empty cache. */
+export async function loopbackInputs(t: Test, work: string): Promise<{ artifacts: ReturnType<typeof debianArtifacts>; catalog: ReturnType<typeof testCatalog>; mirror: Awaited<ReturnType<typeof startMirror>>; cache: string }> {
+  const artifacts = debianArtifacts()
+  const catalog = testCatalog(work, artifacts)
+  const mirror = await startMirror()
+  t.teardown(() => mirror.close())
+  mirror.serveFixtures(artifacts.files)
+  return { artifacts, catalog, mirror, cache: freshArtifactCache(join(work, 'cache')) }
+}
 
 /**
  * An artifact cache for one suite: empty, so artifacts really come from the mirror, but sharing the

@@ -26,13 +26,11 @@ import { readPlan } from '../../src/installer/bundle.js'
 import { imagesPresentOverCri } from '../../src/installer/cri/client.js'
 import { defaultBundlesDir } from '../../src/catalog/load.js'
 import { which } from '../../src/sea/host.js'
-import { debianArtifacts, debianPartsInstalled, testCatalog } from '../fetch/artifacts.js'
-import { startMirror } from '../fetch/mirror.js'
 import { jsonEvents } from '../installer/fixtures.js'
 import { prepareRoot, snapshot } from '../installer/node-fixtures.js'
-import { BUSYBOX, missingTools, sh } from '../oci/fixtures.js'
+import { BUSYBOX, sh } from '../oci/fixtures.js'
 import { installerFor, need } from '../sea/fixtures.js'
-import { HostTrace, buildBundle, doneEvent, exec, freshArtifactCache, installer, startContainerd, succeeded, testContainerdConfig } from './fixtures.js'
+import { HostTrace, buildBundle, doneEvent, exec, installer, loopbackInputs, needDebianParts, startContainerd, succeeded, testContainerdConfig } from './fixtures.js'
 
 const SUITE_TIMEOUT_MS = 10 * 60_000
 t.setTimeout(SUITE_TIMEOUT_MS)
@@ -131,9 +129,7 @@ function filesHolding(dir: string, needle: string): string[] {
 
 t.test('a bundle carrying the installation-package image and keadm: imported under keadm\'s reference offline, joined without --root', { timeout: SUITE_TIMEOUT_MS }, async (t) => {
   if (!need(t, process.getuid?.() === 0, 'root (containerd, mount and network namespaces need it)', 'run the suite as root, as CI does')) return
-  if (!need(t, debianPartsInstalled(), "Debian's containerd, runc and containernetworking-plugins", 'apt-get install -y containerd runc containernetworking-plugins')) return
-  const missing = missingTools().filter((tool) => tool !== 'docker-registry')
-  if (!need(t, missing.length === 0, missing.join(', '), 'apt-get install -y umoci skopeo busybox-static')) return
+  if (!needDebianParts(t)) return
   if (!need(t, which('unshare') !== null && which('ip') !== null, 'unshare and ip', 'apt-get install -y util-linux iproute2')) return
   if (!(await installerFor(t, 'linux/amd64'))) return
 
@@ -141,12 +137,7 @@ t.test('a bundle carrying the installation-package image and keadm: imported und
   const keadmReference = `kubeedge/installation-package:v${release}`
   const runtimeName = `docker.io/${keadmReference}`
   const work = t.testdir()
-  const artifacts = debianArtifacts()
-  const catalog = testCatalog(work, artifacts)
-  const mirror = await startMirror()
-  t.teardown(() => mirror.close())
-  mirror.serveFixtures(artifacts.files)
-  const cache = freshArtifactCache(join(work, 'cache'))
+  const { artifacts, catalog, mirror, cache } = await loopbackInputs(t, work)
 
   const keadm = standInKeadm(release)
   const imageArchive = await standInImage(join(work, 'image'), runtimeName, keadm)
