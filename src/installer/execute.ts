@@ -81,11 +81,12 @@ export class PreflightError extends EdgebundleError {
 
 type Executor<K extends StepKind> = (step: StepOf<K>, context: StepContext) => Promise<void>
 
-const live = (context: StepContext) => context.root === undefined
+/** No --root: this run changes the node it runs on (services, modules, containers), not a mounted tree. */
+const onRealNode = (context: StepContext) => context.root === undefined
 const bundleFile = (context: StepContext, file: string) => join(context.bundleDir, ...file.split('/'))
 const octal = (mode: string) => Number.parseInt(mode, 8)
 
-async function run(context: StepContext, command: string, args: string[], what: string, options: { cwd?: string; env?: Record<string, string> } = {}) {
+async function runOrFail(context: StepContext, command: string, args: string[], what: string, options: { cwd?: string; env?: Record<string, string> } = {}) {
   const result = await context.system.run(command, args, options)
   if (result.code !== 0) {
     const detail = (result.stderr.trim() || result.stdout.trim()).split('\n').slice(-10).join('\n    ')
@@ -117,7 +118,7 @@ export function sysctlSettings(text: string): { key: string; value: string }[] {
 async function packageInstalled(context: StepContext, manager: 'dpkg' | 'rpm', file: string): Promise<{ name: string; installed: boolean; anyVersion: boolean }> {
   const root = context.root
   if (manager === 'dpkg') {
-    const field = async (name: string) => (await run(context, 'dpkg-deb', ['-f', file, name], `reading ${file}`)).stdout.trim()
+    const field = async (name: string) => (await runOrFail(context, 'dpkg-deb', ['-f', file, name], `reading ${file}`)).stdout.trim()
     const arch = await field('Architecture')
     const name = await field('Package')
     // dpkg-query needs the architecture qualifier for a multi-arch package; the journal records the bare name.
@@ -127,8 +128,8 @@ async function packageInstalled(context: StepContext, manager: 'dpkg' | 'rpm', f
     const have = query.code === 0 ? query.stdout : ''
     return { name, installed: have === `install ok installed ${version}`, anyVersion: have.startsWith('install ok installed ') }
   }
-  const nevra = (await run(context, 'rpm', ['-qp', '--nosignature', '--qf', '%{NAME}-%{VERSION}-%{RELEASE}.%{ARCH}', file], `reading ${file}`)).stdout.trim()
-  const name = (await run(context, 'rpm', ['-qp', '--nosignature', '--qf', '%{NAME}', file], `reading ${file}`)).stdout.trim()
+  const nevra = (await runOrFail(context, 'rpm', ['-qp', '--nosignature', '--qf', '%{NAME}-%{VERSION}-%{RELEASE}.%{ARCH}', file], `reading ${file}`)).stdout.trim()
+  const name = (await runOrFail(context, 'rpm', ['-qp', '--nosignature', '--qf', '%{NAME}', file], `reading ${file}`)).stdout.trim()
   const rootArgs = root === undefined ? [] : ['--root', root]
   const installed = (await context.system.run('rpm', ['-q', ...rootArgs, nevra])).code === 0
   const anyVersion = installed || (await context.system.run('rpm', ['-q', ...rootArgs, name])).code === 0
@@ -179,7 +180,7 @@ const EXECUTORS: { [K in StepKind]: Executor<K> } = {
     const destdir = join(await context.scratch(), 'destdir')
     await mkdir(destdir, { mode: 0o755 })
     context.events.info(`running ${step.subdir}/${step.script} from ${step.file}`)
-    await run(context, step.interpreter, [`./${step.script}`], `the installer of ${step.component} (${step.subdir}/${step.script})`, {
+    await runOrFail(context, step.interpreter, [`./${step.script}`], `the installer of ${step.component} (${step.subdir}/${step.script})`, {
       cwd: join(tree, ...step.subdir.split('/')),
       env: { DESTDIR: destdir },
     })
@@ -211,14 +212,14 @@ const EXECUTORS: { [K in StepKind]: Executor<K> } = {
       }
     }
     if (pending.length === 0 || context.dryRun) return
-    const run_ = await context.journal.open()
+    const runId = await context.journal.open()
     // Recorded first: a package that was not there at all is removed by rollback (an upgraded one stays).
     for (const pkg of pending.filter((p) => !p.anyVersion)) {
-      await context.journal.append({ op: 'package', run: run_, step: step.id, manager: step.manager, name: pkg.name })
+      await context.journal.append({ op: 'package', run: runId, step: step.id, manager: step.manager, name: pkg.name })
     }
     const rootArgs = context.root === undefined ? [] : step.manager === 'dpkg' ? [`--root=${context.root}`] : ['--root', context.root]
-    if (step.manager === 'dpkg') await run(context, 'dpkg', [...rootArgs, '-i', ...files], 'installing the packages')
-    else await run(context, 'rpm', [...rootArgs, '-Uvh', '--replacepkgs', ...files], 'installing the packages')
+    if (step.manager === 'dpkg') await runOrFail(context, 'dpkg', [...rootArgs, '-i', ...files], 'installing the packages')
+    else await runOrFail(context, 'rpm', [...rootArgs, '-Uvh', '--replacepkgs', ...files], 'installing the packages')
   },
 
   async 'write-file'(step, context) {
@@ -242,19 +243,19 @@ const EXECUTORS: { [K in StepKind]: Executor<K> } = {
   },
 
   async 'load-kernel-modules'(step, context) {
-    if (!live(context)) return context.events.info('skipped under --root: the node loads its modules when it boots')
+    if (!onRealNode(context)) return context.events.info('skipped under --root: the node loads its modules when it boots')
     for (const module of step.modules) {
       if (context.services.moduleLoaded(module)) {
         context.placer.events.unchanged()
         continue
       }
-      if (!context.dryRun) await run(context, 'modprobe', ['--', module], `loading the kernel module ${module}`)
+      if (!context.dryRun) await runOrFail(context, 'modprobe', ['--', module], `loading the kernel module ${module}`)
       context.placer.events.change(`load kernel module ${module}`)
     }
   },
 
   async 'apply-sysctl'(step, context) {
-    if (!live(context)) return context.events.info('skipped under --root: the node applies /etc/sysctl.d when it boots')
+    if (!onRealNode(context)) return context.events.info('skipped under --root: the node applies /etc/sysctl.d when it boots')
     let text: string
     try {
       text = await readFile(step.file, 'utf8')
@@ -274,11 +275,11 @@ const EXECUTORS: { [K in StepKind]: Executor<K> } = {
         context.placer.events.change(`set ${key} = ${value}`)
       }
     }
-    if (pending && !context.dryRun) await run(context, 'sysctl', ['-p', step.file], `applying ${step.file}`)
+    if (pending && !context.dryRun) await runOrFail(context, 'sysctl', ['-p', step.file], `applying ${step.file}`)
   },
 
   async 'enable-service'(step, context) {
-    if (!live(context)) {
+    if (!onRealNode(context)) {
       context.events.warn(`${step.service}: services not started under --root; enable it in the image (systemctl --root=${context.root} enable ${step.service})`)
       return
     }
@@ -286,7 +287,7 @@ const EXECUTORS: { [K in StepKind]: Executor<K> } = {
       context.events.warn(`${step.service}: systemd is not running here, so services not started; start ${step.service} by hand`)
       return
     }
-    if (!context.dryRun) await run(context, 'systemctl', ['daemon-reload'], 'systemctl daemon-reload')
+    if (!context.dryRun) await runOrFail(context, 'systemctl', ['daemon-reload'], 'systemctl daemon-reload')
     const enabled = (await context.system.run('systemctl', ['is-enabled', '--quiet', '--', step.service])).code === 0
     if (enabled) {
       context.placer.events.unchanged()
@@ -294,19 +295,19 @@ const EXECUTORS: { [K in StepKind]: Executor<K> } = {
       if (!context.dryRun) {
         const runNumber = await context.journal.open()
         await context.journal.append({ op: 'service', run: runNumber, step: step.id, name: step.service })
-        await run(context, 'systemctl', ['enable', '--', step.service], `enabling ${step.service}`)
+        await runOrFail(context, 'systemctl', ['enable', '--', step.service], `enabling ${step.service}`)
       }
       context.placer.events.change(`enable ${step.service}`)
     }
     const active = (await context.system.run('systemctl', ['is-active', '--quiet', '--', step.service])).code === 0
     if (!active) {
-      if (!context.dryRun) await run(context, 'systemctl', ['start', '--', step.service], `starting ${step.service}`)
+      if (!context.dryRun) await runOrFail(context, 'systemctl', ['start', '--', step.service], `starting ${step.service}`)
       context.placer.events.change(`start ${step.service}`)
       return
     }
     const changed = step.restartWhenChanged.find((path) => context.journal.changedAtOrUnder(path) || context.placer.changedInDryRun(path))
     if (changed !== undefined) {
-      if (!context.dryRun) await run(context, 'systemctl', ['restart', '--', step.service], `restarting ${step.service}`)
+      if (!context.dryRun) await runOrFail(context, 'systemctl', ['restart', '--', step.service], `restarting ${step.service}`)
       context.placer.events.change(`restart ${step.service} (${changed} changed)`)
       return
     }
@@ -314,7 +315,7 @@ const EXECUTORS: { [K in StepKind]: Executor<K> } = {
   },
 
   async 'register-windows-service'(step, context) {
-    if (!live(context)) {
+    if (!onRealNode(context)) {
       context.events.warn(`${step.service}: services are not registered under --root; run the installer on the node itself`)
       return
     }
@@ -328,7 +329,7 @@ const EXECUTORS: { [K in StepKind]: Executor<K> } = {
         // service command line (--run-service and the other arguments) and restart-on-failure actions; see
         // cmd/containerd/command/service_windows.go of containerd. An sc.exe create with these arguments
         // would register a service that, when started, registers again and exits.
-        await run(context, step.binary, step.args, `registering ${step.service} (${step.binary} ${step.args.join(' ')})`)
+        await runOrFail(context, step.binary, step.args, `registering ${step.service} (${step.binary} ${step.args.join(' ')})`)
       }
       context.placer.events.change(`register ${step.service}`)
     }
@@ -337,13 +338,13 @@ const EXECUTORS: { [K in StepKind]: Executor<K> } = {
     if (running && changed === undefined) return context.placer.events.unchanged()
     if (!context.dryRun) {
       if (running) await stopWindowsService(context, step.service)
-      await run(context, 'sc.exe', ['start', step.service], `starting ${step.service}`)
+      await runOrFail(context, 'sc.exe', ['start', step.service], `starting ${step.service}`)
     }
     context.placer.events.change(running ? `restart ${step.service} (${changed} changed)` : `start ${step.service}`)
   },
 
   async 'run-container'(step, context) {
-    if (!live(context)) return context.events.info(`skipped under --root: run the installer on the node itself to run the container ${step.name}`)
+    if (!onRealNode(context)) return context.events.info(`skipped under --root: run the installer on the node itself to run the container ${step.name}`)
     if (context.system.which('docker') === null) throw new StepError(`docker is needed to run the container ${step.name}`)
     for (const dir of step.createDirs) await context.placer.ensureDir(dir, 0o755)
     const args = containerRunArgs(step)
@@ -361,14 +362,14 @@ const EXECUTORS: { [K in StepKind]: Executor<K> } = {
       throw new StepError(`the image ${step.image} is not in docker; load it first (docker load -i FILE): this node pulls nothing`)
     }
     if (context.dryRun) return context.placer.events.change(`run the container ${step.name} from ${step.image}`)
-    if (state !== 'absent') await run(context, 'docker', ['rm', '-f', step.name], `removing the old container ${step.name}`)
+    if (state !== 'absent') await runOrFail(context, 'docker', ['rm', '-f', step.name], `removing the old container ${step.name}`)
     const runNumber = await context.journal.open()
     await context.journal.append({ op: 'container', run: runNumber, step: step.id, name: step.name })
     if (step.detach) {
-      await run(context, 'docker', ['run', '-d', '--name', step.name, '--restart=always', '--label', `edgebundle.hash=${sum}`, ...args], `starting the container ${step.name}`)
+      await runOrFail(context, 'docker', ['run', '-d', '--name', step.name, '--restart=always', '--label', `edgebundle.hash=${sum}`, ...args], `starting the container ${step.name}`)
       context.placer.events.change(`started the container ${step.name} from ${step.image}`)
     } else {
-      await run(context, 'docker', ['run', '--rm', '--name', step.name, ...args], `running the container ${step.name}`)
+      await runOrFail(context, 'docker', ['run', '--rm', '--name', step.name, ...args], `running the container ${step.name}`)
       await context.placer.placeFile({ data: Buffer.from(`${sum}\n`) }, stamp, 0o644)
       context.placer.events.change(`ran the container ${step.name} from ${step.image} to completion`)
     }
@@ -402,7 +403,7 @@ const EXECUTORS: { [K in StepKind]: Executor<K> } = {
       isula: ['--host', `unix://${address}`, 'load', '--input', file],
       podman: ['load', '--input', file],
     }
-    await run(context, tool, load[step.tool], `loading ${step.image} with ${step.tool}`)
+    await runOrFail(context, tool, load[step.tool], `loading ${step.image} with ${step.tool}`)
     context.placer.events.change(`loaded ${step.image} with ${step.tool}`)
   },
 
@@ -452,7 +453,7 @@ const SERVICE_STOP_POLL_MS = 1000
 
 /** sc.exe stop only asks: the service is STOP_PENDING until it exits, and sc.exe start fails until then. */
 async function stopWindowsService(context: StepContext, service: string): Promise<void> {
-  await run(context, 'sc.exe', ['stop', service], `stopping ${service}`)
+  await runOrFail(context, 'sc.exe', ['stop', service], `stopping ${service}`)
   for (let poll = 0; poll < SERVICE_STOP_POLLS; poll++) {
     if (/STOPPED/.test((await context.system.run('sc.exe', ['query', service])).stdout)) return
     await new Promise((resolve) => setTimeout(resolve, SERVICE_STOP_POLL_MS))
@@ -461,12 +462,12 @@ async function stopWindowsService(context: StepContext, service: string): Promis
 }
 
 /**
- * The runtime socket the image import and the CRI check talk to: the plan's on the live node; under
+ * The runtime socket the image import and the CRI check talk to: the plan's on the real node (no --root); under
  * --root, the one inside the root when a runtime is serving there (a chroot, a staging test), else null
  * (nothing to talk to: the steps are skipped).
  */
 async function runtimeSocket(context: StepContext, address: string): Promise<string | null> {
-  if (live(context)) return address
+  if (onRealNode(context)) return address
   if (!address.startsWith('/')) return null
   const inRoot = context.placer.paths.host(address)
   const stats = await stat(inRoot).catch(() => null)

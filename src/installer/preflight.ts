@@ -73,7 +73,7 @@ export interface PreflightResult {
 }
 
 export interface PreflightContext {
-  /** --root DIR as an absolute host path, or undefined for the live node. */
+  /** --root DIR as an absolute host path, or undefined for the real node (no --root). */
   root: string | undefined
   dryRun: boolean
   platform: 'linux' | 'windows'

@@ -142,7 +142,7 @@ function resolveRoot(root: string | undefined, cwd: string): string | undefined 
     // reported below
   }
   if (!isDir) throw new UsageError(`--root ${root} is not a folder`, { hint: 'Give the folder where the node\'s root filesystem is mounted.' })
-  // "--root /" is the live filesystem's layout, but still "no services".
+  // "--root /" is the real node's layout, but still "no services".
   return absolute === '/' ? '' : absolute.replace(/[\\/]+$/, '')
 }
 
@@ -260,7 +260,7 @@ async function install(args: InstallerArgs, io: InstallerIo, reporter: Reporter,
   // A run that installs unpacks each archive as it checks it; a dry run only scans.
   const scans = new ArchiveScans(args.dryRun ? undefined : () => scratch.make())
   try {
-    return await installWith(scratch, scans, args, io, reporter, counters)
+    return await verifyAndInstall(scratch, scans, args, io, reporter, counters)
   } finally {
     // Unpacking that verification started may still be writing into scratch when it failed.
     await scans.settled()
@@ -268,7 +268,7 @@ async function install(args: InstallerArgs, io: InstallerIo, reporter: Reporter,
   }
 }
 
-async function installWith(
+async function verifyAndInstall(
   scratch: ScratchSpace,
   scans: ArchiveScans,
   args: InstallerArgs,
@@ -389,7 +389,7 @@ function undoContext(node: NodeAccess, journal: Journal, paths: NodePaths, root:
 }
 
 /** rollback, uninstall and status need no bundle (an operator may undo from a damaged copy), only the journal. */
-async function fromJournal(args: InstallerArgs, io: InstallerIo, reporter: Reporter, counters: Counters): Promise<ExitCode> {
+async function undoOrShowStatus(args: InstallerArgs, io: InstallerIo, reporter: Reporter, counters: Counters): Promise<ExitCode> {
   const node = io.node
   if (!node) throw new UsageError('this build of the installer cannot reach the node')
   const root = resolveRoot(args.root, io.cwd)
@@ -466,7 +466,7 @@ export async function runInstaller(argv: string[], io: InstallerIo): Promise<Exi
       case 'rollback':
       case 'uninstall':
       case 'status':
-        return await fromJournal(args, io, reporter, counters)
+        return await undoOrShowStatus(args, io, reporter, counters)
     }
   } catch (error) {
     if (error instanceof EdgebundleError) {

@@ -46,7 +46,7 @@ async function rmdirIfEmpty(fs: NodeFs, hostPath: string): Promise<boolean> {
 
 async function undoRecord(context: UndoContext, record: JournalRecord): Promise<void> {
   const { fs, paths, dryRun, system } = context
-  const live = context.root === undefined
+  const onRealNode = context.root === undefined
   switch (record.op) {
     case 'begin':
     case 'end':
@@ -102,7 +102,7 @@ async function undoRecord(context: UndoContext, record: JournalRecord): Promise<
       return
     }
     case 'service': {
-      if (live && paths.style === 'windows') {
+      if (onRealNode && paths.style === 'windows') {
         // Registered by the install step (containerd.exe --register-service): stopped, then taken out of the service manager.
         context.note(`stop and unregister ${record.name}`)
         if (dryRun) return
@@ -111,8 +111,8 @@ async function undoRecord(context: UndoContext, record: JournalRecord): Promise<
         if (result.code !== 0) context.warn(`sc.exe delete ${record.name} failed: ${(result.stderr.trim() || result.stdout.trim())}`)
         return
       }
-      if (!live || !system.systemdRunning()) {
-        context.warn(`${record.name}: not disabled (${live ? 'systemd is not running' : '--root'}); disable it by hand`)
+      if (!onRealNode || !system.systemdRunning()) {
+        context.warn(`${record.name}: not disabled (${onRealNode ? 'systemd is not running' : '--root'}); disable it by hand`)
         return
       }
       context.note(`disable and stop ${record.name}`)
@@ -124,14 +124,14 @@ async function undoRecord(context: UndoContext, record: JournalRecord): Promise<
     case 'package': {
       context.note(`remove package ${record.name}`)
       if (dryRun) return
-      const rootArgs = live ? [] : record.manager === 'dpkg' ? [`--root=${context.root}`] : ['--root', context.root!]
+      const rootArgs = onRealNode ? [] : record.manager === 'dpkg' ? [`--root=${context.root}`] : ['--root', context.root!]
       const result =
         record.manager === 'dpkg' ? await system.run('dpkg', [...rootArgs, '-r', record.name]) : await system.run('rpm', [...rootArgs, '-e', record.name])
       if (result.code !== 0) context.warn(`removing the package ${record.name} failed: ${result.stderr.trim()}`)
       return
     }
     case 'container': {
-      if (!live) return
+      if (!onRealNode) return
       context.note(`remove the container ${record.name}`)
       if (dryRun) return
       const result = await system.run('docker', ['rm', '-f', record.name])
