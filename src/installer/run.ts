@@ -18,14 +18,15 @@ import { type LocateContext, bundleFilesOf, locateBundle, peekBundleName, readPl
 import { type InstallerArgs, type JoinArgs, USAGE, parseInstallerArgs } from './cli.js'
 import { applyEdgecoreConfig } from './edgecore-config.js'
 import { IntegrityError, type IntegrityProblem } from './errors.js'
-import { PreflightError, type ScratchSpace, type StepContext, type StepServices, executeStep, scratchSpace } from './execute.js'
+import { bundleArchives } from './bundle-archives.js'
+import { PreflightError, type ScratchSpace, type StepContext, executeStep, scratchSpace } from './execute.js'
 import { type JoinReadiness, joinReadiness } from './join-ready.js'
 import { Journal, type NodePaths, nodePaths } from './journal.js'
+import type { Node } from './node.js'
 import type { NodeFs } from './node-fs.js'
 import { Placer, StepError } from './place.js'
 import { type Output, type Reporter, jsonReporter, textReporter } from './report.js'
 import { type SignatureCheck, checkSignature } from './signature.js'
-import type { NodeSystem } from './system.js'
 import { rollbackLastRun, uninstallAll } from './undo.js'
 import { readSha256Sums, unlistedFiles, verifyEntries } from './verify.js'
 
@@ -33,22 +34,14 @@ import { readSha256Sums, unlistedFiles, verifyEntries } from './verify.js'
 declare const EDGEBUNDLE_VERSION: string | undefined
 export const INSTALLER_VERSION: string = typeof EDGEBUNDLE_VERSION === 'string' ? EDGEBUNDLE_VERSION : '0.0.0-dev'
 
-/** The node, as the installer reaches it. main.ts passes the real ones; tests pass their own. */
-export interface NodeAccess {
-  fs: NodeFs
-  system: NodeSystem
-  /** Built per run: preflight and CRI need to know --root and --dry-run; unpacking reuses the run's archive scans. */
-  services(context: { root: string | undefined; dryRun: boolean; style: NodePaths['style']; scans: ArchiveScans }): StepServices
-}
-
 export interface InstallerIo extends Output, LocateContext {
   nodeVersion: string
   /** process.platform-process.arch with Node's names, e.g. linux-arm64, win32-x64. */
   platform: string
   now(): number
   env?: Record<string, string | undefined>
-  /** Absent: verification, dry listing and status still work; installing needs it. */
-  node?: NodeAccess
+  /** The node (node.ts; main.ts passes hostNode()). Absent: verification still works; installing needs it. */
+  node?: Node
 }
 
 /**
@@ -211,8 +204,8 @@ export function keadmJoinArgv(plan: Plan, join: JoinArgs, token: string): string
   ]
 }
 
-async function reportJoinReadiness(plan: Plan, node: NodeAccess, services: StepServices, reporter: Reporter): Promise<JoinReadiness> {
-  const readiness = await joinReadiness(plan, node.system, services, node.fs)
+async function reportJoinReadiness(plan: Plan, node: Node, reporter: Reporter): Promise<JoinReadiness> {
+  const readiness = await joinReadiness(plan, node)
   for (const warning of readiness.warnings) reporter.emit({ event: 'warning', message: warning })
   reporter.emit({
     event: 'join-ready',
@@ -226,14 +219,14 @@ async function reportJoinReadiness(plan: Plan, node: NodeAccess, services: StepS
   return readiness
 }
 
-async function joinCluster(plan: Plan, join: JoinArgs, node: NodeAccess, services: StepServices, reporter: Reporter): Promise<ExitCode> {
+async function joinCluster(plan: Plan, join: JoinArgs, node: Node, reporter: Reporter): Promise<ExitCode> {
   const shown = ['keadm', ...keadmJoinArgv(plan, join, '<token>')]
   if (!join.run) {
     reporter.emit({ event: 'join', command: shown, ran: false })
     return EXIT.ok
   }
   // Readiness first: offline, keadm must not reach for the network (a missing image, another keadm version).
-  const readiness = await reportJoinReadiness(plan, node, services, reporter)
+  const readiness = await reportJoinReadiness(plan, node, reporter)
   if (!readiness.ready) {
     throw new StepError(
       `the node is not ready to join: ${readiness.problems.map((problem) => problem.message).join('; ')}; the runtime stays installed`,
@@ -314,8 +307,8 @@ async function verifyAndInstall(
     dryRun: args.dryRun,
     placer,
     journal,
-    system: node.system,
-    services: node.services({ root, dryRun: args.dryRun, style, scans }),
+    node,
+    archives: bundleArchives(scans),
     events: {
       info: (message) => reporter.emit({ event: 'info', message }),
       warn(message) {
@@ -357,8 +350,8 @@ async function verifyAndInstall(
     throw new StepError(`step ${stepId} failed: ${failure.message}${undone ? '; its run was rolled back' : ''}`, failure.hint)
   }
   await scratch.cleanup()
-  if (args.join !== null && !args.dryRun) await joinCluster(plan, args.join, node, context.services, reporter)
-  if (args.join?.run === true && !args.dryRun) await applyEdgecoreConfig(plan, { fs: node.fs, system: node.system, placer, journal, paths, events: context.events })
+  if (args.join !== null && !args.dryRun) await joinCluster(plan, args.join, node, reporter)
+  if (args.join?.run === true && !args.dryRun) await applyEdgecoreConfig(plan, { node, placer, journal, paths, events: context.events })
   else if (args.join !== null) reporter.emit({ event: 'join', command: ['keadm', ...keadmJoinArgv(plan, args.join, '<token>')], ran: false })
   reporter.emit({ event: 'done', exitCode: EXIT.ok, dryRun: args.dryRun, steps: plan.steps.length, ...counters })
   return EXIT.ok
@@ -372,12 +365,11 @@ async function readTrusted(fs: NodeFs, root: string | undefined): Promise<string
   return stat?.isFile() ? path : undefined
 }
 
-function undoContext(node: NodeAccess, journal: Journal, paths: NodePaths, root: string | undefined, dryRun: boolean, reporter: Reporter, counters: Counters) {
+function undoContext(node: Node, journal: Journal, paths: NodePaths, root: string | undefined, dryRun: boolean, reporter: Reporter, counters: Counters) {
   return {
-    fs: node.fs,
+    node,
     journal,
     paths,
-    system: node.system,
     dryRun,
     root,
     note: (action: string) => reporter.emit({ event: 'undo', action, dryRun }),
@@ -414,8 +406,7 @@ async function undoOrShowStatus(args: InstallerArgs, io: InstallerIo, reporter: 
       if (root !== undefined) {
         reporter.emit({ event: 'join-ready', ready: false, keadm: { expected: `v${plan.kubeedge.release}`, found: null }, images: [], problems: [], checked: false })
       } else {
-        const style = styleOf(plan, io.platform)
-        await reportJoinReadiness(plan, node, node.services({ root, dryRun: true, style, scans: new ArchiveScans() }), reporter)
+        await reportJoinReadiness(plan, node, reporter)
       }
     }
     return EXIT.ok

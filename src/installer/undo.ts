@@ -6,15 +6,15 @@
  */
 import type { JournalRecord, Journal, NodePaths } from './journal.js'
 import { STATE_STEP } from './journal.js'
+import type { Node } from './node.js'
 import type { NodeFs } from './node-fs.js'
 import { TMP_SUFFIX } from './place.js'
-import type { NodeSystem } from './system.js'
 
 export interface UndoContext {
-  fs: NodeFs
+  /** Files to restore and remove, commands to unregister services and remove packages. */
+  node: Pick<Node, 'fs' | 'system'>
   journal: Journal
   paths: NodePaths
-  system: NodeSystem
   dryRun: boolean
   root: string | undefined
   /** One line per thing undone (or, in a dry run, that would be). */
@@ -45,7 +45,8 @@ async function rmdirIfEmpty(fs: NodeFs, hostPath: string): Promise<boolean> {
 }
 
 async function undoRecord(context: UndoContext, record: JournalRecord): Promise<void> {
-  const { fs, paths, dryRun, system } = context
+  const { paths, dryRun } = context
+  const { fs, system } = context.node
   const onRealNode = context.root === undefined
   switch (record.op) {
     case 'begin':
@@ -143,7 +144,8 @@ async function undoRecord(context: UndoContext, record: JournalRecord): Promise<
 
 /** Undoes the journal's last run; null when the journal holds none. */
 export async function rollbackLastRun(context: UndoContext): Promise<UndoneRun | null> {
-  const { fs, journal, paths, dryRun } = context
+  const { journal, paths, dryRun } = context
+  const { fs } = context.node
   const last = journal.runs().at(-1)
   if (!last) return null
   for (const record of [...last.records].reverse()) await undoRecord(context, record)
