@@ -269,6 +269,22 @@ async function verifyAndInstall(
   reporter: Reporter,
   counters: Counters,
 ): Promise<ExitCode> {
+  const { plan, dir, root, node } = await verifyForInstall(scratch, scans, args, io, reporter)
+  const paths = nodePaths(styleOf(plan, io.platform), root)
+  const journal = await new Journal(node.fs, paths, plan.name).load()
+  const run = stepRun(plan, dir, root, args.dryRun, node, journal, paths, reporter, counters)
+  const context: StepContext = { ...run.context, archives: bundleArchives(scans), scratch: () => scratch.make() }
+  await runStepsOrRollBack(plan, context, run, scratch, reporter, counters)
+  await scratch.cleanup()
+  if (args.join !== null && !args.dryRun) await joinCluster(plan, args.join, node, reporter)
+  if (args.join?.run === true && !args.dryRun) await applyEdgecoreConfig(plan, { node, placer: context.placer, journal, paths, events: context.events })
+  else if (args.join !== null) reporter.emit({ event: 'join', command: ['keadm', ...keadmJoinArgv(plan, args.join, '<token>')], ran: false })
+  reporter.emit({ event: 'done', exitCode: EXIT.ok, dryRun: args.dryRun, steps: plan.steps.length, ...counters })
+  return EXIT.ok
+}
+
+/** Everything before the first step: the bundle found and verified, its archives checked, the node reachable. */
+async function verifyForInstall(scratch: ScratchSpace, scans: ArchiveScans, args: InstallerArgs, io: InstallerIo, reporter: Reporter) {
   const location = locateBundle(args.bundle, io)
   const root = resolveRoot(args.root, io.cwd)
   const node = io.node
@@ -282,79 +298,81 @@ async function verifyAndInstall(
   for (const warning of plan.warnings ?? []) reporter.emit({ event: 'warning', message: warning })
   await checkArchives(plan, location.dir, scans, sha256, reporter)
   if (!node) throw new UsageError('this build of the installer cannot reach the node')
+  return { plan, dir: location.dir, root, node }
+}
 
-  const style = styleOf(plan, io.platform)
-  const paths = nodePaths(style, root)
-  const journal = await new Journal(node.fs, paths, plan.name).load()
-  let stepId = ''
-  let stepChanged = 0
-  let stepUnchanged = 0
-  const placer = new Placer(node.fs, journal, paths, { dryRun: args.dryRun, root }, {
+/** The step context of one run, minus scratch and archives, with the step being run and its change counts kept for the reports. */
+interface StepRun {
+  context: Omit<StepContext, 'archives' | 'scratch'>
+  current: { id: string; changed: number; unchanged: number }
+}
+
+function stepRun(
+  plan: Plan,
+  bundleDir: string,
+  root: string | undefined,
+  dryRun: boolean,
+  node: Node,
+  journal: Journal,
+  paths: NodePaths,
+  reporter: Reporter,
+  counters: Counters,
+): StepRun {
+  const current = { id: '', changed: 0, unchanged: 0 }
+  const placer = new Placer(node.fs, journal, paths, { dryRun, root }, {
     change(action) {
       counters.changed++
-      stepChanged++
-      reporter.emit({ event: 'change', step: stepId, action, dryRun: args.dryRun })
+      current.changed++
+      reporter.emit({ event: 'change', step: current.id, action, dryRun })
     },
     unchanged() {
       counters.unchanged++
-      stepUnchanged++
+      current.unchanged++
     },
   })
-  const context: StepContext = {
-    plan,
-    bundleDir: location.dir,
-    root,
-    dryRun: args.dryRun,
-    placer,
-    journal,
-    node,
-    archives: bundleArchives(scans),
-    events: {
-      info: (message) => reporter.emit({ event: 'info', message }),
-      warn(message) {
-        counters.warnings++
-        reporter.emit({ event: 'warning', message })
-      },
-      check(result) {
-        if (result.outcome === 'failed' && result.severity === 'warning') counters.warnings++
-        reporter.emit({
-          event: 'check',
-          kind: result.check.kind,
-          severity: result.severity,
-          outcome: result.outcome,
-          message: result.message,
-          ...(result.whatToDo === undefined ? {} : { whatToDo: result.whatToDo }),
-        })
-      },
+  const events: StepContext['events'] = {
+    info: (message) => reporter.emit({ event: 'info', message }),
+    warn(message) {
+      counters.warnings++
+      reporter.emit({ event: 'warning', message })
     },
-    scratch: () => scratch.make(),
+    check(result) {
+      if (result.outcome === 'failed' && result.severity === 'warning') counters.warnings++
+      reporter.emit({
+        event: 'check',
+        kind: result.check.kind,
+        severity: result.severity,
+        outcome: result.outcome,
+        message: result.message,
+        ...(result.whatToDo === undefined ? {} : { whatToDo: result.whatToDo }),
+      })
+    },
   }
+  return { context: { plan, bundleDir, root, dryRun, placer, journal, node, events }, current }
+}
+
+/** Runs every step in order; a failed step takes its whole run back, so the node is left as it was before this run. */
+async function runStepsOrRollBack(plan: Plan, context: StepContext, run: StepRun, scratch: ScratchSpace, reporter: Reporter, counters: Counters): Promise<void> {
+  const { current, context: { dryRun, journal } } = run
   try {
     for (const [index, step] of plan.steps.entries()) {
-      stepId = step.id
-      placer.step = step.id
-      stepChanged = 0
-      stepUnchanged = 0
-      reporter.emit({ event: 'step', index: index + 1, total: plan.steps.length, id: step.id, kind: step.kind, description: step.description, actions: [], dryRun: args.dryRun })
+      current.id = step.id
+      context.placer.step = step.id
+      current.changed = 0
+      current.unchanged = 0
+      reporter.emit({ event: 'step', index: index + 1, total: plan.steps.length, id: step.id, kind: step.kind, description: step.description, actions: [], dryRun })
       await executeStep(step, context)
-      reporter.emit({ event: 'step-done', id: step.id, changed: stepChanged, unchanged: stepUnchanged })
+      reporter.emit({ event: 'step-done', id: step.id, changed: current.changed, unchanged: current.unchanged })
     }
-    if (!args.dryRun) await journal.finish()
+    if (!dryRun) await journal.finish()
   } catch (error) {
     await scratch.cleanup()
-    if (error instanceof PreflightError || args.dryRun || !journal.isOpen) throw error
-    // A failed step takes its whole run back: the node is left as it was before this run.
-    const failure = error instanceof EdgebundleError ? error : new StepError(`step ${stepId}: ${(error as Error).message}`)
-    const undone = await rollbackLastRun(undoContext(node, journal, paths, root, false, reporter, counters))
+    if (error instanceof PreflightError || dryRun || !journal.isOpen) throw error
+    const failure = error instanceof EdgebundleError ? error : new StepError(`step ${current.id}: ${(error as Error).message}`)
+    const undone = await rollbackLastRun(undoContext(context.node, journal, context.placer.paths, context.root, false, reporter, counters))
     if (undone) reporter.emit({ event: 'rolled-back', ...undone, dryRun: false, reason: 'step-failed' })
-    throw new StepError(`step ${stepId} failed: ${failure.message}${undone ? '; its run was rolled back' : ''}`, failure.hint)
+    throw new StepError(`step ${current.id} failed: ${failure.message}${undone ? '; its run was rolled back' : ''}`, failure.hint)
   }
-  await scratch.cleanup()
-  if (args.join !== null && !args.dryRun) await joinCluster(plan, args.join, node, reporter)
-  if (args.join?.run === true && !args.dryRun) await applyEdgecoreConfig(plan, { node, placer, journal, paths, events: context.events })
-  else if (args.join !== null) reporter.emit({ event: 'join', command: ['keadm', ...keadmJoinArgv(plan, args.join, '<token>')], ran: false })
-  reporter.emit({ event: 'done', exitCode: EXIT.ok, dryRun: args.dryRun, steps: plan.steps.length, ...counters })
-  return EXIT.ok
 }
 
 /** The node's own trust anchor (provisioned once per fleet), when it has one. */
