@@ -45,13 +45,27 @@ async function rmdirIfEmpty(fs: NodeFs, hostPath: string): Promise<boolean> {
 }
 
 async function undoRecord(context: UndoContext, record: JournalRecord): Promise<void> {
-  const { paths, dryRun } = context
-  const { fs, system } = context.node
-  const onRealNode = context.root === undefined
   switch (record.op) {
     case 'begin':
     case 'end':
       return
+    case 'new':
+    case 'replace':
+    case 'mode':
+    case 'dir':
+      return undoFileRecord(context, record)
+    case 'service':
+    case 'package':
+    case 'container':
+      return undoCommandRecord(context, record)
+  }
+}
+
+/** A file or folder the run created, replaced or re-moded: removed, restored from its backup, or given its old mode. */
+async function undoFileRecord(context: UndoContext, record: Extract<JournalRecord, { op: 'new' | 'replace' | 'mode' | 'dir' }>): Promise<void> {
+  const { paths, dryRun } = context
+  const { fs } = context.node
+  switch (record.op) {
     case 'new': {
       const host = paths.host(record.path)
       const stat = await fs.lstat(host)
@@ -102,6 +116,15 @@ async function undoRecord(context: UndoContext, record: JournalRecord): Promise<
       if (!dryRun) await fs.rmdir(host)
       return
     }
+  }
+}
+
+/** A service, package or container the run set up: taken away with the node's own tools (only on the real node). */
+async function undoCommandRecord(context: UndoContext, record: Extract<JournalRecord, { op: 'service' | 'package' | 'container' }>): Promise<void> {
+  const { paths, dryRun } = context
+  const { system } = context.node
+  const onRealNode = context.root === undefined
+  switch (record.op) {
     case 'service': {
       if (onRealNode && paths.style === 'windows') {
         // Registered by the install step (containerd.exe --register-service): stopped, then taken out of the service manager.
