@@ -5,8 +5,8 @@
  * (docs/node-state.md).
  *
  * Returns the exit code; main.ts sets it. Nothing here calls process.exit, so tests run it in-process;
- * every piece of the node (files, commands, the probe preflight reads, CRI) comes in through
- * InstallerIo, so tests and the crash harness can stand in for any of them.
+ * every piece of the node (files, commands, the probe preflight reads, CRI) comes in as one Node
+ * (node.ts) on InstallerIo, so tests and the crash harness can stand in for any of them.
  */
 import { readFileSync, statSync } from 'node:fs'
 import { join, resolve } from 'node:path'
