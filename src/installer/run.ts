@@ -272,7 +272,7 @@ async function verifyAndInstall(
   const { plan, dir, root, node } = await verifyForInstall(scratch, scans, args, io, reporter)
   const paths = nodePaths(styleOf(plan, io.platform), root)
   const journal = await new Journal(node.fs, paths, plan.name).load()
-  const run = stepRun(plan, dir, root, args.dryRun, node, journal, paths, reporter, counters)
+  const run = stepRun({ plan, bundleDir: dir, root, dryRun: args.dryRun, node, journal, paths }, reporter, counters)
   const context: StepContext = { ...run.context, archives: bundleArchives(scans), scratch: () => scratch.make() }
   await runStepsOrRollBack(plan, context, run, scratch, reporter, counters)
   await scratch.cleanup()
@@ -308,13 +308,7 @@ interface StepRun {
 }
 
 function stepRun(
-  plan: Plan,
-  bundleDir: string,
-  root: string | undefined,
-  dryRun: boolean,
-  node: Node,
-  journal: Journal,
-  paths: NodePaths,
+  { plan, bundleDir, root, dryRun, node, journal, paths }: Omit<StepContext, 'placer' | 'events' | 'archives' | 'scratch'> & { paths: NodePaths },
   reporter: Reporter,
   counters: Counters,
 ): StepRun {
