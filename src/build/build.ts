@@ -122,10 +122,11 @@ function byPath(a: { path: string }, b: { path: string }): number {
   return a.path < b.path ? -1 : a.path > b.path ? 1 : 0
 }
 
-export async function buildBundle(catalog: Catalog, request: ValidRequest, settings: BuildSettings, outDir: string, io: BuildIo): Promise<BuildResult> {
-  const timings: Record<string, number> = {}
-  const target = `${request.target.os}/${request.target.arch}/${request.target.runtime}`
-  const timed = async <T>(name: string, work: () => Promise<T> | T): Promise<T> => {
+type Timed = <T>(name: string, work: () => Promise<T> | T) => Promise<T>
+
+/** Runs each named stage under `tracked` (progress, errors name it) and records its wall time in `timings`. */
+function stageTimer(target: string, timings: Record<string, number>): Timed {
+  return async (name, work) => {
     const start = performance.now()
     try {
       return await tracked(`${target}: ${name}`, work)
@@ -133,92 +134,40 @@ export async function buildBundle(catalog: Catalog, request: ValidRequest, setti
       timings[name] = Math.round(performance.now() - start)
     }
   }
+}
+
+/** The images the bundle carries, and keadm taken out of the installation-package image among them. */
+interface Carried {
+  images: CarriedImage[]
+  installationPackage: CarriedImage | undefined
+  keadm: (ImageFile & { file: string }) | null
+}
+
+const imageFileOf = (image: CarriedImage) => `${BUNDLE.imagesDir}/${image.fileName}`
+
+export async function buildBundle(catalog: Catalog, request: ValidRequest, settings: BuildSettings, outDir: string, io: BuildIo): Promise<BuildResult> {
+  const timings: Record<string, number> = {}
+  const timed = stageTimer(`${request.target.os}/${request.target.arch}/${request.target.runtime}`, timings)
+  const family = catalog.platforms.oses[request.target.os].family
 
   // 1. The images first (the pause image, those keadm join asks for): the plan must know which the bundle carries.
-  const family = catalog.platforms.oses[request.target.os].family
-  const kubeedgeImages = resolveTarget(catalog, request).kubeedge.joinImages
-  const images: CarriedImage[] = await timed('images', async () =>
-    prepareImages(await imageRequests({ pauseImage: request.options.pauseImage, kubeedgeImages, family, arch: request.target.arch }, settings, io.http)),
-  )
-  const imageFileOf = (image: CarriedImage) => `${BUNDLE.imagesDir}/${image.fileName}`
-  // keadm from the installation-package image the bundle carries (/usr/local/bin/keadm): its bytes follow the image digest.
-  const installationPackage = images.find((image) => image.role === 'kubeedge' && /(^|\/)installation-package:/.test(image.reference))
-  const keadm: (ImageFile & { file: string }) | null = installationPackage
-    ? await timed('keadm', async () => ({
-        ...(await imageFile(installationPackage.path, installationPackage.sha256, targetPlatform(family, request.target.arch), KEADM_IN_IMAGE, settings.cacheDir, installationPackage.reference)),
-        file: `${BUNDLE.artifactsDir}/keadm-${installationPackage.reference.split(':').at(-1)}-${family}-${request.target.arch}`,
-      }))
-    : null
+  const carried = await carryImages(catalog, request, family, settings, io, timed)
 
   // 2. Plan and rendered files (pure).
   const rendered: RenderedBundle = renderBundle(catalog, request, io.templates, {
-    images: images.map((image) => ({ file: imageFileOf(image), image: image.imageName })),
-    ...(keadm ? { keadm: { file: keadm.file } } : {}),
+    images: carried.images.map((image) => ({ file: imageFileOf(image), image: image.imageName })),
+    ...(carried.keadm ? { keadm: { file: carried.keadm.file } } : {}),
   })
   const { resolved, plan } = rendered
 
   // 3. Upstream artifacts, verified, from the cache or the network.
-  const artifacts: FetchedArtifact[] = await timed('artifacts', () =>
-    resolved.components.length === 0
-      ? []
-      : fetchArtifacts(resolved.components, {
-          cacheDir: settings.cacheDir,
-          http: io.http,
-          artifactsDirs: settings.artifactsDirs,
-          mirrors: settings.mirrors,
-          upstream: settings.upstream,
-          offline: settings.offline,
-          checksums: settings.checksums,
-          concurrency: settings.concurrency,
-          ...(io.reporter ? { reporter: io.reporter } : {}),
-        }),
-  )
+  const artifacts: FetchedArtifact[] = await timed('artifacts', () => (resolved.components.length === 0 ? [] : fetchArtifacts(resolved.components, fetchOptions(settings, io))))
 
   // 4. The installer executable for the target platform (cached per platform and installer).
-  const platform = exePlatformOf(request, family)
-  const executable: BuiltExecutable = await timed('executable', () =>
-    installerExecutable(platform, {
-      cacheDir: settings.cacheDir,
-      ...(io.http ? { http: io.http } : {}),
-      offline: settings.offline,
-      nodeBinaries: settings.nodeBinaries,
-      ...(settings.npmRegistry ? { npmRegistry: settings.npmRegistry } : {}),
-      ...(io.env ? { env: io.env } : {}),
-      ...(io.transfer ? { transfer: io.transfer } : {}),
-      note: io.note,
-    }),
-  )
+  const executable: BuiltExecutable = await timed('executable', () => installerExecutable(exePlatformOf(request, family), executableOptions(settings, io)))
 
   // 5. Stage every file.
-  const files: StagedFile[] = await timed('stage', async () => {
-    const list: StagedFile[] = rendered.files.map((f) => staged(f.path, f.content, f.mode === '0755' ? '0755' : '0644'))
-    list.push({ path: BUNDLE.installExe[family], mode: '0755', sha256: executable.sha256, size: executable.size, source: { file: executable.path } })
-    for (const artifact of artifacts) {
-      // The digest is fetch's (a cache blob is verified before it is stored, and read-only): only the size is read here.
-      const { size } = await stat(artifact.path)
-      const mode = artifact.component.format === 'binary' ? '0755' : '0644'
-      list.push({ path: `${BUNDLE.artifactsDir}/${artifact.component.fileName}`, mode, sha256: artifact.sha256, size, source: { file: artifact.path } })
-    }
-    for (const artifact of artifacts) {
-      const checksum = publishedChecksumFile(artifact.component)
-      if (checksum === null) continue
-      // Verified against upstream's SHA-512, or a pinned (or --checksum) SHA-256: either way these are the
-      // published bytes, so their SHA-512 is what upstream's checksum file holds.
-      const sha512 = artifact.sha512 ?? (await sha256And512OfFile(artifact.path)).sha512
-      // Byte for byte what upstream publishes: the digest and a newline (hack/make-rules/release.sh, kubeedge v1.23.1).
-      list.push(staged(checksum.file, `${sha512}\n`))
-    }
-    for (const image of images) list.push({ path: imageFileOf(image), mode: '0644', sha256: image.sha256, size: image.size, source: { file: image.path } })
-    if (keadm) list.push({ path: keadm.file, mode: '0755', sha256: keadm.sha256, size: keadm.size, source: { file: keadm.path } })
-    if (settings.packagesDir) {
-      for (const name of readdirSync(settings.packagesDir).sort()) {
-        const path = join(settings.packagesDir, name)
-        const { sha256, size } = await hashFile(path)
-        list.push({ path: `${BUNDLE.packagesDir}/${name}`, mode: '0644', sha256, size, source: { file: path } })
-      }
-    }
-    return list
-  })
+  const files: StagedFile[] = await timed('stage', () => stageFiles(rendered, family, executable, artifacts, carried, settings))
 
   // 5b. What each archive holds (archives.json), so verify and dry runs on the node need not decompress them.
   const index = await timed('archive index', () =>
@@ -229,9 +178,101 @@ export async function buildBundle(catalog: Catalog, request: ValidRequest, setti
       io.note,
     ),
   )
-  if (Object.keys(index.archives).length > 0) files.push(staged(BUNDLE.archiveIndex, formatArchiveIndex(index)))
+  const indexed = Object.keys(index.archives).length > 0
+  if (indexed) files.push(staged(BUNDLE.archiveIndex, formatArchiveIndex(index)))
 
-  const sbomComponents: SbomComponent[] = [
+  // 5c. What the bundle says about itself, then SHA256SUMS over everything and its signature.
+  addBundleDocuments(files, { catalog, request, plan, family, artifacts, executable, carried, indexed, settings, io })
+
+  // 6. One archive, written atomically.
+  const { archive, packed } = await timed('pack', () => packBundle(files, plan.name, family, outDir, settings))
+  return { name: plan.name, archive, sha256: packed.sha256, size: packed.size, files: files.length, timings, executable: { cached: executable.cached, size: executable.size }, gzip: packed.gzip ?? null }
+}
+
+async function carryImages(catalog: Catalog, request: ValidRequest, family: 'linux' | 'windows', settings: BuildSettings, io: BuildIo, timed: Timed): Promise<Carried> {
+  const kubeedgeImages = resolveTarget(catalog, request).kubeedge.joinImages
+  const images: CarriedImage[] = await timed('images', async () =>
+    prepareImages(await imageRequests({ pauseImage: request.options.pauseImage, kubeedgeImages, family, arch: request.target.arch }, settings, io.http)),
+  )
+  // keadm from the installation-package image the bundle carries (/usr/local/bin/keadm): its bytes follow the image digest.
+  const installationPackage = images.find((image) => image.role === 'kubeedge' && /(^|\/)installation-package:/.test(image.reference))
+  const keadm = installationPackage
+    ? await timed('keadm', async () => ({
+        ...(await imageFile(installationPackage.path, installationPackage.sha256, targetPlatform(family, request.target.arch), KEADM_IN_IMAGE, settings.cacheDir, installationPackage.reference)),
+        file: `${BUNDLE.artifactsDir}/keadm-${installationPackage.reference.split(':').at(-1)}-${family}-${request.target.arch}`,
+      }))
+    : null
+  return { images, installationPackage, keadm }
+}
+
+function fetchOptions(settings: BuildSettings, io: BuildIo): Parameters<typeof fetchArtifacts>[1] {
+  return {
+    cacheDir: settings.cacheDir,
+    http: io.http,
+    artifactsDirs: settings.artifactsDirs,
+    mirrors: settings.mirrors,
+    upstream: settings.upstream,
+    offline: settings.offline,
+    checksums: settings.checksums,
+    concurrency: settings.concurrency,
+    ...(io.reporter ? { reporter: io.reporter } : {}),
+  }
+}
+
+function executableOptions(settings: BuildSettings, io: BuildIo): Parameters<typeof buildInstallerExecutable>[1] {
+  return {
+    cacheDir: settings.cacheDir,
+    ...(io.http ? { http: io.http } : {}),
+    offline: settings.offline,
+    nodeBinaries: settings.nodeBinaries,
+    ...(settings.npmRegistry ? { npmRegistry: settings.npmRegistry } : {}),
+    ...(io.env ? { env: io.env } : {}),
+    ...(io.transfer ? { transfer: io.transfer } : {}),
+    note: io.note,
+  }
+}
+
+/** The rendered files, the installer, the artifacts with upstream's checksum files, the images, keadm and --packages-dir. */
+async function stageFiles(
+  rendered: RenderedBundle,
+  family: 'linux' | 'windows',
+  executable: BuiltExecutable,
+  artifacts: FetchedArtifact[],
+  { images, keadm }: Carried,
+  settings: BuildSettings,
+): Promise<StagedFile[]> {
+  const list: StagedFile[] = rendered.files.map((f) => staged(f.path, f.content, f.mode === '0755' ? '0755' : '0644'))
+  list.push({ path: BUNDLE.installExe[family], mode: '0755', sha256: executable.sha256, size: executable.size, source: { file: executable.path } })
+  for (const artifact of artifacts) {
+    // The digest is fetch's (a cache blob is verified before it is stored, and read-only): only the size is read here.
+    const { size } = await stat(artifact.path)
+    const mode = artifact.component.format === 'binary' ? '0755' : '0644'
+    list.push({ path: `${BUNDLE.artifactsDir}/${artifact.component.fileName}`, mode, sha256: artifact.sha256, size, source: { file: artifact.path } })
+  }
+  for (const artifact of artifacts) {
+    const checksum = publishedChecksumFile(artifact.component)
+    if (checksum === null) continue
+    // Verified against upstream's SHA-512, or a pinned (or --checksum) SHA-256: either way these are the
+    // published bytes, so their SHA-512 is what upstream's checksum file holds.
+    const sha512 = artifact.sha512 ?? (await sha256And512OfFile(artifact.path)).sha512
+    // Byte for byte what upstream publishes: the digest and a newline (hack/make-rules/release.sh, kubeedge v1.23.1).
+    list.push(staged(checksum.file, `${sha512}\n`))
+  }
+  for (const image of images) list.push({ path: imageFileOf(image), mode: '0644', sha256: image.sha256, size: image.size, source: { file: image.path } })
+  if (keadm) list.push({ path: keadm.file, mode: '0755', sha256: keadm.sha256, size: keadm.size, source: { file: keadm.path } })
+  if (settings.packagesDir) {
+    for (const name of readdirSync(settings.packagesDir).sort()) {
+      const path = join(settings.packagesDir, name)
+      const { sha256, size } = await hashFile(path)
+      list.push({ path: `${BUNDLE.packagesDir}/${name}`, mode: '0644', sha256, size, source: { file: path } })
+    }
+  }
+  return list
+}
+
+/** Every component the bundle carries, for the SBOM (the manifest lists the same, less the installer). */
+function sbomComponentsOf(plan: RenderedBundle['plan'], family: 'linux' | 'windows', artifacts: FetchedArtifact[], executable: BuiltExecutable, { images, installationPackage, keadm }: Carried, edgebundleVersion: string): SbomComponent[] {
+  const components: SbomComponent[] = [
     ...artifacts.map((a): SbomComponent => ({
       type: 'file',
       id: a.component.id,
@@ -248,7 +289,7 @@ export async function buildBundle(catalog: Catalog, request: ValidRequest, setti
       type: 'application',
       id: 'installer',
       name: `edgebundle installer (Node.js ${executable.nodeVersion})`,
-      version: io.edgebundleVersion,
+      version: edgebundleVersion,
       sha256: executable.sha256,
       file: BUNDLE.installExe[family],
       license: 'Apache-2.0',
@@ -256,10 +297,10 @@ export async function buildBundle(catalog: Catalog, request: ValidRequest, setti
   ]
   for (const image of images) {
     const id = image.role === 'pause' ? 'pause-image' : image.reference.split(/[:@]/)[0]!.split('/').at(-1)!
-    sbomComponents.push({ type: 'container', id, name: image.imageName, version: image.reference.split(/[:@]/).at(-1)!, sha256: image.sha256, file: imageFileOf(image) })
+    components.push({ type: 'container', id, name: image.imageName, version: image.reference.split(/[:@]/).at(-1)!, sha256: image.sha256, file: imageFileOf(image) })
   }
   if (keadm && installationPackage) {
-    sbomComponents.push({
+    components.push({
       type: 'file',
       id: 'keadm',
       name: 'keadm',
@@ -272,29 +313,45 @@ export async function buildBundle(catalog: Catalog, request: ValidRequest, setti
       homepage: 'https://kubeedge.io',
     })
   }
+  return components
+}
+
+interface DocumentsInput {
+  catalog: Catalog
+  request: ValidRequest
+  plan: RenderedBundle['plan']
+  family: 'linux' | 'windows'
+  artifacts: FetchedArtifact[]
+  executable: BuiltExecutable
+  carried: Carried
+  /** The bundle carries archives.json. */
+  indexed: boolean
+  settings: BuildSettings
+  io: BuildIo
+}
+
+/** Adds README, the fleet playbooks (Linux), the signer's key, SBOM and manifest, then SHA256SUMS over them all and its signature. */
+function addBundleDocuments(files: StagedFile[], input: DocumentsInput): void {
+  const { catalog, request, plan, family, carried, settings, io } = input
+  const sbomComponents = sbomComponentsOf(plan, family, input.artifacts, input.executable, carried, io.edgebundleVersion)
   const manifestComponents = sbomComponents
     .filter((c) => c.type !== 'application')
     .map((c) => ({ id: c.id, version: c.version, url: c.url ?? (c.type === 'container' ? `docker://${c.name}` : ''), sha256: c.sha256, file: c.file }))
-
-  files.push(
-    staged(
-      BUNDLE.readme,
-      renderBundleReadme(
-        {
-          plan,
-          osName: catalog.platforms.oses[request.target.os].displayName,
-          edgebundleVersion: io.edgebundleVersion,
-          components: manifestComponents,
-          imageCarried: images.some((image) => image.role === 'pause'),
-          kubeedgeImages: images.filter((image) => image.role === 'kubeedge').map((image) => image.imageName),
-          keadm: keadm?.file ?? null,
-          signed: settings.signingKeyPem !== undefined,
-          archiveIndex: Object.keys(index.archives).length > 0,
-        },
-        io.templates,
-      ),
-    ),
+  const readme = renderBundleReadme(
+    {
+      plan,
+      osName: catalog.platforms.oses[request.target.os].displayName,
+      edgebundleVersion: io.edgebundleVersion,
+      components: manifestComponents,
+      imageCarried: carried.images.some((image) => image.role === 'pause'),
+      kubeedgeImages: carried.images.filter((image) => image.role === 'kubeedge').map((image) => image.imageName),
+      keadm: carried.keadm?.file ?? null,
+      signed: settings.signingKeyPem !== undefined,
+      archiveIndex: input.indexed,
+    },
+    io.templates,
   )
+  files.push(staged(BUNDLE.readme, readme))
   // Linux bundles carry the Ansible playbooks for a fleet (Windows nodes are not driven over SSH here).
   if (family === 'linux') files.push(...renderFleetFiles({ name: plan.name }, io.templates).map((f) => staged(f.path, f.content)))
   if (settings.signingKeyPem !== undefined) files.push(staged(BUNDLE.signerKey, publicKeyPemOf(settings.signingKeyPem)))
@@ -315,21 +372,20 @@ export async function buildBundle(catalog: Catalog, request: ValidRequest, setti
   const checksums = formatSha256Sums(files)
   files.push(staged(BUNDLE.checksums, checksums))
   if (settings.signingKeyPem !== undefined) files.push(staged(BUNDLE.signature, signChecksums(Buffer.from(checksums), settings.signingKeyPem)))
+}
 
-  // 6. One archive, written atomically.
+/** The bundle as one archive under outDir (zip for Windows, tar.gz else), entries sorted, written atomically. */
+async function packBundle(files: StagedFile[], name: string, family: 'linux' | 'windows', outDir: string, settings: BuildSettings) {
   const format = family === 'windows' ? 'zip' : 'tar.gz'
-  const archive = join(outDir, `${plan.name}.${format}`)
+  const archive = join(outDir, `${name}.${format}`)
   const entries: PackEntry[] = files.sort(byPath).map((f) => ({
-    path: `${plan.name}/${f.path}`,
+    path: `${name}/${f.path}`,
     mode: f.mode === '0755' ? 0o755 : 0o644,
     source: 'file' in f.source ? { file: f.source.file } : { content: f.source.content },
     // Known digests let the packer copy cached gzip members of large files instead of compressing them
     // (it checks any file it does read against the digest, so SHA256SUMS and the archive agree).
     sha256: f.sha256,
   }))
-  const packed = await timed('pack', () =>
-    writeBundleArchive(entries, archive, { format, mtime: new Date(settings.sourceDateEpoch * 1000), gzip: { cache: new GzipMemberCache(settings.cacheDir) } }),
-  )
-  const { sha256, size } = packed
-  return { name: plan.name, archive, sha256, size, files: files.length, timings, executable: { cached: executable.cached, size: executable.size }, gzip: packed.gzip ?? null }
+  const packed = await writeBundleArchive(entries, archive, { format, mtime: new Date(settings.sourceDateEpoch * 1000), gzip: { cache: new GzipMemberCache(settings.cacheDir) } })
+  return { archive, packed }
 }

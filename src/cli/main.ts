@@ -54,6 +54,7 @@ function openCatalog(dir: string | undefined): Catalog {
   return loadCatalog(dir)
 }
 
+// Long by design: one declaration per command, read top to bottom as the CLI's table of contents; each action only delegates to src/cli/commands.
 export function buildProgram(io: Io = defaultIo): Command {
   const program = new Command('edgebundle')
     .description('Build offline bundles that prepare KubeEdge edge nodes: runtime, CNI plugins, pause image, configs.')

@@ -405,6 +405,40 @@ function asEdgebundleError(error: unknown, component: ResolvedComponent, cacheDi
   throw error // a defect: let the CLI report it as one
 }
 
+/** One component's artifact from wherever it is found, verified; null (and a `missing` entry) when no source has it. */
+async function fetchOne(component: ResolvedComponent, ctx: Context, missing: MissingArtifact[]): Promise<FetchedArtifact | null> {
+  const checksum = await expectedChecksum(component, ctx)
+  if (checksum.sha256 === null && 'sha512' in checksum) {
+    const acquired = await acquireBySha512(component, checksum.sha512, ctx)
+    if (acquired === null) {
+      missing.push({ component, sha256: null, checksumNote: `not in an --artifacts-dir, and it is verified against the SHA-512 ${checksum.sha512}` })
+      return null
+    }
+    const artifact: FetchedArtifact = { component, path: acquired.path, sha256: acquired.sha256, sha512: checksum.sha512, source: acquired.source }
+    ctx.reporter.finished?.(artifact)
+    return artifact
+  }
+  if (checksum.sha256 === null) {
+    missing.push({ component, sha256: null, checksumNote: 'note' in checksum ? checksum.note : '' })
+    return null
+  }
+  const { sha256 } = checksum
+  const sha512 = 'sha512' in checksum && checksum.sha512 !== undefined ? { sha512: checksum.sha512 } : {}
+  let pending = ctx.inflight.get(sha256)
+  if (!pending) {
+    pending = acquire(component, sha256, ctx)
+    ctx.inflight.set(sha256, pending)
+  }
+  const acquired = await pending
+  if (acquired === null) {
+    missing.push({ component, sha256 })
+    return null
+  }
+  const artifact: FetchedArtifact = { component, path: acquired.path, sha256, ...sha512, source: acquired.source }
+  ctx.reporter.finished?.(artifact)
+  return artifact
+}
+
 /**
  * Ensures every component's artifact is in the cache and verified. Returns one entry per component, in
  * order. Throws MissingArtifactsError (--offline, listing every missing file), ChecksumMismatchError,
@@ -442,36 +476,7 @@ export async function fetchArtifacts(components: ResolvedComponent[], options: F
   const missing: MissingArtifact[] = []
   const settled = await mapLimit(components, concurrency, async (component): Promise<FetchedArtifact | null> => {
     try {
-      const checksum = await expectedChecksum(component, ctx)
-      if (checksum.sha256 === null && 'sha512' in checksum) {
-        const acquired = await acquireBySha512(component, checksum.sha512, ctx)
-        if (acquired === null) {
-          missing.push({ component, sha256: null, checksumNote: `not in an --artifacts-dir, and it is verified against the SHA-512 ${checksum.sha512}` })
-          return null
-        }
-        const artifact: FetchedArtifact = { component, path: acquired.path, sha256: acquired.sha256, sha512: checksum.sha512, source: acquired.source }
-        ctx.reporter.finished?.(artifact)
-        return artifact
-      }
-      if (checksum.sha256 === null) {
-        missing.push({ component, sha256: null, checksumNote: 'note' in checksum ? checksum.note : '' })
-        return null
-      }
-      const { sha256 } = checksum
-      const sha512 = 'sha512' in checksum && checksum.sha512 !== undefined ? { sha512: checksum.sha512 } : {}
-      let pending = ctx.inflight.get(sha256)
-      if (!pending) {
-        pending = acquire(component, sha256, ctx)
-        ctx.inflight.set(sha256, pending)
-      }
-      const acquired = await pending
-      if (acquired === null) {
-        missing.push({ component, sha256 })
-        return null
-      }
-      const artifact: FetchedArtifact = { component, path: acquired.path, sha256, ...sha512, source: acquired.source }
-      ctx.reporter.finished?.(artifact)
-      return artifact
+      return await fetchOne(component, ctx, missing)
     } catch (error) {
       const wrapped = asEdgebundleError(error, component, options.cacheDir)
       ctx.reporter.failed?.(component, wrapped)

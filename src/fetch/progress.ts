@@ -35,36 +35,32 @@ export function describeArtifact(artifact: FetchedArtifact): string {
   return `${artifact.component.fileName}: ${artifact.source}, sha256 ${artifact.sha256}`
 }
 
-export function createProgressReporter(options: ProgressOptions): ProgressReporter {
-  const verbose = options.verbose ?? false
-  const stream = options.stream
-  const tty = stream?.isTTY === true
-  const multibar = tty
-    ? new MultiBar({
-        stream,
-        format: ' {file} |{bar}| {percentage}% {got} of {size} from {source}',
-        barsize: 24,
-        hideCursor: true,
-        clearOnComplete: false,
-        stopOnComplete: false,
-        autopadding: true,
-        emptyOnZero: true,
-        fps: 8,
-      })
-    : null
-  const bars = new Map<string, { bar: SingleBar; total: number }>()
-  // With bars on screen a plain write would tear them; MultiBar.log prints above them (it only flushes
-  // while bars are drawn, so with none a plain write it is).
-  const line = (text: string) => (multibar?.isActive ? multibar.log(`${text}\n`) : options.log(`${text}\n`))
-  // The bars hide the cursor and turn off line wrapping. On Ctrl-C the terminal is given back, then the
-  // signal is raised again so the process still ends as Ctrl-C ends it (cli-progress's own gracefulExit
-  // would keep a listener and so keep the process running). A killed download's partial file is
-  // recovered by the next run's cache sweep.
+function newMultiBar(stream: NonNullable<ProgressOptions['stream']>): MultiBar {
+  return new MultiBar({
+    stream,
+    format: ' {file} |{bar}| {percentage}% {got} of {size} from {source}',
+    barsize: 24,
+    hideCursor: true,
+    clearOnComplete: false,
+    stopOnComplete: false,
+    autopadding: true,
+    emptyOnZero: true,
+    fps: 8,
+  })
+}
+
+/**
+ * The bars hide the cursor and turn off line wrapping. On Ctrl-C the terminal is given back (`stop`), then the
+ * signal is raised again so the process still ends as Ctrl-C ends it (cli-progress's own gracefulExit
+ * would keep a listener and so keep the process running). A killed download's partial file is
+ * recovered by the next run's cache sweep.
+ */
+function terminalGivenBackOnSignal(stop: () => void): { listen(): void; unlisten(): void } {
   const signals = ['SIGINT', 'SIGTERM'] as const
   let listening = false
   const onSignal = (signal: NodeJS.Signals) => {
     unlisten()
-    multibar?.stop()
+    stop()
     process.kill(process.pid, signal)
   }
   const listen = () => {
@@ -77,6 +73,19 @@ export function createProgressReporter(options: ProgressOptions): ProgressReport
     listening = false
     for (const signal of signals) process.removeListener(signal, onSignal)
   }
+  return { listen, unlisten }
+}
+
+export function createProgressReporter(options: ProgressOptions): ProgressReporter {
+  const verbose = options.verbose ?? false
+  const stream = options.stream
+  const tty = stream?.isTTY === true
+  const multibar = tty && stream ? newMultiBar(stream) : null
+  const bars = new Map<string, { bar: SingleBar; total: number }>()
+  // With bars on screen a plain write would tear them; MultiBar.log prints above them (it only flushes
+  // while bars are drawn, so with none a plain write it is).
+  const line = (text: string) => (multibar?.isActive ? multibar.log(`${text}\n`) : options.log(`${text}\n`))
+  const { listen, unlisten } = terminalGivenBackOnSignal(() => multibar?.stop())
   const dropKey = (id: string) => {
     const entry = bars.get(id)
     if (entry && multibar) multibar.remove(entry.bar)

@@ -9,9 +9,8 @@
  */
 import type { Plan } from '../model/plan.js'
 import type { Journal, NodePaths } from './journal.js'
-import type { NodeFs } from './node-fs.js'
+import type { Node } from './node.js'
 import { type Placer, StepError } from './place.js'
-import type { NodeSystem } from './system.js'
 
 export type EdgecoreConfigEdit = NonNullable<Plan['kubeedge']['edgecoreConfig']>
 
@@ -59,8 +58,8 @@ export function editEdgecoreYaml(text: string, edit: EdgecoreConfigEdit, path: s
 }
 
 export interface EdgecoreConfigContext {
-  fs: NodeFs
-  system: NodeSystem
+  /** Reads edgecore.yaml, restarts edgecore. */
+  node: Pick<Node, 'fs' | 'system'>
   placer: Placer
   journal: Journal
   paths: NodePaths
@@ -73,7 +72,8 @@ export async function applyEdgecoreConfig(plan: Plan, context: EdgecoreConfigCon
   if (edit === undefined || edit === null) return
   checkEdit(edit)
   if (edit.set.length === 0) return
-  const { fs, placer, journal, paths } = context
+  const { placer, journal, paths } = context
+  const { fs } = context.node
   const host = paths.host(edit.path)
   const stat = await fs.lstat(host)
   if (stat === null || !stat.isFile()) {
@@ -108,7 +108,7 @@ function checkEdit(edit: unknown): asserts edit is EdgecoreConfigEdit {
 
 async function restartEdgecore(plan: Plan, context: EdgecoreConfigContext): Promise<void> {
   const windows = context.paths.style === 'windows'
-  if (!windows && !context.system.systemdRunning()) {
+  if (!windows && !context.node.system.systemdRunning()) {
     context.events.warn('no systemd here: keadm started edgecore as a plain process; restart edgecore so it reads the new configuration')
     return
   }
@@ -116,7 +116,7 @@ async function restartEdgecore(plan: Plan, context: EdgecoreConfigContext): Prom
   const [command, args] = windows
     ? (['powershell.exe', ['-NoProfile', '-NonInteractive', '-Command', 'Restart-Service -Name edgecore']] as const)
     : (['systemctl', ['restart', 'edgecore']] as const)
-  const result = await context.system.run(command, args)
+  const result = await context.node.system.run(command, args)
   if (result.code !== 0) {
     throw new StepError(`restarting edgecore failed (exit ${result.code}): ${(result.stderr || result.stdout).trim()}`, `${plan.kubeedge.edgecoreConfig!.path} is written; restart edgecore yourself.`)
   }

@@ -1,8 +1,8 @@
 /**
  * The step executors: one per step kind (a Record over StepKind, so a new kind does not compile until
  * the installer carries it out), each doing what install.sh's function of the same name does, through
- * the Placer (files, journaled) and NodeSystem (commands). Archive unpacking, preflight and the CRI
- * check come in as services, so each can be tested on its own and replaced in tests.
+ * the Placer (files, journaled) and the one Node (commands, the preflight probe, the runtime over CRI;
+ * node.ts). The bundle's archives come in beside it, so each can be replaced in tests.
  */
 import { createHash } from 'node:crypto'
 import { lstat, mkdir, mkdtemp, readFile, readdir, realpath, rm, stat } from 'node:fs/promises'
@@ -15,40 +15,12 @@ import { containerRunArgs } from '../plan/container-args.js'
 import { type ArchiveFormat, checkTree } from './archive/index.js'
 import type { Journal } from './journal.js'
 import { mergeConfig } from './merge.js'
-import type { PreflightResult } from './preflight.js'
+import type { BundleArchives } from './bundle-archives.js'
+import type { Node, RuntimeCheck } from './node.js'
+import { type PreflightResult, moduleLoaded, runPreflight } from './preflight.js'
 import { type Placer, StepError } from './place.js'
-import type { NodeSystem } from './system.js'
 
 export type CheckResult = PreflightResult
-
-export interface RuntimeCheck {
-  /** The runtime answered: name and version as it reports them. */
-  runtime: string
-  /** Conditions that are not true (RuntimeReady, NetworkReady), with reasons. */
-  notReady: string[]
-  /** The sandbox image the runtime reports, when it reports one. */
-  sandboxImage: string | null
-}
-
-export interface StepServices {
-  preflight(checks: Check[]): Promise<CheckResult[]>
-  /**
-   * Checks an archive member by member, then unpacks it into the empty host folder `into`; with
-   * `contents: false` its files are left empty (a dry run's view of the tree).
-   */
-  extractArchive(file: string, format: ArchiveFormat, strip: number, into: string, options: { contents: boolean }): Promise<void>
-  /** The SHA-256 of each file the archive leaves, by its tree-relative path. */
-  archiveDigests(file: string, format: ArchiveFormat, strip: number): Promise<Map<string, string>>
-  /** The kernel module is loaded or built in (what preflight checks too). */
-  moduleLoaded(name: string): boolean
-  /** Asks the runtime over CRI; throws when it does not answer. null: this endpoint cannot be dialled here. */
-  checkRuntime(endpoint: string, sandboxImage: string): Promise<RuntimeCheck | null>
-  /**
-   * ImageStatus for each image, named as keadm names it: whether the runtime holds it. null: this endpoint
-   * cannot be dialled here; throws when the runtime does not answer.
-   */
-  imagesPresent(endpoint: string, images: readonly string[]): Promise<boolean[] | null>
-}
 
 export interface StepEvents {
   info(message: string): void
@@ -63,8 +35,10 @@ export interface StepContext {
   dryRun: boolean
   placer: Placer
   journal: Journal
-  system: NodeSystem
-  services: StepServices
+  /** The node, whole: the steps run its commands, read its probe and ask its runtime (files go through the placer). */
+  node: Node
+  /** The bundle's archives, reusing what verification scanned. */
+  archives: BundleArchives
   events: StepEvents
   /** A fresh scratch folder on this machine (not under --root), removed at the end of the run. */
   scratch(): Promise<string>
@@ -81,12 +55,13 @@ export class PreflightError extends EdgebundleError {
 
 type Executor<K extends StepKind> = (step: StepOf<K>, context: StepContext) => Promise<void>
 
-const live = (context: StepContext) => context.root === undefined
+/** No --root: this run changes the node it runs on (services, modules, containers), not a mounted tree. */
+const onRealNode = (context: StepContext) => context.root === undefined
 const bundleFile = (context: StepContext, file: string) => join(context.bundleDir, ...file.split('/'))
 const octal = (mode: string) => Number.parseInt(mode, 8)
 
-async function run(context: StepContext, command: string, args: string[], what: string, options: { cwd?: string; env?: Record<string, string> } = {}) {
-  const result = await context.system.run(command, args, options)
+async function runOrFail(context: StepContext, command: string, args: string[], what: string, options: { cwd?: string; env?: Record<string, string> } = {}) {
+  const result = await context.node.system.run(command, args, options)
   if (result.code !== 0) {
     const detail = (result.stderr.trim() || result.stdout.trim()).split('\n').slice(-10).join('\n    ')
     throw new StepError(`${what} failed (${command} exited with ${result.code})${detail ? `:\n    ${detail}` : ''}`)
@@ -97,7 +72,7 @@ async function run(context: StepContext, command: string, args: string[], what: 
 async function unpack(context: StepContext, file: string, format: ArchiveFormat, strip: number, contents = true): Promise<string> {
   const tree = join(await context.scratch(), 'tree')
   await mkdir(tree, { mode: 0o700 })
-  await context.services.extractArchive(bundleFile(context, file), format, strip, tree, { contents })
+  await context.archives.extract(bundleFile(context, file), format, strip, tree, { contents })
   return tree
 }
 
@@ -117,27 +92,28 @@ export function sysctlSettings(text: string): { key: string; value: string }[] {
 async function packageInstalled(context: StepContext, manager: 'dpkg' | 'rpm', file: string): Promise<{ name: string; installed: boolean; anyVersion: boolean }> {
   const root = context.root
   if (manager === 'dpkg') {
-    const field = async (name: string) => (await run(context, 'dpkg-deb', ['-f', file, name], `reading ${file}`)).stdout.trim()
+    const field = async (name: string) => (await runOrFail(context, 'dpkg-deb', ['-f', file, name], `reading ${file}`)).stdout.trim()
     const arch = await field('Architecture')
     const name = await field('Package')
     // dpkg-query needs the architecture qualifier for a multi-arch package; the journal records the bare name.
     const qualified = arch === 'all' ? name : `${name}:${arch}`
     const version = await field('Version')
-    const query = await context.system.run('dpkg-query', [`--admindir=${root ?? ''}/var/lib/dpkg`, '-W', '-f=${Status} ${Version}', qualified])
+    const query = await context.node.system.run('dpkg-query', [`--admindir=${root ?? ''}/var/lib/dpkg`, '-W', '-f=${Status} ${Version}', qualified])
     const have = query.code === 0 ? query.stdout : ''
     return { name, installed: have === `install ok installed ${version}`, anyVersion: have.startsWith('install ok installed ') }
   }
-  const nevra = (await run(context, 'rpm', ['-qp', '--nosignature', '--qf', '%{NAME}-%{VERSION}-%{RELEASE}.%{ARCH}', file], `reading ${file}`)).stdout.trim()
-  const name = (await run(context, 'rpm', ['-qp', '--nosignature', '--qf', '%{NAME}', file], `reading ${file}`)).stdout.trim()
+  const nevra = (await runOrFail(context, 'rpm', ['-qp', '--nosignature', '--qf', '%{NAME}-%{VERSION}-%{RELEASE}.%{ARCH}', file], `reading ${file}`)).stdout.trim()
+  const name = (await runOrFail(context, 'rpm', ['-qp', '--nosignature', '--qf', '%{NAME}', file], `reading ${file}`)).stdout.trim()
   const rootArgs = root === undefined ? [] : ['--root', root]
-  const installed = (await context.system.run('rpm', ['-q', ...rootArgs, nevra])).code === 0
-  const anyVersion = installed || (await context.system.run('rpm', ['-q', ...rootArgs, name])).code === 0
+  const installed = (await context.node.system.run('rpm', ['-q', ...rootArgs, nevra])).code === 0
+  const anyVersion = installed || (await context.node.system.run('rpm', ['-q', ...rootArgs, name])).code === 0
   return { name, installed, anyVersion }
 }
 
 const EXECUTORS: { [K in StepKind]: Executor<K> } = {
   async preflight(step, context) {
-    const results = await context.services.preflight(step.checks)
+    const platform = context.plan.target.os === 'windows' ? 'windows' : 'linux'
+    const results = runPreflight(step.checks, { root: context.root, dryRun: context.dryRun, platform }, context.node.probe)
     for (const result of results) context.events.check(result)
     const failures = results.filter((result) => result.outcome === 'failed' && result.severity === 'error')
     if (failures.length > 0) throw new PreflightError(failures)
@@ -155,7 +131,7 @@ const EXECUTORS: { [K in StepKind]: Executor<K> } = {
     const tree = await unpack(context, step.file, format, step.strip, false)
     let digests: Promise<Map<string, string>> | undefined
     const digestOf = (relative: string) => {
-      digests ??= context.services.archiveDigests(bundleFile(context, step.file), format, step.strip)
+      digests ??= context.archives.digests(bundleFile(context, step.file), format, step.strip)
       return digests.then((all) => all.get(relative) ?? '')
     }
     await context.placer.copyTree(tree, step.dest, { contentOf: (relative) => ({ sha256: () => digestOf(relative) }) })
@@ -172,14 +148,14 @@ const EXECUTORS: { [K in StepKind]: Executor<K> } = {
       context.placer.events.change(`run ${step.subdir}/${step.script} from ${step.file} and place what it installs`)
       return
     }
-    if (context.system.which(step.interpreter) === null) throw new StepError(`the installer of ${step.component} needs ${step.interpreter}, which is not installed`)
+    if (context.node.system.which(step.interpreter) === null) throw new StepError(`the installer of ${step.component} needs ${step.interpreter}, which is not installed`)
     const tree = await unpack(context, step.file, step.format, 0)
     const script = join(tree, ...step.subdir.split('/'), ...step.script.split('/'))
     if (!(await stat(script).catch(() => null))?.isFile()) throw new StepError(`${step.file} has no ${step.subdir}/${step.script}`)
     const destdir = join(await context.scratch(), 'destdir')
     await mkdir(destdir, { mode: 0o755 })
     context.events.info(`running ${step.subdir}/${step.script} from ${step.file}`)
-    await run(context, step.interpreter, [`./${step.script}`], `the installer of ${step.component} (${step.subdir}/${step.script})`, {
+    await runOrFail(context, step.interpreter, [`./${step.script}`], `the installer of ${step.component} (${step.subdir}/${step.script})`, {
       cwd: join(tree, ...step.subdir.split('/')),
       env: { DESTDIR: destdir },
     })
@@ -197,7 +173,7 @@ const EXECUTORS: { [K in StepKind]: Executor<K> } = {
   async 'install-packages'(step, context) {
     const tools = step.manager === 'dpkg' ? ['dpkg', 'dpkg-deb', 'dpkg-query'] : ['rpm']
     for (const tool of tools) {
-      if (context.system.which(tool) === null) throw new StepError(`${tool} is not installed: this bundle needs a node that installs .${step.manager === 'dpkg' ? 'deb' : 'rpm'} packages`)
+      if (context.node.system.which(tool) === null) throw new StepError(`${tool} is not installed: this bundle needs a node that installs .${step.manager === 'dpkg' ? 'deb' : 'rpm'} packages`)
     }
     const files = step.files.map((file) => bundleFile(context, file))
     const pending: { name: string; anyVersion: boolean }[] = []
@@ -211,14 +187,14 @@ const EXECUTORS: { [K in StepKind]: Executor<K> } = {
       }
     }
     if (pending.length === 0 || context.dryRun) return
-    const run_ = await context.journal.open()
+    const runId = await context.journal.open()
     // Recorded first: a package that was not there at all is removed by rollback (an upgraded one stays).
     for (const pkg of pending.filter((p) => !p.anyVersion)) {
-      await context.journal.append({ op: 'package', run: run_, step: step.id, manager: step.manager, name: pkg.name })
+      await context.journal.append({ op: 'package', run: runId, step: step.id, manager: step.manager, name: pkg.name })
     }
     const rootArgs = context.root === undefined ? [] : step.manager === 'dpkg' ? [`--root=${context.root}`] : ['--root', context.root]
-    if (step.manager === 'dpkg') await run(context, 'dpkg', [...rootArgs, '-i', ...files], 'installing the packages')
-    else await run(context, 'rpm', [...rootArgs, '-Uvh', '--replacepkgs', ...files], 'installing the packages')
+    if (step.manager === 'dpkg') await runOrFail(context, 'dpkg', [...rootArgs, '-i', ...files], 'installing the packages')
+    else await runOrFail(context, 'rpm', [...rootArgs, '-Uvh', '--replacepkgs', ...files], 'installing the packages')
   },
 
   async 'write-file'(step, context) {
@@ -242,19 +218,19 @@ const EXECUTORS: { [K in StepKind]: Executor<K> } = {
   },
 
   async 'load-kernel-modules'(step, context) {
-    if (!live(context)) return context.events.info('skipped under --root: the node loads its modules when it boots')
+    if (!onRealNode(context)) return context.events.info('skipped under --root: the node loads its modules when it boots')
     for (const module of step.modules) {
-      if (context.services.moduleLoaded(module)) {
+      if (moduleLoaded(context.node.probe, module)) {
         context.placer.events.unchanged()
         continue
       }
-      if (!context.dryRun) await run(context, 'modprobe', ['--', module], `loading the kernel module ${module}`)
+      if (!context.dryRun) await runOrFail(context, 'modprobe', ['--', module], `loading the kernel module ${module}`)
       context.placer.events.change(`load kernel module ${module}`)
     }
   },
 
   async 'apply-sysctl'(step, context) {
-    if (!live(context)) return context.events.info('skipped under --root: the node applies /etc/sysctl.d when it boots')
+    if (!onRealNode(context)) return context.events.info('skipped under --root: the node applies /etc/sysctl.d when it boots')
     let text: string
     try {
       text = await readFile(step.file, 'utf8')
@@ -266,7 +242,7 @@ const EXECUTORS: { [K in StepKind]: Executor<K> } = {
     }
     let pending = false
     for (const { key, value } of sysctlSettings(text)) {
-      const have = await context.system.run('sysctl', ['-n', key])
+      const have = await context.node.system.run('sysctl', ['-n', key])
       if (have.code === 0 && have.stdout.trim().replace(/\s+/g, ' ') === value) {
         context.placer.events.unchanged()
       } else {
@@ -274,39 +250,39 @@ const EXECUTORS: { [K in StepKind]: Executor<K> } = {
         context.placer.events.change(`set ${key} = ${value}`)
       }
     }
-    if (pending && !context.dryRun) await run(context, 'sysctl', ['-p', step.file], `applying ${step.file}`)
+    if (pending && !context.dryRun) await runOrFail(context, 'sysctl', ['-p', step.file], `applying ${step.file}`)
   },
 
   async 'enable-service'(step, context) {
-    if (!live(context)) {
+    if (!onRealNode(context)) {
       context.events.warn(`${step.service}: services not started under --root; enable it in the image (systemctl --root=${context.root} enable ${step.service})`)
       return
     }
-    if (!context.system.systemdRunning()) {
+    if (!context.node.system.systemdRunning()) {
       context.events.warn(`${step.service}: systemd is not running here, so services not started; start ${step.service} by hand`)
       return
     }
-    if (!context.dryRun) await run(context, 'systemctl', ['daemon-reload'], 'systemctl daemon-reload')
-    const enabled = (await context.system.run('systemctl', ['is-enabled', '--quiet', '--', step.service])).code === 0
+    if (!context.dryRun) await runOrFail(context, 'systemctl', ['daemon-reload'], 'systemctl daemon-reload')
+    const enabled = (await context.node.system.run('systemctl', ['is-enabled', '--quiet', '--', step.service])).code === 0
     if (enabled) {
       context.placer.events.unchanged()
     } else {
       if (!context.dryRun) {
         const runNumber = await context.journal.open()
         await context.journal.append({ op: 'service', run: runNumber, step: step.id, name: step.service })
-        await run(context, 'systemctl', ['enable', '--', step.service], `enabling ${step.service}`)
+        await runOrFail(context, 'systemctl', ['enable', '--', step.service], `enabling ${step.service}`)
       }
       context.placer.events.change(`enable ${step.service}`)
     }
-    const active = (await context.system.run('systemctl', ['is-active', '--quiet', '--', step.service])).code === 0
+    const active = (await context.node.system.run('systemctl', ['is-active', '--quiet', '--', step.service])).code === 0
     if (!active) {
-      if (!context.dryRun) await run(context, 'systemctl', ['start', '--', step.service], `starting ${step.service}`)
+      if (!context.dryRun) await runOrFail(context, 'systemctl', ['start', '--', step.service], `starting ${step.service}`)
       context.placer.events.change(`start ${step.service}`)
       return
     }
     const changed = step.restartWhenChanged.find((path) => context.journal.changedAtOrUnder(path) || context.placer.changedInDryRun(path))
     if (changed !== undefined) {
-      if (!context.dryRun) await run(context, 'systemctl', ['restart', '--', step.service], `restarting ${step.service}`)
+      if (!context.dryRun) await runOrFail(context, 'systemctl', ['restart', '--', step.service], `restarting ${step.service}`)
       context.placer.events.change(`restart ${step.service} (${changed} changed)`)
       return
     }
@@ -314,11 +290,11 @@ const EXECUTORS: { [K in StepKind]: Executor<K> } = {
   },
 
   async 'register-windows-service'(step, context) {
-    if (!live(context)) {
+    if (!onRealNode(context)) {
       context.events.warn(`${step.service}: services are not registered under --root; run the installer on the node itself`)
       return
     }
-    const query = await context.system.run('sc.exe', ['query', step.service])
+    const query = await context.node.system.run('sc.exe', ['query', step.service])
     const registered = query.code === 0
     if (!registered) {
       if (!context.dryRun) {
@@ -328,47 +304,47 @@ const EXECUTORS: { [K in StepKind]: Executor<K> } = {
         // service command line (--run-service and the other arguments) and restart-on-failure actions; see
         // cmd/containerd/command/service_windows.go of containerd. An sc.exe create with these arguments
         // would register a service that, when started, registers again and exits.
-        await run(context, step.binary, step.args, `registering ${step.service} (${step.binary} ${step.args.join(' ')})`)
+        await runOrFail(context, step.binary, step.args, `registering ${step.service} (${step.binary} ${step.args.join(' ')})`)
       }
       context.placer.events.change(`register ${step.service}`)
     }
-    const running = registered && /RUNNING/.test((await context.system.run('sc.exe', ['query', step.service])).stdout)
+    const running = registered && /RUNNING/.test((await context.node.system.run('sc.exe', ['query', step.service])).stdout)
     const changed = step.restartWhenChanged.find((path) => context.journal.changedAtOrUnder(path) || context.placer.changedInDryRun(path))
     if (running && changed === undefined) return context.placer.events.unchanged()
     if (!context.dryRun) {
       if (running) await stopWindowsService(context, step.service)
-      await run(context, 'sc.exe', ['start', step.service], `starting ${step.service}`)
+      await runOrFail(context, 'sc.exe', ['start', step.service], `starting ${step.service}`)
     }
     context.placer.events.change(running ? `restart ${step.service} (${changed} changed)` : `start ${step.service}`)
   },
 
   async 'run-container'(step, context) {
-    if (!live(context)) return context.events.info(`skipped under --root: run the installer on the node itself to run the container ${step.name}`)
-    if (context.system.which('docker') === null) throw new StepError(`docker is needed to run the container ${step.name}`)
+    if (!onRealNode(context)) return context.events.info(`skipped under --root: run the installer on the node itself to run the container ${step.name}`)
+    if (context.node.system.which('docker') === null) throw new StepError(`docker is needed to run the container ${step.name}`)
     for (const dir of step.createDirs) await context.placer.ensureDir(dir, 0o755)
     const args = containerRunArgs(step)
     // The same hash install.sh computes (printf '%s\n' name detach args… | sha256sum): either installer sees the other's container as current.
     const sum = createHash('sha256').update([step.name, String(step.detach), ...args].map((line) => `${line}\n`).join('')).digest('hex')
     const stamp = `${context.placer.paths.stateDir}/stamps/container-${step.name}.sha256`
-    const inspect = await context.system.run('docker', ['container', 'inspect', '-f', '{{.State.Running}} {{index .Config.Labels "edgebundle.hash"}}', step.name])
+    const inspect = await context.node.system.run('docker', ['container', 'inspect', '-f', '{{.State.Running}} {{index .Config.Labels "edgebundle.hash"}}', step.name])
     const state = inspect.code === 0 ? inspect.stdout.trim() : 'absent'
     if (step.detach && state === `true ${sum}`) return context.placer.events.unchanged()
     if (!step.detach) {
       const previous = await readFile(context.placer.paths.host(stamp), 'utf8').catch(() => '')
       if (previous.trim() === sum) return context.placer.events.unchanged()
     }
-    if ((await context.system.run('docker', ['image', 'inspect', step.image])).code !== 0) {
+    if ((await context.node.system.run('docker', ['image', 'inspect', step.image])).code !== 0) {
       throw new StepError(`the image ${step.image} is not in docker; load it first (docker load -i FILE): this node pulls nothing`)
     }
     if (context.dryRun) return context.placer.events.change(`run the container ${step.name} from ${step.image}`)
-    if (state !== 'absent') await run(context, 'docker', ['rm', '-f', step.name], `removing the old container ${step.name}`)
+    if (state !== 'absent') await runOrFail(context, 'docker', ['rm', '-f', step.name], `removing the old container ${step.name}`)
     const runNumber = await context.journal.open()
     await context.journal.append({ op: 'container', run: runNumber, step: step.id, name: step.name })
     if (step.detach) {
-      await run(context, 'docker', ['run', '-d', '--name', step.name, '--restart=always', '--label', `edgebundle.hash=${sum}`, ...args], `starting the container ${step.name}`)
+      await runOrFail(context, 'docker', ['run', '-d', '--name', step.name, '--restart=always', '--label', `edgebundle.hash=${sum}`, ...args], `starting the container ${step.name}`)
       context.placer.events.change(`started the container ${step.name} from ${step.image}`)
     } else {
-      await run(context, 'docker', ['run', '--rm', '--name', step.name, ...args], `running the container ${step.name}`)
+      await runOrFail(context, 'docker', ['run', '--rm', '--name', step.name, ...args], `running the container ${step.name}`)
       await context.placer.placeFile({ data: Buffer.from(`${sum}\n`) }, stamp, 0o644)
       context.placer.events.change(`ran the container ${step.name} from ${step.image} to completion`)
     }
@@ -389,7 +365,7 @@ const EXECUTORS: { [K in StepKind]: Executor<K> } = {
       isula: ['--host', `unix://${address}`, 'inspect', step.image],
       podman: ['image', 'exists', step.image],
     }
-    const have = await context.system.run(tool, probe[step.tool])
+    const have = await context.node.system.run(tool, probe[step.tool])
     const present = have.code === 0 && (step.tool !== 'ctr' || have.stdout.trim() !== '')
     if (present) {
       context.placer.events.unchanged()
@@ -402,7 +378,7 @@ const EXECUTORS: { [K in StepKind]: Executor<K> } = {
       isula: ['--host', `unix://${address}`, 'load', '--input', file],
       podman: ['load', '--input', file],
     }
-    await run(context, tool, load[step.tool], `loading ${step.image} with ${step.tool}`)
+    await runOrFail(context, tool, load[step.tool], `loading ${step.image} with ${step.tool}`)
     context.placer.events.change(`loaded ${step.image} with ${step.tool}`)
   },
 
@@ -413,9 +389,9 @@ const EXECUTORS: { [K in StepKind]: Executor<K> } = {
     if (context.dryRun) return context.events.info(`would ask the runtime at ${endpoint} over CRI whether it answers`)
     let result: RuntimeCheck | null
     try {
-      result = await context.services.checkRuntime(endpoint, step.sandboxImage)
+      result = await context.node.cri.checkRuntime(endpoint, step.sandboxImage)
     } catch (error) {
-      if (context.system.systemdRunning()) throw new StepError(`the runtime does not answer at ${step.endpoint}: ${(error as Error).message}`, 'See its log: journalctl -u <its service>.')
+      if (context.node.system.systemdRunning()) throw new StepError(`the runtime does not answer at ${step.endpoint}: ${(error as Error).message}`, 'See its log: journalctl -u <its service>.')
       context.events.warn(`the runtime does not answer at ${step.endpoint}: without systemd it was not started, so start it and check again with crictl info`)
       return
     }
@@ -436,7 +412,7 @@ const EXECUTORS: { [K in StepKind]: Executor<K> } = {
  * leave C:\Program Files\containerd (ctr.exe) off PATH, and so does this plan.
  */
 async function findTool(context: StepContext, tool: string): Promise<string | null> {
-  const found = context.system.which(tool)
+  const found = context.node.system.which(tool)
   if (found !== null || context.plan.target.os !== 'windows') return found
   for (const step of context.plan.steps) {
     if (step.kind !== 'install-archive') continue
@@ -452,21 +428,21 @@ const SERVICE_STOP_POLL_MS = 1000
 
 /** sc.exe stop only asks: the service is STOP_PENDING until it exits, and sc.exe start fails until then. */
 async function stopWindowsService(context: StepContext, service: string): Promise<void> {
-  await run(context, 'sc.exe', ['stop', service], `stopping ${service}`)
+  await runOrFail(context, 'sc.exe', ['stop', service], `stopping ${service}`)
   for (let poll = 0; poll < SERVICE_STOP_POLLS; poll++) {
-    if (/STOPPED/.test((await context.system.run('sc.exe', ['query', service])).stdout)) return
+    if (/STOPPED/.test((await context.node.system.run('sc.exe', ['query', service])).stdout)) return
     await new Promise((resolve) => setTimeout(resolve, SERVICE_STOP_POLL_MS))
   }
   throw new StepError(`${service} did not stop within ${(SERVICE_STOP_POLLS * SERVICE_STOP_POLL_MS) / 1000} s`, `See its state with sc.exe query ${service}.`)
 }
 
 /**
- * The runtime socket the image import and the CRI check talk to: the plan's on the live node; under
+ * The runtime socket the image import and the CRI check talk to: the plan's on the real node (no --root); under
  * --root, the one inside the root when a runtime is serving there (a chroot, a staging test), else null
  * (nothing to talk to: the steps are skipped).
  */
 async function runtimeSocket(context: StepContext, address: string): Promise<string | null> {
-  if (live(context)) return address
+  if (onRealNode(context)) return address
   if (!address.startsWith('/')) return null
   const inRoot = context.placer.paths.host(address)
   const stats = await stat(inRoot).catch(() => null)

@@ -16,9 +16,8 @@
 import { createHash } from 'node:crypto'
 import type { Plan } from '../model/plan.js'
 import { normalizeImageReference } from './cri/sandbox-image.js'
-import type { StepServices } from './execute.js'
+import type { Node } from './node.js'
 import type { NodeFs } from './node-fs.js'
-import type { NodeSystem } from './system.js'
 
 export interface JoinReadiness {
   ready: boolean
@@ -60,12 +59,15 @@ async function joinFileProblem(fs: Pick<NodeFs, 'lstat' | 'readFile'>, file: Non
   return null
 }
 
-export async function joinReadiness(
-  plan: Plan,
-  system: NodeSystem,
-  services: Pick<StepServices, 'imagesPresent'>,
-  fs: Pick<NodeFs, 'lstat' | 'readFile'>,
-): Promise<JoinReadiness> {
+/** What the check reads of the node: keadm (its file or PATH, its version), the runtime's images, the join files. */
+export interface JoinReadinessNode {
+  system: Node['system']
+  cri: Pick<Node['cri'], 'imagesPresent'>
+  fs: Pick<Node['fs'], 'lstat' | 'readFile'>
+}
+
+export async function joinReadiness(plan: Plan, node: JoinReadinessNode): Promise<JoinReadiness> {
+  const { system, cri, fs } = node
   const problems: JoinReadiness['problems'] = []
   const warnings: string[] = []
   const pinned = `v${plan.kubeedge.release}`
@@ -100,7 +102,7 @@ export async function joinReadiness(
   let present: (boolean | null)[] = wanted.map(() => null)
   if (wanted.length > 0) {
     try {
-      const answer = await services.imagesPresent(plan.runtime.endpoint, wanted)
+      const answer = await cri.imagesPresent(plan.runtime.endpoint, wanted)
       if (answer === null) warnings.push(`the runtime at ${plan.runtime.endpoint} cannot be asked from here whether it holds ${wanted.join(', ')}`)
       else present = answer
     } catch (error) {

@@ -6,7 +6,7 @@
  */
 import { isSea } from 'node:sea'
 import { finishWith } from '../io/finish.js'
-import { hostNodeAccess } from './host.js'
+import { hostNode } from './host.js'
 import { runInstaller } from './run.js'
 
 /** node:sea throws where SEA support is compiled out; such a process is not a SEA either. */
@@ -37,7 +37,7 @@ const stderr = writer(process.stderr)
 finishWith(
   runInstaller(process.argv.slice(2), {
     env: process.env,
-    node: hostNodeAccess(),
+    node: hostNode(),
     stdout: writer(process.stdout),
     stderr,
     isSea: runningAsSea(),

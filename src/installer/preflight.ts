@@ -73,7 +73,7 @@ export interface PreflightResult {
 }
 
 export interface PreflightContext {
-  /** --root DIR as an absolute host path, or undefined for the live node. */
+  /** --root DIR as an absolute host path, or undefined for the real node (no --root). */
   root: string | undefined
   dryRun: boolean
   platform: 'linux' | 'windows'
@@ -516,7 +516,7 @@ function fileType(stats: { isFile(): boolean; isDirectory(): boolean; isSymbolic
   return 'other'
 }
 
-/** The probe of the machine this process runs on. */
+/** The probe of the machine this process runs on. Long by design: one object of short closures over one platform, each a NodeProbe member. */
 export function hostProbe(platform: NodeJS.Platform = process.platform): NodeProbe {
   const isWindows = platform === 'win32'
   // Like the shell's test: any error (missing, no permission, a link loop) is "not there".

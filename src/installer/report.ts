@@ -57,7 +57,10 @@ export function jsonReporter(out: Output): Reporter {
 
 const KEY_SOURCE = { pubkey: 'the --pubkey key', trusted: "this node's trusted key", bundle: "the bundle's own signer.pub" } as const
 
-/** Text: progress and results on stdout, problems and errors on stderr. */
+/**
+ * Text: progress and results on stdout, problems and errors on stderr.
+ * One switch over every event kind, kept whole (long by design): the compiler checks it covers them all, and each case is a line or two.
+ */
 export function textReporter(out: Output): Reporter {
   const width = (total: number) => String(total).length
   return {

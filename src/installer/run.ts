@@ -5,8 +5,8 @@
  * (docs/node-state.md).
  *
  * Returns the exit code; main.ts sets it. Nothing here calls process.exit, so tests run it in-process;
- * every piece of the node (files, commands, the probe preflight reads, CRI) comes in through
- * InstallerIo, so tests and the crash harness can stand in for any of them.
+ * every piece of the node (files, commands, the probe preflight reads, CRI) comes in as one Node
+ * (node.ts) on InstallerIo, so tests and the crash harness can stand in for any of them.
  */
 import { readFileSync, statSync } from 'node:fs'
 import { join, resolve } from 'node:path'
@@ -18,14 +18,15 @@ import { type LocateContext, bundleFilesOf, locateBundle, peekBundleName, readPl
 import { type InstallerArgs, type JoinArgs, USAGE, parseInstallerArgs } from './cli.js'
 import { applyEdgecoreConfig } from './edgecore-config.js'
 import { IntegrityError, type IntegrityProblem } from './errors.js'
-import { PreflightError, type ScratchSpace, type StepContext, type StepServices, executeStep, scratchSpace } from './execute.js'
+import { bundleArchives } from './bundle-archives.js'
+import { PreflightError, type ScratchSpace, type StepContext, executeStep, scratchSpace } from './execute.js'
 import { type JoinReadiness, joinReadiness } from './join-ready.js'
 import { Journal, type NodePaths, nodePaths } from './journal.js'
+import type { Node } from './node.js'
 import type { NodeFs } from './node-fs.js'
 import { Placer, StepError } from './place.js'
 import { type Output, type Reporter, jsonReporter, textReporter } from './report.js'
 import { type SignatureCheck, checkSignature } from './signature.js'
-import type { NodeSystem } from './system.js'
 import { rollbackLastRun, uninstallAll } from './undo.js'
 import { readSha256Sums, unlistedFiles, verifyEntries } from './verify.js'
 
@@ -33,22 +34,14 @@ import { readSha256Sums, unlistedFiles, verifyEntries } from './verify.js'
 declare const EDGEBUNDLE_VERSION: string | undefined
 export const INSTALLER_VERSION: string = typeof EDGEBUNDLE_VERSION === 'string' ? EDGEBUNDLE_VERSION : '0.0.0-dev'
 
-/** The node, as the installer reaches it. main.ts passes the real ones; tests pass their own. */
-export interface NodeAccess {
-  fs: NodeFs
-  system: NodeSystem
-  /** Built per run: preflight and CRI need to know --root and --dry-run; unpacking reuses the run's archive scans. */
-  services(context: { root: string | undefined; dryRun: boolean; style: NodePaths['style']; scans: ArchiveScans }): StepServices
-}
-
 export interface InstallerIo extends Output, LocateContext {
   nodeVersion: string
   /** process.platform-process.arch with Node's names, e.g. linux-arm64, win32-x64. */
   platform: string
   now(): number
   env?: Record<string, string | undefined>
-  /** Absent: verification, dry listing and status still work; installing needs it. */
-  node?: NodeAccess
+  /** The node (node.ts; main.ts passes hostNode()). Absent: verification still works; installing needs it. */
+  node?: Node
 }
 
 /**
@@ -142,7 +135,7 @@ function resolveRoot(root: string | undefined, cwd: string): string | undefined 
     // reported below
   }
   if (!isDir) throw new UsageError(`--root ${root} is not a folder`, { hint: 'Give the folder where the node\'s root filesystem is mounted.' })
-  // "--root /" is the live filesystem's layout, but still "no services".
+  // "--root /" is the real node's layout, but still "no services".
   return absolute === '/' ? '' : absolute.replace(/[\\/]+$/, '')
 }
 
@@ -211,8 +204,8 @@ export function keadmJoinArgv(plan: Plan, join: JoinArgs, token: string): string
   ]
 }
 
-async function reportJoinReadiness(plan: Plan, node: NodeAccess, services: StepServices, reporter: Reporter): Promise<JoinReadiness> {
-  const readiness = await joinReadiness(plan, node.system, services, node.fs)
+async function reportJoinReadiness(plan: Plan, node: Node, reporter: Reporter): Promise<JoinReadiness> {
+  const readiness = await joinReadiness(plan, node)
   for (const warning of readiness.warnings) reporter.emit({ event: 'warning', message: warning })
   reporter.emit({
     event: 'join-ready',
@@ -226,14 +219,14 @@ async function reportJoinReadiness(plan: Plan, node: NodeAccess, services: StepS
   return readiness
 }
 
-async function joinCluster(plan: Plan, join: JoinArgs, node: NodeAccess, services: StepServices, reporter: Reporter): Promise<ExitCode> {
+async function joinCluster(plan: Plan, join: JoinArgs, node: Node, reporter: Reporter): Promise<ExitCode> {
   const shown = ['keadm', ...keadmJoinArgv(plan, join, '<token>')]
   if (!join.run) {
     reporter.emit({ event: 'join', command: shown, ran: false })
     return EXIT.ok
   }
   // Readiness first: offline, keadm must not reach for the network (a missing image, another keadm version).
-  const readiness = await reportJoinReadiness(plan, node, services, reporter)
+  const readiness = await reportJoinReadiness(plan, node, reporter)
   if (!readiness.ready) {
     throw new StepError(
       `the node is not ready to join: ${readiness.problems.map((problem) => problem.message).join('; ')}; the runtime stays installed`,
@@ -260,7 +253,7 @@ async function install(args: InstallerArgs, io: InstallerIo, reporter: Reporter,
   // A run that installs unpacks each archive as it checks it; a dry run only scans.
   const scans = new ArchiveScans(args.dryRun ? undefined : () => scratch.make())
   try {
-    return await installWith(scratch, scans, args, io, reporter, counters)
+    return await verifyAndInstall(scratch, scans, args, io, reporter, counters)
   } finally {
     // Unpacking that verification started may still be writing into scratch when it failed.
     await scans.settled()
@@ -268,7 +261,7 @@ async function install(args: InstallerArgs, io: InstallerIo, reporter: Reporter,
   }
 }
 
-async function installWith(
+async function verifyAndInstall(
   scratch: ScratchSpace,
   scans: ArchiveScans,
   args: InstallerArgs,
@@ -276,6 +269,22 @@ async function installWith(
   reporter: Reporter,
   counters: Counters,
 ): Promise<ExitCode> {
+  const { plan, dir, root, node } = await verifyForInstall(scratch, scans, args, io, reporter)
+  const paths = nodePaths(styleOf(plan, io.platform), root)
+  const journal = await new Journal(node.fs, paths, plan.name).load()
+  const run = stepRun({ plan, bundleDir: dir, root, dryRun: args.dryRun, node, journal, paths }, reporter, counters)
+  const context: StepContext = { ...run.context, archives: bundleArchives(scans), scratch: () => scratch.make() }
+  await runStepsOrRollBack(plan, context, run, scratch, reporter, counters)
+  await scratch.cleanup()
+  if (args.join !== null && !args.dryRun) await joinCluster(plan, args.join, node, reporter)
+  if (args.join?.run === true && !args.dryRun) await applyEdgecoreConfig(plan, { node, placer: context.placer, journal, paths, events: context.events })
+  else if (args.join !== null) reporter.emit({ event: 'join', command: ['keadm', ...keadmJoinArgv(plan, args.join, '<token>')], ran: false })
+  reporter.emit({ event: 'done', exitCode: EXIT.ok, dryRun: args.dryRun, steps: plan.steps.length, ...counters })
+  return EXIT.ok
+}
+
+/** Everything before the first step: the bundle found and verified, its archives checked, the node reachable. */
+async function verifyForInstall(scratch: ScratchSpace, scans: ArchiveScans, args: InstallerArgs, io: InstallerIo, reporter: Reporter) {
   const location = locateBundle(args.bundle, io)
   const root = resolveRoot(args.root, io.cwd)
   const node = io.node
@@ -289,79 +298,75 @@ async function installWith(
   for (const warning of plan.warnings ?? []) reporter.emit({ event: 'warning', message: warning })
   await checkArchives(plan, location.dir, scans, sha256, reporter)
   if (!node) throw new UsageError('this build of the installer cannot reach the node')
+  return { plan, dir: location.dir, root, node }
+}
 
-  const style = styleOf(plan, io.platform)
-  const paths = nodePaths(style, root)
-  const journal = await new Journal(node.fs, paths, plan.name).load()
-  let stepId = ''
-  let stepChanged = 0
-  let stepUnchanged = 0
-  const placer = new Placer(node.fs, journal, paths, { dryRun: args.dryRun, root }, {
+/** The step context of one run, minus scratch and archives, with the step being run and its change counts kept for the reports. */
+interface StepRun {
+  context: Omit<StepContext, 'archives' | 'scratch'>
+  current: { id: string; changed: number; unchanged: number }
+}
+
+function stepRun(
+  { plan, bundleDir, root, dryRun, node, journal, paths }: Omit<StepContext, 'placer' | 'events' | 'archives' | 'scratch'> & { paths: NodePaths },
+  reporter: Reporter,
+  counters: Counters,
+): StepRun {
+  const current = { id: '', changed: 0, unchanged: 0 }
+  const placer = new Placer(node.fs, journal, paths, { dryRun, root }, {
     change(action) {
       counters.changed++
-      stepChanged++
-      reporter.emit({ event: 'change', step: stepId, action, dryRun: args.dryRun })
+      current.changed++
+      reporter.emit({ event: 'change', step: current.id, action, dryRun })
     },
     unchanged() {
       counters.unchanged++
-      stepUnchanged++
+      current.unchanged++
     },
   })
-  const context: StepContext = {
-    plan,
-    bundleDir: location.dir,
-    root,
-    dryRun: args.dryRun,
-    placer,
-    journal,
-    system: node.system,
-    services: node.services({ root, dryRun: args.dryRun, style, scans }),
-    events: {
-      info: (message) => reporter.emit({ event: 'info', message }),
-      warn(message) {
-        counters.warnings++
-        reporter.emit({ event: 'warning', message })
-      },
-      check(result) {
-        if (result.outcome === 'failed' && result.severity === 'warning') counters.warnings++
-        reporter.emit({
-          event: 'check',
-          kind: result.check.kind,
-          severity: result.severity,
-          outcome: result.outcome,
-          message: result.message,
-          ...(result.whatToDo === undefined ? {} : { whatToDo: result.whatToDo }),
-        })
-      },
+  const events: StepContext['events'] = {
+    info: (message) => reporter.emit({ event: 'info', message }),
+    warn(message) {
+      counters.warnings++
+      reporter.emit({ event: 'warning', message })
     },
-    scratch: () => scratch.make(),
+    check(result) {
+      if (result.outcome === 'failed' && result.severity === 'warning') counters.warnings++
+      reporter.emit({
+        event: 'check',
+        kind: result.check.kind,
+        severity: result.severity,
+        outcome: result.outcome,
+        message: result.message,
+        ...(result.whatToDo === undefined ? {} : { whatToDo: result.whatToDo }),
+      })
+    },
   }
+  return { context: { plan, bundleDir, root, dryRun, placer, journal, node, events }, current }
+}
+
+/** Runs every step in order; a failed step takes its whole run back, so the node is left as it was before this run. */
+async function runStepsOrRollBack(plan: Plan, context: StepContext, run: StepRun, scratch: ScratchSpace, reporter: Reporter, counters: Counters): Promise<void> {
+  const { current, context: { dryRun, journal } } = run
   try {
     for (const [index, step] of plan.steps.entries()) {
-      stepId = step.id
-      placer.step = step.id
-      stepChanged = 0
-      stepUnchanged = 0
-      reporter.emit({ event: 'step', index: index + 1, total: plan.steps.length, id: step.id, kind: step.kind, description: step.description, actions: [], dryRun: args.dryRun })
+      current.id = step.id
+      context.placer.step = step.id
+      current.changed = 0
+      current.unchanged = 0
+      reporter.emit({ event: 'step', index: index + 1, total: plan.steps.length, id: step.id, kind: step.kind, description: step.description, actions: [], dryRun })
       await executeStep(step, context)
-      reporter.emit({ event: 'step-done', id: step.id, changed: stepChanged, unchanged: stepUnchanged })
+      reporter.emit({ event: 'step-done', id: step.id, changed: current.changed, unchanged: current.unchanged })
     }
-    if (!args.dryRun) await journal.finish()
+    if (!dryRun) await journal.finish()
   } catch (error) {
     await scratch.cleanup()
-    if (error instanceof PreflightError || args.dryRun || !journal.isOpen) throw error
-    // A failed step takes its whole run back: the node is left as it was before this run.
-    const failure = error instanceof EdgebundleError ? error : new StepError(`step ${stepId}: ${(error as Error).message}`)
-    const undone = await rollbackLastRun(undoContext(node, journal, paths, root, false, reporter, counters))
+    if (error instanceof PreflightError || dryRun || !journal.isOpen) throw error
+    const failure = error instanceof EdgebundleError ? error : new StepError(`step ${current.id}: ${(error as Error).message}`)
+    const undone = await rollbackLastRun(undoContext(context.node, journal, context.placer.paths, context.root, false, reporter, counters))
     if (undone) reporter.emit({ event: 'rolled-back', ...undone, dryRun: false, reason: 'step-failed' })
-    throw new StepError(`step ${stepId} failed: ${failure.message}${undone ? '; its run was rolled back' : ''}`, failure.hint)
+    throw new StepError(`step ${current.id} failed: ${failure.message}${undone ? '; its run was rolled back' : ''}`, failure.hint)
   }
-  await scratch.cleanup()
-  if (args.join !== null && !args.dryRun) await joinCluster(plan, args.join, node, context.services, reporter)
-  if (args.join?.run === true && !args.dryRun) await applyEdgecoreConfig(plan, { fs: node.fs, system: node.system, placer, journal, paths, events: context.events })
-  else if (args.join !== null) reporter.emit({ event: 'join', command: ['keadm', ...keadmJoinArgv(plan, args.join, '<token>')], ran: false })
-  reporter.emit({ event: 'done', exitCode: EXIT.ok, dryRun: args.dryRun, steps: plan.steps.length, ...counters })
-  return EXIT.ok
 }
 
 /** The node's own trust anchor (provisioned once per fleet), when it has one. */
@@ -372,12 +377,11 @@ async function readTrusted(fs: NodeFs, root: string | undefined): Promise<string
   return stat?.isFile() ? path : undefined
 }
 
-function undoContext(node: NodeAccess, journal: Journal, paths: NodePaths, root: string | undefined, dryRun: boolean, reporter: Reporter, counters: Counters) {
+function undoContext(node: Node, journal: Journal, paths: NodePaths, root: string | undefined, dryRun: boolean, reporter: Reporter, counters: Counters) {
   return {
-    fs: node.fs,
+    node,
     journal,
     paths,
-    system: node.system,
     dryRun,
     root,
     note: (action: string) => reporter.emit({ event: 'undo', action, dryRun }),
@@ -389,7 +393,7 @@ function undoContext(node: NodeAccess, journal: Journal, paths: NodePaths, root:
 }
 
 /** rollback, uninstall and status need no bundle (an operator may undo from a damaged copy), only the journal. */
-async function fromJournal(args: InstallerArgs, io: InstallerIo, reporter: Reporter, counters: Counters): Promise<ExitCode> {
+async function undoOrShowStatus(args: InstallerArgs, io: InstallerIo, reporter: Reporter, counters: Counters): Promise<ExitCode> {
   const node = io.node
   if (!node) throw new UsageError('this build of the installer cannot reach the node')
   const root = resolveRoot(args.root, io.cwd)
@@ -414,8 +418,7 @@ async function fromJournal(args: InstallerArgs, io: InstallerIo, reporter: Repor
       if (root !== undefined) {
         reporter.emit({ event: 'join-ready', ready: false, keadm: { expected: `v${plan.kubeedge.release}`, found: null }, images: [], problems: [], checked: false })
       } else {
-        const style = styleOf(plan, io.platform)
-        await reportJoinReadiness(plan, node, node.services({ root, dryRun: true, style, scans: new ArchiveScans() }), reporter)
+        await reportJoinReadiness(plan, node, reporter)
       }
     }
     return EXIT.ok
@@ -466,7 +469,7 @@ export async function runInstaller(argv: string[], io: InstallerIo): Promise<Exi
       case 'rollback':
       case 'uninstall':
       case 'status':
-        return await fromJournal(args, io, reporter, counters)
+        return await undoOrShowStatus(args, io, reporter, counters)
     }
   } catch (error) {
     if (error instanceof EdgebundleError) {

@@ -26,8 +26,6 @@ export interface NodeSystem {
   which(command: string): string | null
   /** systemd is PID 1 here (the test systemd itself uses). */
   systemdRunning(): boolean
-  /** `uname -m`. */
-  machine(): string
 }
 
 /** sudo's PATH may lack sbin (modprobe, sysctl) or /usr/local (the crictl and runc a bundle installs). */
@@ -38,7 +36,7 @@ export function searchPath(): string[] {
   return process.platform === 'win32' ? own : [...own, ...EXTRA_PATH.filter((dir) => !own.includes(dir))]
 }
 
-export function hostSystem(machine: () => string): NodeSystem {
+export function hostSystem(): NodeSystem {
   const path = searchPath().join(delimiter)
   return {
     run(command, args, options = {}) {
@@ -87,6 +85,5 @@ export function hostSystem(machine: () => string): NodeSystem {
         return false
       }
     },
-    machine,
   }
 }

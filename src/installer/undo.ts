@@ -6,15 +6,15 @@
  */
 import type { JournalRecord, Journal, NodePaths } from './journal.js'
 import { STATE_STEP } from './journal.js'
+import type { Node } from './node.js'
 import type { NodeFs } from './node-fs.js'
 import { TMP_SUFFIX } from './place.js'
-import type { NodeSystem } from './system.js'
 
 export interface UndoContext {
-  fs: NodeFs
+  /** Files to restore and remove, commands to unregister services and remove packages. */
+  node: Pick<Node, 'fs' | 'system'>
   journal: Journal
   paths: NodePaths
-  system: NodeSystem
   dryRun: boolean
   root: string | undefined
   /** One line per thing undone (or, in a dry run, that would be). */
@@ -45,12 +45,27 @@ async function rmdirIfEmpty(fs: NodeFs, hostPath: string): Promise<boolean> {
 }
 
 async function undoRecord(context: UndoContext, record: JournalRecord): Promise<void> {
-  const { fs, paths, dryRun, system } = context
-  const live = context.root === undefined
   switch (record.op) {
     case 'begin':
     case 'end':
       return
+    case 'new':
+    case 'replace':
+    case 'mode':
+    case 'dir':
+      return undoFileRecord(context, record)
+    case 'service':
+    case 'package':
+    case 'container':
+      return undoCommandRecord(context, record)
+  }
+}
+
+/** A file or folder the run created, replaced or re-moded: removed, restored from its backup, or given its old mode. */
+async function undoFileRecord(context: UndoContext, record: Extract<JournalRecord, { op: 'new' | 'replace' | 'mode' | 'dir' }>): Promise<void> {
+  const { paths, dryRun } = context
+  const { fs } = context.node
+  switch (record.op) {
     case 'new': {
       const host = paths.host(record.path)
       const stat = await fs.lstat(host)
@@ -101,8 +116,17 @@ async function undoRecord(context: UndoContext, record: JournalRecord): Promise<
       if (!dryRun) await fs.rmdir(host)
       return
     }
+  }
+}
+
+/** A service, package or container the run set up: taken away with the node's own tools (only on the real node). */
+async function undoCommandRecord(context: UndoContext, record: Extract<JournalRecord, { op: 'service' | 'package' | 'container' }>): Promise<void> {
+  const { paths, dryRun } = context
+  const { system } = context.node
+  const onRealNode = context.root === undefined
+  switch (record.op) {
     case 'service': {
-      if (live && paths.style === 'windows') {
+      if (onRealNode && paths.style === 'windows') {
         // Registered by the install step (containerd.exe --register-service): stopped, then taken out of the service manager.
         context.note(`stop and unregister ${record.name}`)
         if (dryRun) return
@@ -111,8 +135,8 @@ async function undoRecord(context: UndoContext, record: JournalRecord): Promise<
         if (result.code !== 0) context.warn(`sc.exe delete ${record.name} failed: ${(result.stderr.trim() || result.stdout.trim())}`)
         return
       }
-      if (!live || !system.systemdRunning()) {
-        context.warn(`${record.name}: not disabled (${live ? 'systemd is not running' : '--root'}); disable it by hand`)
+      if (!onRealNode || !system.systemdRunning()) {
+        context.warn(`${record.name}: not disabled (${onRealNode ? 'systemd is not running' : '--root'}); disable it by hand`)
         return
       }
       context.note(`disable and stop ${record.name}`)
@@ -124,14 +148,14 @@ async function undoRecord(context: UndoContext, record: JournalRecord): Promise<
     case 'package': {
       context.note(`remove package ${record.name}`)
       if (dryRun) return
-      const rootArgs = live ? [] : record.manager === 'dpkg' ? [`--root=${context.root}`] : ['--root', context.root!]
+      const rootArgs = onRealNode ? [] : record.manager === 'dpkg' ? [`--root=${context.root}`] : ['--root', context.root!]
       const result =
         record.manager === 'dpkg' ? await system.run('dpkg', [...rootArgs, '-r', record.name]) : await system.run('rpm', [...rootArgs, '-e', record.name])
       if (result.code !== 0) context.warn(`removing the package ${record.name} failed: ${result.stderr.trim()}`)
       return
     }
     case 'container': {
-      if (!live) return
+      if (!onRealNode) return
       context.note(`remove the container ${record.name}`)
       if (dryRun) return
       const result = await system.run('docker', ['rm', '-f', record.name])
@@ -143,7 +167,8 @@ async function undoRecord(context: UndoContext, record: JournalRecord): Promise<
 
 /** Undoes the journal's last run; null when the journal holds none. */
 export async function rollbackLastRun(context: UndoContext): Promise<UndoneRun | null> {
-  const { fs, journal, paths, dryRun } = context
+  const { journal, paths, dryRun } = context
+  const { fs } = context.node
   const last = journal.runs().at(-1)
   if (!last) return null
   for (const record of [...last.records].reverse()) await undoRecord(context, record)

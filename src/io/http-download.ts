@@ -97,28 +97,49 @@ interface State {
   validator: string | null
 }
 
+/** One try: resume after what is on disk, take what the server answers, append it, check the whole file. */
 async function attempt(request: FileDownload, open: (headers: Record<string, string>) => Promise<HttpResponse>, state: State): Promise<void> {
-  const { url, partPath, hooks = {} } = request
-  // Feed what earlier attempts left (this run's or a killed build's) so the download continues after it.
-  let verifier = request.verifier()
+  const resumed = await resumePoint(request)
+  if (resumed.prefix > 0 && resumed.verifier.mismatch() === null) return // complete already; only the commit was missed
+  const headers: Record<string, string> = {}
+  if (resumed.prefix > 0) {
+    headers['range'] = `bytes=${resumed.prefix}-`
+    if (state.validator !== null) headers['if-range'] = state.validator
+  }
+  const response = await open(headers)
+  const { verifier, prefix, totalBytes } = await acceptResponse(request, response, resumed, state)
+  request.hooks?.started?.({ url: response.url, totalBytes, resumedFrom: prefix })
+  const received = await appendBody(request, response, verifier, prefix)
+  await checkComplete(request, verifier, prefix, received, state)
+}
+
+/** Feeds what earlier attempts left (this run's or a killed build's) to a new verifier, so the download continues after it. */
+async function resumePoint(request: FileDownload): Promise<{ verifier: Verifier; prefix: number }> {
+  const verifier = request.verifier()
   let prefix = 0
-  if (await exists(partPath)) {
-    for await (const chunk of reusedChunks(partPath)) {
+  if (await exists(request.partPath)) {
+    for await (const chunk of reusedChunks(request.partPath)) {
       verifier.update(chunk)
       prefix += chunk.length
     }
   }
-  if (prefix > 0 && verifier.mismatch() === null) return // complete already; only the commit was missed
+  return { verifier, prefix }
+}
 
-  const headers: Record<string, string> = {}
-  if (prefix > 0) {
-    headers['range'] = `bytes=${prefix}-`
-    if (state.validator !== null) headers['if-range'] = state.validator
-  }
-  const response = await open(headers)
+/**
+ * The server's answer to the (range) request: a 206 continuing the prefix, a 200 from the start (the
+ * prefix dropped), or a restart when the range it answered cannot be appended. Returns where the body
+ * starts and the whole file's size when known.
+ */
+async function acceptResponse(
+  request: FileDownload,
+  response: HttpResponse,
+  resumed: { verifier: Verifier; prefix: number },
+  state: State,
+): Promise<{ verifier: Verifier; prefix: number; totalBytes: number | null }> {
+  const { url, partPath, hooks = {} } = request
   const { status } = response
-  let totalBytes: number | null = null
-  const length = response.headers['content-length']
+  const { prefix } = resumed
   if (status === 206 && prefix > 0) {
     const range = parseContentRange(response.headers['content-range'])
     if (range === null || range.start !== prefix || (request.expectedSize !== undefined && range.total !== null && range.total !== request.expectedSize)) {
@@ -128,33 +149,39 @@ async function attempt(request: FileDownload, open: (headers: Record<string, str
       hooks.note?.(`${request.label}: ${url} answered an unexpected range (${response.headers['content-range'] ?? 'none'}); starting over`)
       throw again(url, 'unexpected Content-Range')
     }
-    totalBytes = range.total
     hooks.note?.(`${request.label}: resuming at byte ${prefix} from ${url}`)
-  } else if (status === 200) {
+    return { ...resumed, totalBytes: range.total }
+  }
+  if (status === 200) {
+    let verifier = resumed.verifier
     if (prefix > 0) {
       // The server ignores Range (or the file changed, per If-Range): take it whole from the start.
       await truncate(partPath, 0)
       verifier = request.verifier()
-      prefix = 0
       hooks.note?.(`${request.label}: ${url} ignored the Range request (or the file changed); downloading from the start`)
     }
-    totalBytes = length !== undefined && /^\d+$/.test(length) ? Number(length) : null
+    const length = response.headers['content-length']
+    const totalBytes = length !== undefined && /^\d+$/.test(length) ? Number(length) : null
     if (totalBytes !== null && request.expectedSize !== undefined && totalBytes !== request.expectedSize) {
       discardBody(response)
       throw request.sizeMismatch?.(totalBytes) ?? new HttpError(url, `announces ${totalBytes} bytes, ${request.expectedSize} expected`, { failure: 'body', retryable: false })
     }
     state.validator = validatorOf(response)
-  } else if (status === 416 && prefix > 0) {
+    return { verifier, prefix: 0, totalBytes }
+  }
+  if (status === 416 && prefix > 0) {
     // The prefix is not a prefix of what the server has (longer than the file): start over.
     discardBody(response)
     await truncate(partPath, 0)
     hooks.note?.(`${request.label}: ${url} refused the resume range; starting over`)
     throw again(url, 'HTTP 416 for the resume range')
-  } else {
-    throw statusError(response)
   }
+  throw statusError(response)
+}
 
-  hooks.started?.({ url: response.url, totalBytes, resumedFrom: prefix })
+/** Streams the body onto the part file through the verifier, reporting progress; returns the bytes the file now holds. */
+async function appendBody(request: FileDownload, response: HttpResponse, verifier: Verifier, prefix: number): Promise<number> {
+  const hooks = request.hooks ?? {}
   let received = prefix
   const meter = new Transform({
     transform(chunk: Buffer, _encoding, callback) {
@@ -169,8 +196,8 @@ async function attempt(request: FileDownload, open: (headers: Record<string, str
       callback(null, chunk)
     },
   })
-  // Append: after a 200 the file was truncated above, after a 206 the body continues the prefix.
-  const out = createWriteStream(partPath, { flags: 'a' })
+  // Append: after a 200 the file was truncated, after a 206 the body continues the prefix.
+  const out = createWriteStream(request.partPath, { flags: 'a' })
   const closed = new Promise<void>((done) => out.once('close', done))
   try {
     await pipeline(response.body, meter, out)
@@ -180,7 +207,12 @@ async function attempt(request: FileDownload, open: (headers: Record<string, str
     await closed
     throw error
   }
+  return received
+}
 
+/** A short body is resumed by the next attempt; a resumed file that does not verify is fetched whole once more before it counts as wrong. */
+async function checkComplete(request: FileDownload, verifier: Verifier, prefix: number, received: number, state: State): Promise<void> {
+  const { url } = request
   if (request.expectedSize !== undefined && received < request.expectedSize) {
     // A body without Content-Length that ended early: a cut, resumed by the next attempt.
     throw new HttpError(url, `the body ended after ${received} of ${request.expectedSize} bytes`, { failure: 'body', retryable: true })
@@ -191,8 +223,8 @@ async function attempt(request: FileDownload, open: (headers: Record<string, str
     // The prefix may have come from another source or a server that changed the file between
     // attempts: a fresh, whole download decides whether the source itself is wrong.
     state.restartedAfterMismatch = true
-    await truncate(partPath, 0)
-    hooks.note?.(`${request.label}: the resumed download does not verify; downloading again from the start`)
+    await truncate(request.partPath, 0)
+    request.hooks?.note?.(`${request.label}: the resumed download does not verify; downloading again from the start`)
     throw again(url, `the resumed download did not verify (${actual})`)
   }
   throw request.mismatch(actual)

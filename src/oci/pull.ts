@@ -84,27 +84,7 @@ export async function pullImage(reference: string, platform: TargetPlatform, opt
   const mtime = archiveMtime(options.sourceDateEpoch)
   // containerd's ParseDockerRef drops the tag when a digest is present; CRI looks images up by that form.
   const imageName = ref.digest ? `${endpoint.name}@${ref.digest}` : `${endpoint.name}:${ref.tag}`
-
-  // A digest pins the content, so it wins over a tag that may have moved (as in containerd).
-  const pinned = ref.digest === undefined ? undefined : parseDigest(ref.digest, reference)
-  const top = await fetchManifest(client, reference, pinned?.digest ?? ref.tag!, pinned ? { digest: pinned } : undefined)
-  progress({ kind: 'manifest', digest: top.digest.digest, mediaType: top.mediaType })
-
-  let chosen: FetchedManifest = top
-  let indexDigest: string | undefined
-  let entryPlatform: ImagePlatform | undefined
-  if (top.kind === 'index') {
-    indexDigest = top.digest.digest
-    const entry = selectManifest((top.document as ImageIndex).manifests, platform, reference)
-    entryPlatform = descriptorPlatform(entry)
-    if (INDEX_MEDIA_TYPES.includes(entry.mediaType)) {
-      throw new UsageError(`the image ${reference} nests an index inside its index for ${formatPlatform(platform)}, which edgebundle does not follow`)
-    }
-    const digest = parseDigest(entry.digest, `${reference} index entry`)
-    chosen = await fetchManifest(client, reference, digest.digest, { digest, size: entry.size })
-    if (chosen.kind !== 'manifest') throw new IntegrityError(`${reference}: the index entry for ${formatPlatform(platform)} points at another index`)
-    progress({ kind: 'manifest', digest: chosen.digest.digest, mediaType: chosen.mediaType, platform: formatPlatform(platform) })
-  }
+  const { chosen, indexDigest, entryPlatform } = await fetchPlatformManifest(client, reference, ref, platform, progress)
   const manifest = chosen.document as ImageManifest
   if (manifest.config.mediaType !== MEDIA_TYPES.ociConfig && manifest.config.mediaType !== MEDIA_TYPES.dockerConfig) {
     throw new UsageError(`${reference} is not a container image (its config is ${manifest.config.mediaType})`)
@@ -119,73 +99,28 @@ export async function pullImage(reference: string, platform: TargetPlatform, opt
     const manifestFile = join(staging, chosen.digest.hex)
     await writeNewFile(manifestFile, chosen.bytes)
     blobs.set(chosen.digest.hex, { hex: chosen.digest.hex, file: manifestFile })
-
     // Config first: it settles the platform before any large layer is downloaded.
-    const configDigest = parseDigest(manifest.config.digest, `${reference} config`)
-    if (manifest.config.size > MAX_CONFIG_BYTES) throw new UsageError(`${reference}: config of ${manifest.config.size} bytes is over the ${MAX_CONFIG_BYTES} allowed`)
-    const configFile = await downloadBlob(client, manifest.config, configDigest, staging, 'config', progress)
-    blobs.set(configDigest.hex, { hex: configDigest.hex, file: configFile })
-    const configParsed = configSchema.safeParse(parseJson(await readFile(configFile), `${reference} config`))
-    if (!configParsed.success) throw new RegistryError(`${reference}: the image config is malformed: ${describeZodError(configParsed.error)}`)
-    const config = configParsed.data
-    // The config is authoritative; the index entry fills in what configs often omit (arm's variant).
-    const variant = config.variant ?? entryPlatform?.variant
-    const osVersion = config['os.version'] ?? entryPlatform?.osVersion
-    const imagePlatform: ImagePlatform = {
-      os: config.os,
-      architecture: config.architecture,
-      ...(variant ? { variant } : {}),
-      ...(osVersion ? { osVersion } : {}),
-    }
-    assertConfigPlatform(imagePlatform, platform, reference)
-    if (config.rootfs.diff_ids.length !== manifest.layers.length) {
-      throw new IntegrityError(`${reference}: the manifest lists ${manifest.layers.length} layers but the config ${config.rootfs.diff_ids.length}`)
-    }
-
-    const layers: PullResult['layers'] = []
-    for (const layer of manifest.layers) {
-      const digest = parseDigest(layer.digest, `${reference} layer`)
-      if (!blobs.has(digest.hex)) {
-        const file = await downloadBlob(client, layer, digest, staging, 'layer', progress)
-        blobs.set(digest.hex, { hex: digest.hex, file })
-      }
-      layers.push({ digest: layer.digest, mediaType: layer.mediaType, size: layer.size })
-    }
+    const { imagePlatform } = await downloadConfig(client, reference, manifest, platform, entryPlatform, staging, blobs, progress)
+    const layers = await downloadLayers(client, reference, manifest, staging, blobs, progress)
 
     const annotations: Record<string, string> = { [ANNOTATIONS.containerdName]: imageName }
     if (ref.tag) annotations[ANNOTATIONS.refName] = ref.tag
+    const { variant, osVersion } = imagePlatform
     const indexJson = layoutIndexJson([
       {
         mediaType: chosen.mediaType,
         digest: chosen.digest.digest,
         size: chosen.bytes.length,
         platform: {
-          architecture: config.architecture,
-          os: config.os,
+          architecture: imagePlatform.architecture,
+          os: imagePlatform.os,
           ...(variant ? { variant } : {}),
           ...(osVersion ? { 'os.version': osVersion } : {}),
         },
         annotations,
       },
     ])
-
-    const partial = join(staging, 'archive.tar')
-    const stream = createWriteStream(partial, { flags: 'wx', mode: 0o644 })
-    const closed = new Promise<void>((done, fail) => {
-      stream.once('close', done)
-      stream.once('error', fail)
-    })
-    let written: { size: number; sha256: string }
-    try {
-      written = await writeLayoutTar(stream, [...blobs.values()], indexJson, mtime)
-    } catch (error) {
-      stream.destroy()
-      await closed.catch(() => undefined)
-      throw error
-    }
-    stream.end()
-    await closed
-    await publishFile(partial, output)
+    const written = await publishLayoutArchive(staging, output, [...blobs.values()], indexJson, mtime)
     progress({ kind: 'archive', path: output, size: written.size, sha256: written.sha256 })
     return {
       output,
@@ -201,6 +136,107 @@ export async function pullImage(reference: string, platform: TargetPlatform, opt
   } finally {
     await rm(staging, { recursive: true, force: true })
   }
+}
+
+/** The image manifest for `platform`: the reference's own, or the one its index lists for the platform. */
+async function fetchPlatformManifest(
+  client: RegistryClient,
+  reference: string,
+  ref: ReturnType<typeof parseImageReference>,
+  platform: TargetPlatform,
+  progress: (event: PullProgress) => void,
+): Promise<{ chosen: FetchedManifest; indexDigest: string | undefined; entryPlatform: ImagePlatform | undefined }> {
+  // A digest pins the content, so it wins over a tag that may have moved (as in containerd).
+  const pinned = ref.digest === undefined ? undefined : parseDigest(ref.digest, reference)
+  const top = await fetchManifest(client, reference, pinned?.digest ?? ref.tag!, pinned ? { digest: pinned } : undefined)
+  progress({ kind: 'manifest', digest: top.digest.digest, mediaType: top.mediaType })
+  if (top.kind !== 'index') return { chosen: top, indexDigest: undefined, entryPlatform: undefined }
+  const entry = selectManifest((top.document as ImageIndex).manifests, platform, reference)
+  if (INDEX_MEDIA_TYPES.includes(entry.mediaType)) {
+    throw new UsageError(`the image ${reference} nests an index inside its index for ${formatPlatform(platform)}, which edgebundle does not follow`)
+  }
+  const digest = parseDigest(entry.digest, `${reference} index entry`)
+  const chosen = await fetchManifest(client, reference, digest.digest, { digest, size: entry.size })
+  if (chosen.kind !== 'manifest') throw new IntegrityError(`${reference}: the index entry for ${formatPlatform(platform)} points at another index`)
+  progress({ kind: 'manifest', digest: chosen.digest.digest, mediaType: chosen.mediaType, platform: formatPlatform(platform) })
+  return { chosen, indexDigest: top.digest.digest, entryPlatform: descriptorPlatform(entry) }
+}
+
+/** Downloads the config into staging and checks it: well-formed, the platform asked for, as many layers as the manifest. */
+async function downloadConfig(
+  client: RegistryClient,
+  reference: string,
+  manifest: ImageManifest,
+  platform: TargetPlatform,
+  entryPlatform: ImagePlatform | undefined,
+  staging: string,
+  blobs: Map<string, LayoutBlob>,
+  progress: (event: PullProgress) => void,
+): Promise<{ imagePlatform: ImagePlatform }> {
+  const configDigest = parseDigest(manifest.config.digest, `${reference} config`)
+  if (manifest.config.size > MAX_CONFIG_BYTES) throw new UsageError(`${reference}: config of ${manifest.config.size} bytes is over the ${MAX_CONFIG_BYTES} allowed`)
+  const configFile = await downloadBlob(client, manifest.config, configDigest, staging, 'config', progress)
+  blobs.set(configDigest.hex, { hex: configDigest.hex, file: configFile })
+  const configParsed = configSchema.safeParse(parseJson(await readFile(configFile), `${reference} config`))
+  if (!configParsed.success) throw new RegistryError(`${reference}: the image config is malformed: ${describeZodError(configParsed.error)}`)
+  const config = configParsed.data
+  // The config is authoritative; the index entry fills in what configs often omit (arm's variant).
+  const variant = config.variant ?? entryPlatform?.variant
+  const osVersion = config['os.version'] ?? entryPlatform?.osVersion
+  const imagePlatform: ImagePlatform = {
+    os: config.os,
+    architecture: config.architecture,
+    ...(variant ? { variant } : {}),
+    ...(osVersion ? { osVersion } : {}),
+  }
+  assertConfigPlatform(imagePlatform, platform, reference)
+  if (config.rootfs.diff_ids.length !== manifest.layers.length) {
+    throw new IntegrityError(`${reference}: the manifest lists ${manifest.layers.length} layers but the config ${config.rootfs.diff_ids.length}`)
+  }
+  return { imagePlatform }
+}
+
+/** Downloads each layer not already staged (a layer listed twice is fetched once). */
+async function downloadLayers(
+  client: RegistryClient,
+  reference: string,
+  manifest: ImageManifest,
+  staging: string,
+  blobs: Map<string, LayoutBlob>,
+  progress: (event: PullProgress) => void,
+): Promise<PullResult['layers']> {
+  const layers: PullResult['layers'] = []
+  for (const layer of manifest.layers) {
+    const digest = parseDigest(layer.digest, `${reference} layer`)
+    if (!blobs.has(digest.hex)) {
+      const file = await downloadBlob(client, layer, digest, staging, 'layer', progress)
+      blobs.set(digest.hex, { hex: digest.hex, file })
+    }
+    layers.push({ digest: layer.digest, mediaType: layer.mediaType, size: layer.size })
+  }
+  return layers
+}
+
+/** Writes the OCI layout tar in staging, then renames it to `output` once it is on disk (fsync of file and folder). */
+async function publishLayoutArchive(staging: string, output: string, blobs: LayoutBlob[], indexJson: Buffer, mtime: number): Promise<{ size: number; sha256: string }> {
+  const partial = join(staging, 'archive.tar')
+  const stream = createWriteStream(partial, { flags: 'wx', mode: 0o644 })
+  const closed = new Promise<void>((done, fail) => {
+    stream.once('close', done)
+    stream.once('error', fail)
+  })
+  let written: { size: number; sha256: string }
+  try {
+    written = await writeLayoutTar(stream, blobs, indexJson, mtime)
+  } catch (error) {
+    stream.destroy()
+    await closed.catch(() => undefined)
+    throw error
+  }
+  stream.end()
+  await closed
+  await publishFile(partial, output)
+  return written
 }
 
 /**

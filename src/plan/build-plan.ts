@@ -203,111 +203,21 @@ function imageLoader(resolved: Resolved): { tool: StepOf<'import-image'>['tool']
 
 export function buildPlan(resolved: Resolved, files: RenderedFile[], inputs: BundleInputs = { images: [] }): Plan {
   const { runtime, options, target } = resolved
-  const steps: Step[] = [{ kind: 'preflight', id: 'preflight', description: 'check the node before changing anything', checks: preflightChecks(resolved) }]
-
   // Runtime binaries before support binaries, so a partial install never leaves CNI without its runtime's config.
   const ordered = [...resolved.components.filter((c) => c.role === 'runtime'), ...resolved.components.filter((c) => c.role === 'support')]
-  steps.push(...ordered.flatMap(componentSteps))
-  if (inputs.keadm) {
-    if (resolved.family === 'windows') throw new UsageError('Windows bundles cannot carry keadm from the installation-package image', { hint: 'Leave out --pull-kubeedge-images and --image-archive.' })
-    steps.push({ kind: 'install-binary', id: 'install-keadm', description: `install keadm v${resolved.kubeedge.release}`, component: 'keadm', file: inputs.keadm.file, dest: KEADM_PATH })
-  }
-  // What a component's install changes on the node, for restart decisions.
-  const componentDests = new Map(
-    ordered.map((c) => [c.id, c.install.kind === 'upstream-installer' ? [] : c.install.kind === 'archive' && c.install.watch ? [c.install.watch] : [c.install.dest]]),
-  )
-
-  if (runtime.source === 'packages') {
-    steps.push({
-      kind: 'install-packages',
-      id: 'install-packages',
-      description: `install ${options.packages.length} ${resolved.packageFormat} packages`,
-      manager: resolved.packageFormat === 'rpm' ? 'rpm' : 'dpkg',
-      files: options.packages.map((name) => `${BUNDLE.packagesDir}/${name}`),
-    })
-  }
-
-  for (const file of files) {
-    steps.push({
-      kind: 'write-file',
-      id: `write-file:${file.dest}`,
-      description: file.purpose,
-      source: configSourcePath(file.dest),
-      dest: file.dest,
-      mode: file.mode,
-      ...(file.merge ? { merge: file.merge } : {}),
-    })
-  }
-
-  if (runtime.name === 'kata' && runtime.source === 'release') {
-    steps.push({
-      kind: 'symlink',
-      id: 'link-kata-shim',
-      description: 'put containerd-shim-kata-v2 on containerd\'s PATH',
-      path: `${LINUX_PATHS.localBin}/containerd-shim-kata-v2`,
-      target: '/opt/kata/bin/containerd-shim-kata-v2',
-    })
-  }
-
-  if (resolved.family === 'linux') {
-    steps.push({ kind: 'load-kernel-modules', id: 'load-kernel-modules', description: 'load overlay and br_netfilter now', modules: [...LINUX_KERNEL_MODULES] })
-    steps.push({ kind: 'apply-sysctl', id: 'apply-sysctl', description: 'apply pod networking sysctls now', file: LINUX_PATHS.sysctl })
-    for (const service of runtime.services) {
-      const binaries = ordered.filter((c) => c.role === 'runtime' || (service === 'cri-docker' && c.id === 'cri-dockerd')).flatMap((c) => componentDests.get(c.id) ?? [])
-      steps.push({
-        kind: 'enable-service',
-        id: `service:${service}`,
-        description: `enable and start ${service}`,
-        service,
-        restartWhenChanged: [...filesFor(files, service), ...binaries],
-      })
-    }
-  } else {
-    steps.push({
-      kind: 'register-windows-service',
-      id: 'service:containerd',
-      description: 'register and start the containerd Windows service',
-      service: 'containerd',
-      binary: WINDOWS_PATHS.containerdExe,
-      args: ['--register-service', '--config', WINDOWS_PATHS.containerdConfig],
-      restartWhenChanged: [...filesFor(files, 'containerd'), WINDOWS_PATHS.containerdDir],
-    })
-  }
-
-  if (runtime.name === 'virtlet') steps.push(...virtletContainers(resolved))
-
-  const loader = imageLoader(resolved)
-  for (const [index, { file, image }] of inputs.images.entries()) {
-    if (!loader) throw new UsageError(`${runtime.displayName} bundles cannot carry images to load`, { hint: 'Leave out --pull-pause, --pause-image-archive, --pull-kubeedge-images and --image-archive.' })
-    steps.push({ kind: 'import-image', id: `import-image:${index}`, description: `load ${image} into ${runtime.displayName}`, file, image, ...loader })
-  }
-
-  // Docker before KubeEdge 1.14: the CRI endpoint is edged's own dockershim, served only once edgecore runs
-  // after the join (bundles/runtimes/docker.yaml), so nothing answers there at install time. Docker itself is
-  // checked by its service step and by loading the carried images with `docker load`.
-  const dockershim = runtime.name === 'docker' && resolved.kubeedge.features.dockershim
-  const warnings = [...resolved.warnings]
-  if (dockershim) {
-    warnings.push(`no CRI check at ${runtime.endpoint}: KubeEdge ${resolved.kubeedge.version}'s edged serves that dockershim socket itself once edgecore runs (after keadm join)`)
-  } else {
-    steps.push({
-      kind: 'check-runtime',
-      id: 'check-runtime',
-      description: `check ${runtime.displayName} over CRI at ${runtime.endpoint}`,
-      endpoint: runtime.endpoint,
-      sandboxImage: options.pauseImage,
-      crictl: resolved.components.some((c) => c.id === 'crictl') || runtime.name === 'cri-o',
-    })
-  }
-
-  const edgecore = {
-    family: resolved.family,
-    runtime: runtime.name,
-    endpoint: runtime.endpoint,
-    cgroupDriver: options.cgroupDriver,
-    pauseImage: options.pauseImage,
-    features: resolved.kubeedge.features,
-  }
+  const runtimeCheck = runtimeCheckStep(resolved)
+  const steps: Step[] = [
+    { kind: 'preflight', id: 'preflight', description: 'check the node before changing anything', checks: preflightChecks(resolved) },
+    ...ordered.flatMap(componentSteps),
+    ...keadmSteps(resolved, inputs),
+    ...packageSteps(resolved),
+    ...files.map(writeFileStep),
+    ...kataShimSteps(resolved),
+    ...serviceSteps(resolved, files, ordered),
+    ...(runtime.name === 'virtlet' ? virtletContainers(resolved) : []),
+    ...imageSteps(resolved, inputs),
+    ...(runtimeCheck.step ? [runtimeCheck.step] : []),
+  ]
   const planRuntime: Plan['runtime'] = { name: runtime.name, version: runtime.version, source: runtime.source, endpoint: runtime.endpoint }
   if (runtime.base) planRuntime.base = runtime.base
   return {
@@ -316,19 +226,151 @@ export function buildPlan(resolved: Resolved, files: RenderedFile[], inputs: Bun
     target,
     options,
     runtime: planRuntime,
-    kubeedge: {
-      version: resolved.kubeedge.version,
-      release: resolved.kubeedge.release,
-      images: resolved.kubeedge.joinImages,
-      keadmJoinArgs: keadmJoinArgs({ ...edgecore, release: resolved.kubeedge.release, imageRepository: options.imageRepository }),
-      edged: edgedFragment(edgecore),
-      edgecoreConfig: edgecoreConfigEdit(edgecore),
-      ...keadmOfBundle(resolved),
-    },
+    kubeedge: planKubeedge(resolved),
     components: resolved.components.map((c) => ({ id: c.id, version: c.version, file: artifactPath(c), url: c.url, sha256: c.sha256 })),
     files: files.map((f) => ({ source: configSourcePath(f.dest), dest: f.dest, mode: f.mode })),
-    warnings,
+    warnings: [...resolved.warnings, ...runtimeCheck.warnings],
     steps,
+  }
+}
+
+/** keadm from the installation-package image, when the bundle carries it (Linux only). */
+function keadmSteps(resolved: Resolved, inputs: BundleInputs): Step[] {
+  if (!inputs.keadm) return []
+  if (resolved.family === 'windows') throw new UsageError('Windows bundles cannot carry keadm from the installation-package image', { hint: 'Leave out --pull-kubeedge-images and --image-archive.' })
+  return [{ kind: 'install-binary', id: 'install-keadm', description: `install keadm v${resolved.kubeedge.release}`, component: 'keadm', file: inputs.keadm.file, dest: KEADM_PATH }]
+}
+
+/** The distribution's own packages (--packages-dir), for a runtime installed from packages. */
+function packageSteps(resolved: Resolved): Step[] {
+  if (resolved.runtime.source !== 'packages') return []
+  const { packages } = resolved.options
+  return [
+    {
+      kind: 'install-packages',
+      id: 'install-packages',
+      description: `install ${packages.length} ${resolved.packageFormat} packages`,
+      manager: resolved.packageFormat === 'rpm' ? 'rpm' : 'dpkg',
+      files: packages.map((name) => `${BUNDLE.packagesDir}/${name}`),
+    },
+  ]
+}
+
+function writeFileStep(file: RenderedFile): Step {
+  return {
+    kind: 'write-file',
+    id: `write-file:${file.dest}`,
+    description: file.purpose,
+    source: configSourcePath(file.dest),
+    dest: file.dest,
+    mode: file.mode,
+    ...(file.merge ? { merge: file.merge } : {}),
+  }
+}
+
+function kataShimSteps({ runtime }: Resolved): Step[] {
+  if (runtime.name !== 'kata' || runtime.source !== 'release') return []
+  return [
+    {
+      kind: 'symlink',
+      id: 'link-kata-shim',
+      description: 'put containerd-shim-kata-v2 on containerd\'s PATH',
+      path: `${LINUX_PATHS.localBin}/containerd-shim-kata-v2`,
+      target: '/opt/kata/bin/containerd-shim-kata-v2',
+    },
+  ]
+}
+
+/**
+ * Linux: kernel modules, sysctls, then each runtime service, restarted when its files or binaries changed.
+ * Windows: the containerd service, registered and started.
+ */
+function serviceSteps(resolved: Resolved, files: RenderedFile[], ordered: Resolved['components']): Step[] {
+  if (resolved.family !== 'linux') {
+    return [
+      {
+        kind: 'register-windows-service',
+        id: 'service:containerd',
+        description: 'register and start the containerd Windows service',
+        service: 'containerd',
+        binary: WINDOWS_PATHS.containerdExe,
+        args: ['--register-service', '--config', WINDOWS_PATHS.containerdConfig],
+        restartWhenChanged: [...filesFor(files, 'containerd'), WINDOWS_PATHS.containerdDir],
+      },
+    ]
+  }
+  // What a component's install changes on the node, for restart decisions.
+  const componentDests = new Map(
+    ordered.map((c) => [c.id, c.install.kind === 'upstream-installer' ? [] : c.install.kind === 'archive' && c.install.watch ? [c.install.watch] : [c.install.dest]]),
+  )
+  const steps: Step[] = [
+    { kind: 'load-kernel-modules', id: 'load-kernel-modules', description: 'load overlay and br_netfilter now', modules: [...LINUX_KERNEL_MODULES] },
+    { kind: 'apply-sysctl', id: 'apply-sysctl', description: 'apply pod networking sysctls now', file: LINUX_PATHS.sysctl },
+  ]
+  for (const service of resolved.runtime.services) {
+    const binaries = ordered.filter((c) => c.role === 'runtime' || (service === 'cri-docker' && c.id === 'cri-dockerd')).flatMap((c) => componentDests.get(c.id) ?? [])
+    steps.push({
+      kind: 'enable-service',
+      id: `service:${service}`,
+      description: `enable and start ${service}`,
+      service,
+      restartWhenChanged: [...filesFor(files, service), ...binaries],
+    })
+  }
+  return steps
+}
+
+/** Each carried image, loaded with the runtime's own tool. */
+function imageSteps(resolved: Resolved, inputs: BundleInputs): Step[] {
+  const { runtime } = resolved
+  const loader = imageLoader(resolved)
+  return inputs.images.map(({ file, image }, index): Step => {
+    if (!loader) throw new UsageError(`${runtime.displayName} bundles cannot carry images to load`, { hint: 'Leave out --pull-pause, --pause-image-archive, --pull-kubeedge-images and --image-archive.' })
+    return { kind: 'import-image', id: `import-image:${index}`, description: `load ${image} into ${runtime.displayName}`, file, image, ...loader }
+  })
+}
+
+/** The CRI check at the end, or the warning that says why there is none. */
+function runtimeCheckStep(resolved: Resolved): { step: Step | null; warnings: string[] } {
+  const { runtime, options } = resolved
+  // Docker before KubeEdge 1.14: the CRI endpoint is edged's own dockershim, served only once edgecore runs
+  // after the join (bundles/runtimes/docker.yaml), so nothing answers there at install time. Docker itself is
+  // checked by its service step and by loading the carried images with `docker load`.
+  if (runtime.name === 'docker' && resolved.kubeedge.features.dockershim) {
+    return { step: null, warnings: [`no CRI check at ${runtime.endpoint}: KubeEdge ${resolved.kubeedge.version}'s edged serves that dockershim socket itself once edgecore runs (after keadm join)`] }
+  }
+  return {
+    step: {
+      kind: 'check-runtime',
+      id: 'check-runtime',
+      description: `check ${runtime.displayName} over CRI at ${runtime.endpoint}`,
+      endpoint: runtime.endpoint,
+      sandboxImage: options.pauseImage,
+      crictl: resolved.components.some((c) => c.id === 'crictl') || runtime.name === 'cri-o',
+    },
+    warnings: [],
+  }
+}
+
+/** What the installer needs for keadm join: the release, its images, keadm's flags, the edged fragment and the post-join edit. */
+function planKubeedge(resolved: Resolved): Plan['kubeedge'] {
+  const { runtime, options } = resolved
+  const edgecore = {
+    family: resolved.family,
+    runtime: runtime.name,
+    endpoint: runtime.endpoint,
+    cgroupDriver: options.cgroupDriver,
+    pauseImage: options.pauseImage,
+    features: resolved.kubeedge.features,
+  }
+  return {
+    version: resolved.kubeedge.version,
+    release: resolved.kubeedge.release,
+    images: resolved.kubeedge.joinImages,
+    keadmJoinArgs: keadmJoinArgs({ ...edgecore, release: resolved.kubeedge.release, imageRepository: options.imageRepository }),
+    edged: edgedFragment(edgecore),
+    edgecoreConfig: edgecoreConfigEdit(edgecore),
+    ...keadmOfBundle(resolved),
   }
 }
 

@@ -29,193 +29,237 @@ const header = (resolved: Resolved, comment: string) => `${comment} Written by e
 
 
 export function renderNodeFiles(resolved: Resolved, templates: TemplateSource): RenderedFile[] {
+  const { runtime, family } = resolved
+  // Checked for every family: a bad --cni-subnet is refused even where no CNI config is written.
+  const subnet = parseIpv4Cidr('--cni-subnet', resolved.options.cniSubnet)
+  return [
+    ...(runtime.name === 'containerd' || runtime.name === 'kata' ? containerdFiles(resolved, templates) : []),
+    ...(runtime.name === 'kata' ? kataFiles() : []),
+    ...(runtime.name === 'cri-o' ? crioFiles(resolved) : []),
+    ...(runtime.name === 'docker' ? dockerFiles(resolved, templates) : []),
+    ...(runtime.name === 'isulad' ? isuladFiles(resolved) : []),
+    ...(family === 'linux' ? linuxNodeFiles(resolved, subnet) : []),
+    ...edgedFragmentFiles(resolved),
+  ]
+}
+
+/** containerd's config, its mirror hosts.toml files and (a release install on Linux) its unit: containerd and Kata. */
+function containerdFiles(resolved: Resolved, templates: TemplateSource): RenderedFile[] {
+  const files: RenderedFile[] = []
+  const add = (file: RenderedFile) => files.push(file)
+  const { options, runtime, family } = resolved
+  const settings = containerdSettings(resolved)
+  add({
+    dest: family === 'windows' ? WINDOWS_PATHS.containerdConfig : LINUX_PATHS.containerdConfig,
+    content: header(resolved, '#') + toml(containerdConfig(settings)),
+    mode: '0644',
+    format: 'toml',
+    merge: 'toml',
+    restarts: ['containerd'],
+    purpose: `containerd config (version ${settings.configVersion}): CRI enabled, sandbox image, cgroup driver, CNI dirs`,
+  })
+  const certsDir = family === 'windows' ? WINDOWS_PATHS.containerdCertsDir : LINUX_PATHS.containerdCertsDir
+  const sep = family === 'windows' ? '\\' : '/'
+  for (const [registry, endpoints] of groupMirrors(options.registryMirrors)) {
+    add({
+      dest: `${certsDir}${sep}${registry}${sep}hosts.toml`,
+      content: header(resolved, '#') + toml(containerdHostsToml(registry, endpoints)),
+      mode: '0644',
+      format: 'toml',
+      restarts: [],
+      purpose: `registry mirrors for ${registry} (read without a restart)`,
+    })
+  }
+  if (family === 'linux' && runtime.source === 'release') {
+    add({
+      dest: `${UNIT_DIR}/containerd.service`,
+      content: renderUnit(templates, 'containerd', { bundle: resolved.name, execStart: ['/usr/local/bin/containerd'] }),
+      mode: '0644',
+      format: 'text',
+      restarts: ['containerd'],
+      purpose: 'systemd unit for containerd',
+    })
+  }
+  return files
+}
+
+/** The RuntimeClass a Kata node needs in the cluster. */
+function kataFiles(): RenderedFile[] {
+  const files: RenderedFile[] = []
+  const add = (file: RenderedFile) => files.push(file)
+  add({
+    dest: `${LINUX_PATHS.edgebundleEtc}/manifests/runtimeclass-kata.yaml`,
+    content:
+      '# Apply on the cloud side: kubectl apply -f runtimeclass-kata.yaml; then set runtimeClassName: kata in pod specs.\n' +
+      stringifyYaml({ apiVersion: 'node.k8s.io/v1', kind: 'RuntimeClass', metadata: { name: 'kata' }, handler: 'kata' }),
+    mode: '0644',
+    format: 'yaml',
+    restarts: [],
+    purpose: 'RuntimeClass "kata" (handler kata) to apply in the cluster',
+  })
+  return files
+}
+
+/** CRI-O's drop-in and, with mirrors, its registries drop-in. */
+function crioFiles(resolved: Resolved): RenderedFile[] {
+  const files: RenderedFile[] = []
+  const add = (file: RenderedFile) => files.push(file)
+  const { options } = resolved
+  add({
+    dest: LINUX_PATHS.crioDropIn,
+    content: header(resolved, '#') + toml(crioDropIn({ pauseImage: options.pauseImage, cgroupDriver: options.cgroupDriver })),
+    mode: '0644',
+    format: 'toml',
+    restarts: ['crio'],
+    purpose: 'CRI-O drop-in: pause image, cgroup manager, conmon cgroup, CNI dirs',
+  })
+  if (options.registryMirrors.length > 0) {
+    add({
+      dest: LINUX_PATHS.containersRegistriesDropIn,
+      content: header(resolved, '#') + toml(containersRegistriesMirrors(options.registryMirrors)),
+      mode: '0644',
+      format: 'toml',
+      restarts: ['crio'],
+      purpose: 'registry mirrors for CRI-O (containers-registries.conf v2)',
+    })
+  }
+  return files
+}
+
+/** Docker's daemon.json, dockerd's unit (a release install) and cri-dockerd's (KubeEdge without dockershim). */
+function dockerFiles(resolved: Resolved, templates: TemplateSource): RenderedFile[] {
+  const files: RenderedFile[] = []
+  const add = (file: RenderedFile) => files.push(file)
+  const { options, runtime } = resolved
+  const endpoint = runtime.endpoint
+  add({
+    dest: LINUX_PATHS.dockerDaemonJson,
+    content: json(dockerDaemonJson({ cgroupDriver: options.cgroupDriver, mirrors: options.registryMirrors })),
+    mode: '0644',
+    format: 'json',
+    merge: 'json',
+    restarts: ['docker'],
+    purpose: `Docker daemon.json: native.cgroupdriver=${options.cgroupDriver}`,
+  })
+  if (runtime.source === 'release') {
+    add({
+      dest: `${UNIT_DIR}/docker.service`,
+      content: renderUnit(templates, 'docker', { bundle: resolved.name, execStart: ['/usr/local/bin/dockerd'] }),
+      mode: '0644',
+      format: 'text',
+      restarts: ['docker'],
+      purpose: 'systemd unit for dockerd',
+    })
+  }
+  if (!resolved.kubeedge.features.dockershim) {
+    add({
+      dest: `${UNIT_DIR}/cri-docker.service`,
+      content: renderUnit(templates, 'cri-docker', {
+        bundle: resolved.name,
+        execStart: [
+          '/usr/local/bin/cri-dockerd',
+          `--container-runtime-endpoint=${endpoint}`,
+          `--pod-infra-container-image=${options.pauseImage}`,
+          '--network-plugin=cni',
+          `--cni-bin-dir=${LINUX_PATHS.cniBinDir}`,
+          `--cni-conf-dir=${LINUX_PATHS.cniConfDir}`,
+        ],
+      }),
+      mode: '0644',
+      format: 'text',
+      restarts: ['cri-docker'],
+      purpose: 'systemd unit for cri-dockerd: pause image, CNI network plugin and dirs',
+    })
+  }
+  return files
+}
+
+/** iSulad's daemon.json. */
+function isuladFiles(resolved: Resolved): RenderedFile[] {
+  const files: RenderedFile[] = []
+  const add = (file: RenderedFile) => files.push(file)
+  const { options, runtime } = resolved
+  add({
+    dest: LINUX_PATHS.isuladDaemonJson,
+    content: json(
+      isuladDaemonJson({
+        pauseImage: options.pauseImage,
+        cgroupDriver: options.cgroupDriver,
+        criV1: resolved.kubeedge.features.criV1Only,
+        websocketPort: Number(runtime.choices['websocketPort'] ?? 10355),
+        mirrors: options.registryMirrors,
+      }),
+    ),
+    mode: '0644',
+    format: 'json',
+    merge: 'json',
+    restarts: ['isulad'],
+    purpose: 'iSulad daemon.json: CNI, CRI v1, sandbox image, cgroup driver, websocket port off 10350',
+  })
+  return files
+}
+
+/** A Linux node's CNI network, crictl config, boot-time kernel modules and sysctls. */
+function linuxNodeFiles(resolved: Resolved, subnet: { network: string; prefix: number }): RenderedFile[] {
+  const files: RenderedFile[] = []
+  const add = (file: RenderedFile) => files.push(file)
+  const { options, runtime } = resolved
+  const endpoint = runtime.endpoint
+  const cniConf = LINUX_PATHS.cniConfDir
+  if (runtime.name === 'virtlet') {
+    add({
+      dest: `${cniConf}/bridge.conf`,
+      content: json(virtletBridgeConf(options.cniSubnet)),
+      mode: '0644',
+      format: 'json',
+      restarts: [],
+      purpose: `CNI bridge cni0 on ${subnet.network}/${subnet.prefix} (Virtlet guide form)`,
+    })
+  } else {
+    add({
+      dest: `${cniConf}/10-containerd-net.conflist`,
+      content: json(bridgeConflist(options.cniSubnet, String(runtime.choices['cniVersion'] ?? CNI_VERSION))),
+      mode: '0644',
+      format: 'json',
+      restarts: [],
+      purpose: `CNI bridge cni0 on ${subnet.network}/${subnet.prefix} with portmap`,
+    })
+  }
+  if (runtime.name !== 'virtlet') {
+    add({
+      dest: LINUX_PATHS.crictlConfig,
+      content: stringifyYaml({ 'runtime-endpoint': endpoint, 'image-endpoint': endpoint, timeout: 10, debug: false }),
+      mode: '0644',
+      format: 'yaml',
+      restarts: [],
+      purpose: `crictl talks to ${endpoint}`,
+    })
+  }
+  add({
+    dest: LINUX_PATHS.modulesLoad,
+    content: `${header(resolved, '#')}${LINUX_KERNEL_MODULES.join('\n')}\n`,
+    mode: '0644',
+    format: 'text',
+    restarts: [],
+    purpose: 'kernel modules loaded at boot: overlay, br_netfilter',
+  })
+  add({
+    dest: LINUX_PATHS.sysctl,
+    content: `${header(resolved, '#')}${Object.entries(LINUX_SYSCTLS).map(([key, value]) => `${key} = ${value}`).join('\n')}\n`,
+    mode: '0644',
+    format: 'text',
+    restarts: [],
+    purpose: 'sysctls for pod networking: ip_forward, bridge-nf-call-iptables',
+  })
+  return files
+}
+
+/** The modules.edged fragment for binary edgecore installs. */
+function edgedFragmentFiles(resolved: Resolved): RenderedFile[] {
   const files: RenderedFile[] = []
   const add = (file: RenderedFile) => files.push(file)
   const { options, runtime, family } = resolved
   const endpoint = runtime.endpoint
-  const subnet = parseIpv4Cidr('--cni-subnet', options.cniSubnet)
-  const usesContainerd = runtime.name === 'containerd' || runtime.name === 'kata'
-
-  if (usesContainerd) {
-    const settings = containerdSettings(resolved)
-    add({
-      dest: family === 'windows' ? WINDOWS_PATHS.containerdConfig : LINUX_PATHS.containerdConfig,
-      content: header(resolved, '#') + toml(containerdConfig(settings)),
-      mode: '0644',
-      format: 'toml',
-      merge: 'toml',
-      restarts: ['containerd'],
-      purpose: `containerd config (version ${settings.configVersion}): CRI enabled, sandbox image, cgroup driver, CNI dirs`,
-    })
-    const certsDir = family === 'windows' ? WINDOWS_PATHS.containerdCertsDir : LINUX_PATHS.containerdCertsDir
-    const sep = family === 'windows' ? '\\' : '/'
-    for (const [registry, endpoints] of groupMirrors(options.registryMirrors)) {
-      add({
-        dest: `${certsDir}${sep}${registry}${sep}hosts.toml`,
-        content: header(resolved, '#') + toml(containerdHostsToml(registry, endpoints)),
-        mode: '0644',
-        format: 'toml',
-        restarts: [],
-        purpose: `registry mirrors for ${registry} (read without a restart)`,
-      })
-    }
-    if (family === 'linux' && runtime.source === 'release') {
-      add({
-        dest: `${UNIT_DIR}/containerd.service`,
-        content: renderUnit(templates, 'containerd', { bundle: resolved.name, execStart: ['/usr/local/bin/containerd'] }),
-        mode: '0644',
-        format: 'text',
-        restarts: ['containerd'],
-        purpose: 'systemd unit for containerd',
-      })
-    }
-  }
-
-  if (runtime.name === 'kata') {
-    add({
-      dest: `${LINUX_PATHS.edgebundleEtc}/manifests/runtimeclass-kata.yaml`,
-      content:
-        '# Apply on the cloud side: kubectl apply -f runtimeclass-kata.yaml; then set runtimeClassName: kata in pod specs.\n' +
-        stringifyYaml({ apiVersion: 'node.k8s.io/v1', kind: 'RuntimeClass', metadata: { name: 'kata' }, handler: 'kata' }),
-      mode: '0644',
-      format: 'yaml',
-      restarts: [],
-      purpose: 'RuntimeClass "kata" (handler kata) to apply in the cluster',
-    })
-  }
-
-  if (runtime.name === 'cri-o') {
-    add({
-      dest: LINUX_PATHS.crioDropIn,
-      content: header(resolved, '#') + toml(crioDropIn({ pauseImage: options.pauseImage, cgroupDriver: options.cgroupDriver })),
-      mode: '0644',
-      format: 'toml',
-      restarts: ['crio'],
-      purpose: 'CRI-O drop-in: pause image, cgroup manager, conmon cgroup, CNI dirs',
-    })
-    if (options.registryMirrors.length > 0) {
-      add({
-        dest: LINUX_PATHS.containersRegistriesDropIn,
-        content: header(resolved, '#') + toml(containersRegistriesMirrors(options.registryMirrors)),
-        mode: '0644',
-        format: 'toml',
-        restarts: ['crio'],
-        purpose: 'registry mirrors for CRI-O (containers-registries.conf v2)',
-      })
-    }
-  }
-
-  if (runtime.name === 'docker') {
-    add({
-      dest: LINUX_PATHS.dockerDaemonJson,
-      content: json(dockerDaemonJson({ cgroupDriver: options.cgroupDriver, mirrors: options.registryMirrors })),
-      mode: '0644',
-      format: 'json',
-      merge: 'json',
-      restarts: ['docker'],
-      purpose: `Docker daemon.json: native.cgroupdriver=${options.cgroupDriver}`,
-    })
-    if (runtime.source === 'release') {
-      add({
-        dest: `${UNIT_DIR}/docker.service`,
-        content: renderUnit(templates, 'docker', { bundle: resolved.name, execStart: ['/usr/local/bin/dockerd'] }),
-        mode: '0644',
-        format: 'text',
-        restarts: ['docker'],
-        purpose: 'systemd unit for dockerd',
-      })
-    }
-    if (!resolved.kubeedge.features.dockershim) {
-      add({
-        dest: `${UNIT_DIR}/cri-docker.service`,
-        content: renderUnit(templates, 'cri-docker', {
-          bundle: resolved.name,
-          execStart: [
-            '/usr/local/bin/cri-dockerd',
-            `--container-runtime-endpoint=${endpoint}`,
-            `--pod-infra-container-image=${options.pauseImage}`,
-            '--network-plugin=cni',
-            `--cni-bin-dir=${LINUX_PATHS.cniBinDir}`,
-            `--cni-conf-dir=${LINUX_PATHS.cniConfDir}`,
-          ],
-        }),
-        mode: '0644',
-        format: 'text',
-        restarts: ['cri-docker'],
-        purpose: 'systemd unit for cri-dockerd: pause image, CNI network plugin and dirs',
-      })
-    }
-  }
-
-  if (runtime.name === 'isulad') {
-    add({
-      dest: LINUX_PATHS.isuladDaemonJson,
-      content: json(
-        isuladDaemonJson({
-          pauseImage: options.pauseImage,
-          cgroupDriver: options.cgroupDriver,
-          criV1: resolved.kubeedge.features.criV1Only,
-          websocketPort: Number(runtime.choices['websocketPort'] ?? 10355),
-          mirrors: options.registryMirrors,
-        }),
-      ),
-      mode: '0644',
-      format: 'json',
-      merge: 'json',
-      restarts: ['isulad'],
-      purpose: 'iSulad daemon.json: CNI, CRI v1, sandbox image, cgroup driver, websocket port off 10350',
-    })
-  }
-
-  if (family === 'linux') {
-    const cniConf = LINUX_PATHS.cniConfDir
-    if (runtime.name === 'virtlet') {
-      add({
-        dest: `${cniConf}/bridge.conf`,
-        content: json(virtletBridgeConf(options.cniSubnet)),
-        mode: '0644',
-        format: 'json',
-        restarts: [],
-        purpose: `CNI bridge cni0 on ${subnet.network}/${subnet.prefix} (Virtlet guide form)`,
-      })
-    } else {
-      add({
-        dest: `${cniConf}/10-containerd-net.conflist`,
-        content: json(bridgeConflist(options.cniSubnet, String(runtime.choices['cniVersion'] ?? CNI_VERSION))),
-        mode: '0644',
-        format: 'json',
-        restarts: [],
-        purpose: `CNI bridge cni0 on ${subnet.network}/${subnet.prefix} with portmap`,
-      })
-    }
-    if (runtime.name !== 'virtlet') {
-      add({
-        dest: LINUX_PATHS.crictlConfig,
-        content: stringifyYaml({ 'runtime-endpoint': endpoint, 'image-endpoint': endpoint, timeout: 10, debug: false }),
-        mode: '0644',
-        format: 'yaml',
-        restarts: [],
-        purpose: `crictl talks to ${endpoint}`,
-      })
-    }
-    add({
-      dest: LINUX_PATHS.modulesLoad,
-      content: `${header(resolved, '#')}${LINUX_KERNEL_MODULES.join('\n')}\n`,
-      mode: '0644',
-      format: 'text',
-      restarts: [],
-      purpose: 'kernel modules loaded at boot: overlay, br_netfilter',
-    })
-    add({
-      dest: LINUX_PATHS.sysctl,
-      content: `${header(resolved, '#')}${Object.entries(LINUX_SYSCTLS).map(([key, value]) => `${key} = ${value}`).join('\n')}\n`,
-      mode: '0644',
-      format: 'text',
-      restarts: [],
-      purpose: 'sysctls for pod networking: ip_forward, bridge-nf-call-iptables',
-    })
-  }
-
   add({
     dest: family === 'windows' ? `${WINDOWS_PATHS.edgebundleEtc}\\edgecore-edged.yaml` : `${LINUX_PATHS.edgebundleEtc}/edgecore-edged.yaml`,
     content:

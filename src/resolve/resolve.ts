@@ -255,6 +255,52 @@ export function resolveTarget(catalog: Catalog, request: ValidRequest): Resolved
   const { target, options } = request
   const runtimeEntry = catalog.runtimes[target.runtime]
   const source = options.runtimeSource ?? runtimeEntry.sources.default
+  checkTargetAndSource(catalog, request, runtimeEntry, source)
+  const osEntry = catalog.platforms.oses[target.os]
+  const family = osEntry.family
+  const kubeedge = target.kubeedge
+  const features = kubeedgeFeatures(catalog, kubeedge)
+  const version = chooseVersion(runtimeEntry, kubeedge, source, options.runtimeVersion)
+  checkConstraints(runtimeEntry, kubeedge, version)
+
+  const warnings: string[] = []
+  // Windows pod networking is not set up by the bundle (the facts are in bundles/matrix.yaml, Windows section).
+  if (family === 'windows') {
+    warnings.push(
+      'pods need a CNI network on Windows: the bundle installs the win-bridge/win-overlay plugins but writes no network config, ' +
+        'and those plugins attach only to an HNS network that already exists; set one up (e.g. with your cluster\'s Windows CNI add-on) before pods can start',
+    )
+  }
+  const { components, base, versions } = resolveComponents(catalog, request, runtimeEntry, source, version, family, warnings)
+  const runtime = resolveRuntime(runtimeEntry, request, source, version, family, features, versions, catalog)
+  if (base) runtime.base = base
+  const release = catalog.kubeedge.releases[kubeedge]!
+  const podSandboxDefault = pickByRange(catalog.kubeedge.defaults.podSandboxImage, kubeedge)?.value ?? 'kubeedge/pause:3.6'
+  return {
+    name: bundleName(target),
+    target,
+    family,
+    osReleaseIds: osEntry.osReleaseIds,
+    packageFormat: osEntry.packageFormat,
+    unameMachines: catalog.platforms.arches[target.arch].unameMachine,
+    kubeedge: {
+      version: kubeedge,
+      release,
+      joinImages: catalog.kubeedge.joinImages
+        .filter((entry) => satisfies(kubeedge, entry.range) && (entry.family === undefined || entry.family === family))
+        .map((entry) => keadmImageReference(entry.image, release, options.imageRepository)),
+      features,
+      defaultPodSandboxImage: podSandboxDefault,
+    },
+    runtime,
+    components,
+    options,
+    warnings,
+  }
+}
+
+/** Refuses a target the matrix does not support, a source the runtime lacks, and options that do not fit the OS or source. */
+function checkTargetAndSource(catalog: Catalog, { target, options }: ValidRequest, runtimeEntry: RuntimeEntry, source: RuntimeSource): void {
   const reason = unsupportedReason(catalog, target, source)
   if (reason !== null) {
     throw new UnsupportedTargetError(`${describeTarget(target)} is not supported: ${reason}`, {
@@ -267,8 +313,7 @@ export function resolveTarget(catalog: Catalog, request: ValidRequest): Resolved
     })
   }
   const osEntry = catalog.platforms.oses[target.os]
-  const family = osEntry.family
-  if (family === 'windows' && options.cgroupDriver === 'systemd') {
+  if (osEntry.family === 'windows' && options.cgroupDriver === 'systemd') {
     throw new UsageError('--cgroup-driver systemd does not apply to Windows nodes', { hint: 'Leave --cgroup-driver unset for Windows.' })
   }
   if (source === 'packages' && options.packages.length === 0) {
@@ -285,22 +330,23 @@ export function resolveTarget(catalog: Catalog, request: ValidRequest): Resolved
       throw new UsageError(`${osEntry.displayName} installs .${osEntry.packageFormat} packages, but --packages-dir holds ${wrong.join(', ')}`)
     }
   }
+}
 
+/**
+ * The components a node of this target gets: the runtime's own binaries (a base runtime's before the one
+ * on top; none when installed from packages), then what every node needs, then KubeEdge's release assets.
+ */
+function resolveComponents(
+  catalog: Catalog,
+  { target }: ValidRequest,
+  runtimeEntry: RuntimeEntry,
+  source: RuntimeSource,
+  version: string,
+  family: OsFamily,
+  warnings: string[],
+): { components: ResolvedComponent[]; base: ResolvedRuntime['base']; versions: Partial<Record<RuntimeName, string>> } {
   const kubeedge = target.kubeedge
-  const features = kubeedgeFeatures(catalog, kubeedge)
-  const version = chooseVersion(runtimeEntry, kubeedge, source, options.runtimeVersion)
-  checkConstraints(runtimeEntry, kubeedge, version)
-
-  const warnings: string[] = []
-  // Windows pod networking is not set up by the bundle (the facts are in bundles/matrix.yaml, Windows section).
-  if (family === 'windows') {
-    warnings.push(
-      'pods need a CNI network on Windows: the bundle installs the win-bridge/win-overlay plugins but writes no network config, ' +
-        'and those plugins attach only to an HNS network that already exists; set one up (e.g. with your cluster\'s Windows CNI add-on) before pods can start',
-    )
-  }
   const versions: Partial<Record<RuntimeName, string>> = { [target.runtime]: version }
-  // The runtime's own binaries first (base runtime before the one on top), then what every node needs.
   const runtimeRefs: ComponentRef[] = []
   const supportRefs: ComponentRef[] = []
   let base: ResolvedRuntime['base']
@@ -337,7 +383,20 @@ export function resolveTarget(catalog: Catalog, request: ValidRequest): Resolved
     const component = resolveComponent(catalog, ref, 'support', family, target.arch, warnings)
     if (component) components.push(component)
   }
+  return { components, base, versions }
+}
 
+/** The runtime as the node gets it: its CRI endpoint, its services, its version-dependent choices. */
+function resolveRuntime(
+  runtimeEntry: RuntimeEntry,
+  { target, options }: ValidRequest,
+  source: RuntimeSource,
+  version: string,
+  family: OsFamily,
+  features: Resolved['kubeedge']['features'],
+  versions: Partial<Record<RuntimeName, string>>,
+  catalog: Catalog,
+): ResolvedRuntime {
   const endpoint =
     family === 'windows'
       ? runtimeEntry.endpoints.windows
@@ -346,9 +405,6 @@ export function resolveTarget(catalog: Catalog, request: ValidRequest): Resolved
         : runtimeEntry.endpoints.linux
   if (!endpoint) throw new Error(`catalog: ${runtimeEntry.name} has no ${family} endpoint`)
   const services = (family === 'windows' ? runtimeEntry.services.windows : runtimeEntry.services.linux) ?? []
-  const release = catalog.kubeedge.releases[kubeedge]!
-  const podSandboxDefault = pickByRange(catalog.kubeedge.defaults.podSandboxImage, kubeedge)?.value ?? 'kubeedge/pause:3.6'
-
   const runtime: ResolvedRuntime = {
     name: target.runtime,
     displayName: runtimeEntry.displayName,
@@ -362,34 +418,13 @@ export function resolveTarget(catalog: Catalog, request: ValidRequest): Resolved
       ...evaluateChoices(runtimeEntry, versions),
     },
   }
-  if (base) runtime.base = base
   // A runtime version that cannot be told to use systemd cgroups would silently keep cgroupfs while edged uses systemd.
   if (options.cgroupDriver === 'systemd' && runtime.choices['systemdCgroupDriver'] === false) {
     throw new UsageError(`${runtimeEntry.displayName} ${version} has no setting for the systemd cgroup driver`, {
       hint: `Use --cgroup-driver cgroupfs, or a newer ${runtimeEntry.displayName} (--runtime-version; see bundles/runtimes/${runtimeEntry.name}.yaml).`,
     })
   }
-  return {
-    name: bundleName(target),
-    target,
-    family,
-    osReleaseIds: osEntry.osReleaseIds,
-    packageFormat: osEntry.packageFormat,
-    unameMachines: catalog.platforms.arches[target.arch].unameMachine,
-    kubeedge: {
-      version: kubeedge,
-      release,
-      joinImages: catalog.kubeedge.joinImages
-        .filter((entry) => satisfies(kubeedge, entry.range) && (entry.family === undefined || entry.family === family))
-        .map((entry) => keadmImageReference(entry.image, release, options.imageRepository)),
-      features,
-      defaultPodSandboxImage: podSandboxDefault,
-    },
-    runtime,
-    components,
-    options,
-    warnings,
-  }
+  return runtime
 }
 
 /**

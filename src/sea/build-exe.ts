@@ -382,37 +382,13 @@ interface BuildContext {
 }
 
 async function build(spec: SeaSpec, options: ExecutableOptions, context: BuildContext): Promise<BuiltExecutable> {
-  const { runtimes, note } = context
-  const version = runtimes.version
-  let registry: Promise<string> | undefined
-  const runtimeOptions = {
-    cacheDir: options.cacheDir,
-    runtimes,
-    ...(options.http ? { http: options.http } : {}),
-    registry: () => (registry ??= resolveNpmRegistry(options.npmRegistry, options.env ?? process.env)),
-    offline: options.offline ?? false,
-    given: options.nodeBinaries ?? {},
-    ...(options.retry ? { retry: options.retry } : {}),
-    note,
-    transfer: options.transfer,
-  }
-  const runtimeStarted = performance.now()
-  const x64: NodeRuntime = await obtainNodeRuntime('linux/amd64', runtimeOptions)
-  const target: NodeRuntime = spec.platform === 'linux/amd64' ? x64 : await obtainNodeRuntime(spec.platform, runtimeOptions)
-  const runtimeMs = performance.now() - runtimeStarted
-
+  const { note } = context
+  const version = context.runtimes.version
+  const { x64, target, runtimeMs } = await obtainRuntimes(spec, options, context)
   const work = await createWorkDir(context.dirs)
   try {
     note(`building ${spec.fileName} for ${spec.platform} on Node v${version}`)
-    const assets: Record<string, string> = {}
-    if (spec.assets) {
-      await mkdir(join(work, 'assets'))
-      for (const [key, content] of Object.entries(spec.assets)) {
-        const file = join(work, 'assets', `${Object.keys(assets).length}-${key.replace(/[^A-Za-z0-9._-]/g, '_')}`)
-        await writeFile(file, content)
-        assets[key] = file
-      }
-    }
+    const assets = await writeAssets(work, spec.assets)
     const blob = await makeBlob({ node: x64.path, workDir: work, script: spec.script.code, assets })
 
     const out = join(work, 'out')
@@ -432,18 +408,7 @@ async function build(spec: SeaSpec, options: ExecutableOptions, context: BuildCo
       () => injectBlob({ node: x64.path, postjectApi: api, executable, blob: blob.path, workDir: work }),
       (holder) => note(`waiting for process ${holder}'s postject to finish (one injection at a time)`),
     )
-
-    let smokeMs: number | undefined
-    if (runner !== null) {
-      // Catches a broken executable (a version skew, a damaged blob) before it is cached and shipped.
-      const check = await runBinary(runner, executable, spec.smoke.args, { timeoutMs: 120_000, cwd: work, env: { ...(options.env ?? process.env), NODE_OPTIONS: '' } })
-      smokeMs = check.ms
-      if (check.code !== 0 || !check.stdout.includes(spec.smoke.expect)) {
-        throw new ExecutableBuildError(
-          `the new ${spec.fileName} for ${spec.platform} does not start correctly (\`${spec.smoke.args.join(' ')}\` exit ${check.code ?? check.signal}, expected output containing ${JSON.stringify(spec.smoke.expect)}):\n${`${check.stderr}\n${check.stdout}`.trim().slice(-2000)}`,
-        )
-      }
-    }
+    const smokeMs = runner === null ? undefined : await smokeTest(spec, runner, executable, work, options)
 
     await chmod(executable, 0o555)
     const { sha256, size } = await hashFile(executable)
@@ -460,16 +425,7 @@ async function build(spec: SeaSpec, options: ExecutableOptions, context: BuildCo
       stripNote: strip.stripped ? null : (strip.reason ?? null),
       smokeTested: runner !== null,
     }
-    await writeFile(join(out, 'build.json'), `${JSON.stringify(record, null, 2)}\n`)
-    await ensureDir(context.dirs.exe)
-    try {
-      await rename(out, context.finalDir)
-    } catch (error) {
-      // Another builder (without the lock: a different host on a shared cache) got there first: equivalent bytes.
-      const code = (error as NodeJS.ErrnoException).code
-      if (code !== 'EEXIST' && code !== 'ENOTEMPTY') throw error
-    }
-    await pruneExecutables(context.dirs.exe, `${platformSlug(spec.platform)}-${spec.kind}-`, context.name)
+    await publishBuild(spec, out, record, context)
     return fromRecord(spec, context.finalDir, context.key, record, false, {
       runtimeOrigin: target.origin,
       postjectMaxRssKb: inject.maxRssKb,
@@ -485,6 +441,64 @@ async function build(spec: SeaSpec, options: ExecutableOptions, context: BuildCo
   } finally {
     await rm(work, { recursive: true, force: true })
   }
+}
+
+/** Node for linux/amd64 (it runs the SEA tooling here) and for the target platform (its bytes become the executable). */
+async function obtainRuntimes(spec: SeaSpec, options: ExecutableOptions, context: BuildContext): Promise<{ x64: NodeRuntime; target: NodeRuntime; runtimeMs: number }> {
+  let registry: Promise<string> | undefined
+  const runtimeOptions = {
+    cacheDir: options.cacheDir,
+    runtimes: context.runtimes,
+    ...(options.http ? { http: options.http } : {}),
+    registry: () => (registry ??= resolveNpmRegistry(options.npmRegistry, options.env ?? process.env)),
+    offline: options.offline ?? false,
+    given: options.nodeBinaries ?? {},
+    ...(options.retry ? { retry: options.retry } : {}),
+    note: context.note,
+    transfer: options.transfer,
+  }
+  const started = performance.now()
+  const x64 = await obtainNodeRuntime('linux/amd64', runtimeOptions)
+  const target = spec.platform === 'linux/amd64' ? x64 : await obtainNodeRuntime(spec.platform, runtimeOptions)
+  return { x64, target, runtimeMs: performance.now() - started }
+}
+
+/** The SEA's embedded assets as files under work (names made safe), by asset key. */
+async function writeAssets(work: string, specAssets: SeaSpec['assets']): Promise<Record<string, string>> {
+  const assets: Record<string, string> = {}
+  if (!specAssets) return assets
+  await mkdir(join(work, 'assets'))
+  for (const [key, content] of Object.entries(specAssets)) {
+    const file = join(work, 'assets', `${Object.keys(assets).length}-${key.replace(/[^A-Za-z0-9._-]/g, '_')}`)
+    await writeFile(file, content)
+    assets[key] = file
+  }
+  return assets
+}
+
+/** Runs the new executable once; catches a broken one (a version skew, a damaged blob) before it is cached and shipped. */
+async function smokeTest(spec: SeaSpec, runner: NonNullable<ReturnType<typeof runnerFor>>, executable: string, work: string, options: ExecutableOptions): Promise<number> {
+  const check = await runBinary(runner, executable, spec.smoke.args, { timeoutMs: 120_000, cwd: work, env: { ...(options.env ?? process.env), NODE_OPTIONS: '' } })
+  if (check.code !== 0 || !check.stdout.includes(spec.smoke.expect)) {
+    throw new ExecutableBuildError(
+      `the new ${spec.fileName} for ${spec.platform} does not start correctly (\`${spec.smoke.args.join(' ')}\` exit ${check.code ?? check.signal}, expected output containing ${JSON.stringify(spec.smoke.expect)}):\n${`${check.stderr}\n${check.stdout}`.trim().slice(-2000)}`,
+    )
+  }
+  return check.ms
+}
+
+/** Writes build.json beside the executable and moves the folder into the cache; older builds of the kind are pruned. */
+async function publishBuild(spec: SeaSpec, out: string, record: BuildRecord, context: BuildContext): Promise<void> {
+  await writeFile(join(out, 'build.json'), `${JSON.stringify(record, null, 2)}\n`)
+  await ensureDir(context.dirs.exe)
+  try {
+    await rename(out, context.finalDir)
+  } catch (error) {
+    // Another builder (without the lock: a different host on a shared cache) got there first: equivalent bytes.
+    const code = (error as NodeJS.ErrnoException).code
+    if (code !== 'EEXIST' && code !== 'ENOTEMPTY') throw error
+  }
+  await pruneExecutables(context.dirs.exe, `${platformSlug(spec.platform)}-${spec.kind}-`, context.name)
 }
 
 /** The installer executable for one platform. */

@@ -5,7 +5,7 @@
  * such switch.
  */
 import type { NodeFs } from '../../src/installer/node-fs.js'
-import { hostNodeAccess } from '../../src/installer/host.js'
+import { hostNode } from '../../src/installer/host.js'
 import { runInstaller } from '../../src/installer/run.js'
 import { hostInstallerIo } from './node-fixtures.js'
 import { readFileSync } from 'node:fs'
@@ -15,7 +15,7 @@ const [kind, at] = (process.env['EDGEBUNDLE_TEST_CRASH'] ?? 'none:0').split(':')
 const target = Number(at)
 const die = () => process.kill(process.pid, 'SIGKILL')
 
-const node = hostNodeAccess()
+const node = hostNode()
 let writes = 0
 const crashingFs: NodeFs = {
   ...node.fs,

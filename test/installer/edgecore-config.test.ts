@@ -69,9 +69,6 @@ class RecordingSystem implements NodeSystem {
   systemdRunning(): boolean {
     return this.systemd
   }
-  machine(): string {
-    return 'x86_64'
-  }
 }
 
 async function applyIn(plan: Plan, keadmText: string | null, systemd: boolean, style: 'posix' | 'windows' = 'posix') {
@@ -89,7 +86,7 @@ async function applyIn(plan: Plan, keadmText: string | null, systemd: boolean, s
   const system = new RecordingSystem(systemd)
   const messages: string[] = []
   const events = { info: (m: string) => messages.push(`info ${m}`), warn: (m: string) => messages.push(`warn ${m}`) }
-  await applyEdgecoreConfig(plan, { fs, system, placer, journal, paths, events })
+  await applyEdgecoreConfig(plan, { node: { fs, system }, placer, journal, paths, events })
   return { root, file, journal, system, messages, changes }
 }
 

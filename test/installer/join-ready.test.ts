@@ -1,7 +1,7 @@
 /**
  * Join readiness (src/installer/join-ready.ts) with the real command runner and a stand-in keadm on PATH
  * (no keadm runs here: it needs a Go toolchain newer than this machine has), the runtime's answer given
- * through the StepServices seam (the real CRI call is exercised in test/e2e/kubeedge-join.test.ts), and
+ * through the Node's cri (src/installer/node.ts) (the real CRI call is exercised in test/e2e/kubeedge-join.test.ts), and
  * install.sh's side of the same rules: --join refused under --root, bad join values refused (exit 2).
  */
 import { spawnSync } from 'node:child_process'
@@ -45,7 +45,7 @@ t.test('joinReadiness: keadm version and the images, as the node would answer', 
     process.env['PATH'] = saved
   })
   process.env['PATH'] = bin
-  const system = hostSystem(() => 'x86_64')
+  const system = hostSystem()
   const keadm = (version: string) => writeFileSync(join(bin, 'keadm'), `#!/bin/sh\n[ "$1" = version ] && printf '%s' '${versionLine(version)}'\n`, { mode: 0o755 })
   const answers = (present: boolean[] | null | Error) => ({
     imagesPresent: async (endpoint: string, images: readonly string[]) => {
@@ -56,32 +56,32 @@ t.test('joinReadiness: keadm version and the images, as the node would answer', 
     },
   })
 
-  const noKeadm = await joinReadiness(plan(true), system, answers([true]), hostFs())
+  const noKeadm = await joinReadiness(plan(true), { system, cri: answers([true]), fs: hostFs() })
   t.equal(noKeadm.ready, false)
   t.match(noKeadm.problems, [{ message: 'keadm is not installed', hint: /--pull-kubeedge-images/ }])
 
   keadm('v1.23.1')
-  const ready = await joinReadiness(plan(true), system, answers([true]), hostFs())
+  const ready = await joinReadiness(plan(true), { system, cri: answers([true]), fs: hostFs() })
   t.match(ready, { ready: true, keadmVersion: 'v1.23.1', images: [{ image: 'kubeedge/installation-package:v1.23.1', carried: true, present: true }], problems: [], warnings: [] })
 
-  const missing = await joinReadiness(plan(true), system, answers([false]), hostFs())
+  const missing = await joinReadiness(plan(true), { system, cri: answers([false]), fs: hostFs() })
   t.equal(missing.ready, false, 'a carried image missing from the runtime: not ready')
   t.match(missing.problems, [{ message: /does not hold kubeedge\/installation-package:v1\.23\.1, so keadm would pull it/ }])
 
-  const notCarried = await joinReadiness(plan(false), system, answers([false]), hostFs())
+  const notCarried = await joinReadiness(plan(false), { system, cri: answers([false]), fs: hostFs() })
   t.equal(notCarried.ready, true, 'an image the bundle does not carry: keadm may pull it, with a warning')
   t.match(notCarried.warnings, [/does not carry it: keadm join will pull it/])
 
-  const down = await joinReadiness(plan(true), system, answers(new Error('the socket does not exist')), hostFs())
+  const down = await joinReadiness(plan(true), { system, cri: answers(new Error('the socket does not exist')), fs: hostFs() })
   t.equal(down.ready, false)
   t.match(down.problems, [{ message: /the runtime does not answer at unix:\/\/\/run\/containerd\/containerd\.sock: the socket does not exist/ }])
 
   keadm('v1.22.0')
-  const other = await joinReadiness(plan(true), system, answers([true]), hostFs())
+  const other = await joinReadiness(plan(true), { system, cri: answers([true]), fs: hostFs() })
   t.match(other, { ready: false, keadmVersion: 'v1.22.0', problems: [{ message: 'keadm is v1.22.0, not the v1.23.1 this bundle is for' }] })
 
   writeFileSync(join(bin, 'keadm'), '#!/bin/sh\nexit 3\n', { mode: 0o755 })
-  t.match((await joinReadiness(plan(true), system, answers([true]), hostFs())).problems, [{ message: 'keadm version did not report a version (exit 3)' }])
+  t.match((await joinReadiness(plan(true), { system, cri: answers([true]), fs: hostFs() })).problems, [{ message: 'keadm version did not report a version (exit 3)' }])
 })
 
 t.test('joinReadiness on Windows: the bundle\'s keadm.exe by its path, the edgecore tarball and its SHA-512 checksum file', async (t) => {
@@ -100,9 +100,9 @@ t.test('joinReadiness on Windows: the bundle\'s keadm.exe by its path, the edgec
   const tarball = join(dir, 'kubeedge-v1.23.1-windows-amd64.tar.gz')
   const checksum = join(dir, 'checksum_kubeedge-v1.23.1-windows-amd64.tar.gz.txt')
   const local: Plan = { ...windows, kubeedge: { ...windows.kubeedge, keadm: keadmPath, joinFiles: [{ path: tarball, checksumPath: checksum, algorithm: 'sha512' }] } }
-  const system = hostSystem(() => 'x86_64')
+  const system = hostSystem()
   const noImages = { imagesPresent: async () => t.fail('keadm join on Windows pulls no image') as never }
-  const check = () => joinReadiness(local, system, noImages, hostFs())
+  const check = () => joinReadiness(local, { system, cri: noImages, fs: hostFs() })
 
   const nothing = await check()
   t.equal(nothing.ready, false)

@@ -9,7 +9,7 @@ import { createHash } from 'node:crypto'
 import { chmodSync, lstatSync, mkdirSync, readFileSync, readdirSync, readlinkSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { type ArchiveIndex, archivesOfPlan, formatArchiveIndex, indexArchive } from '../../src/installer/archive/index.js'
-import { hostNodeAccess } from '../../src/installer/host.js'
+import { hostNode } from '../../src/installer/host.js'
 import { type InstallerIo, runInstaller } from '../../src/installer/run.js'
 import type { Plan } from '../../src/model/plan.js'
 import type { RawRequest } from '../../src/resolve/request.js'
@@ -165,7 +165,7 @@ export function hostInstallerIo(overrides: Partial<InstallerIo> = {}): Installer
     nodeVersion: process.version,
     platform: `${process.platform}-${process.arch}`,
     now: () => performance.now(),
-    node: hostNodeAccess(),
+    node: hostNode(),
     ...overrides,
   }
 }

@@ -9,7 +9,7 @@ import { join } from 'node:path'
 import t, { type Test } from 'tap'
 import { checkPlan } from '../../src/installer/bundle.js'
 import { PlanFormatError } from '../../src/installer/errors.js'
-import { hostNodeAccess } from '../../src/installer/host.js'
+import { hostNode } from '../../src/installer/host.js'
 import { type InstallerIo, runInstaller } from '../../src/installer/run.js'
 import { jsonEvents, makeBundle, writeChecksums } from './fixtures.js'
 import { makeInstallableBundle } from './node-fixtures.js'
@@ -32,7 +32,7 @@ async function install(argv: string[], context: Partial<Pick<InstallerIo, 'isSea
     nodeVersion: 'v22.23.3',
     platform: 'linux-x64',
     now: () => performance.now(),
-    node: hostNodeAccess(),
+    node: hostNode(),
   })
   return { code, stdout, stderr }
 }

@@ -49,9 +49,6 @@ class RecordingNode implements NodeSystem {
   systemdRunning(): boolean {
     return false
   }
-  machine(): string {
-    return 'AMD64'
-  }
 }
 
 interface Recorded {
@@ -61,7 +58,7 @@ interface Recorded {
 }
 
 /** A live Windows step context whose node paths land under `drive` (C:\x → drive/C/x), recording what it reports. */
-function liveContext(plan: Plan, system: NodeSystem, drive: string, options: { dryRun?: boolean; changed?: string[] } = {}): Recorded {
+function realNodeContext(plan: Plan, system: NodeSystem, drive: string, options: { dryRun?: boolean; changed?: string[] } = {}): Recorded {
   const changes: string[] = []
   const journal: JournalRecord[] = []
   const windows = nodePaths('windows', drive)
@@ -71,7 +68,7 @@ function liveContext(plan: Plan, system: NodeSystem, drive: string, options: { d
     bundleDir: join(drive, 'bundle'),
     root: undefined,
     dryRun: options.dryRun ?? false,
-    system,
+    node: { system },
     placer: {
       paths: windows,
       events: { change: (action: string) => changes.push(action), unchanged: () => changes.push('(unchanged)') },
@@ -83,7 +80,6 @@ function liveContext(plan: Plan, system: NodeSystem, drive: string, options: { d
       changedAtOrUnder: (path: string) => !(options.dryRun ?? false) && changed.some((c) => windows.isAtOrUnder(c, path)),
     },
     events: { info: () => {}, warn: (message: string) => changes.push(`warn: ${message}`), check: () => {} },
-    services: {},
     scratch: async () => drive,
   } as unknown as StepContext
   return { context, changes, journal }
@@ -95,7 +91,7 @@ const importImage = plan.steps.find((s): s is StepOf<'import-image'> => s.kind =
 
 t.test('an unregistered service: containerd.exe registers itself, then sc.exe starts it; journaled first', async (t) => {
   const node = new RecordingNode('absent')
-  const { context, changes, journal } = liveContext(plan, node, t.testdir())
+  const { context, changes, journal } = realNodeContext(plan, node, t.testdir())
   await executeStep(register, context)
   t.same(node.calls, [
     ['sc.exe', 'query', 'containerd'],
@@ -109,13 +105,13 @@ t.test('an unregistered service: containerd.exe registers itself, then sc.exe st
 
 t.test('a running service: unchanged unless a path it reads changed, then stopped, waited for and started', async (t) => {
   const quiet = new RecordingNode('RUNNING')
-  const same = liveContext(plan, quiet, t.testdir())
+  const same = realNodeContext(plan, quiet, t.testdir())
   await executeStep(register, same.context)
   t.same(same.changes, ['(unchanged)'])
   t.same(quiet.calls.map((c) => c.slice(0, 2).join(' ')), ['sc.exe query', 'sc.exe query'])
 
   const restarted = new RecordingNode('RUNNING')
-  const after = liveContext(plan, restarted, t.testdir(), { changed: ['C:\\Program Files\\containerd\\config.toml'] })
+  const after = realNodeContext(plan, restarted, t.testdir(), { changed: ['C:\\Program Files\\containerd\\config.toml'] })
   await executeStep(register, after.context)
   t.same(after.changes, ['restart containerd (C:\\Program Files\\containerd\\config.toml changed)'])
   t.same(restarted.calls.map((c) => c.slice(0, 2).join(' ')), ['sc.exe query', 'sc.exe query', 'sc.exe stop', 'sc.exe query', 'sc.exe start'])
@@ -123,13 +119,13 @@ t.test('a running service: unchanged unless a path it reads changed, then stoppe
 
 t.test('a dry run says what would change, from the paths the dry run would write, and runs nothing but queries', async (t) => {
   const node = new RecordingNode('RUNNING')
-  const { context, changes } = liveContext(plan, node, t.testdir(), { dryRun: true, changed: ['C:\\Program Files\\containerd\\bin\\containerd.exe'] })
+  const { context, changes } = realNodeContext(plan, node, t.testdir(), { dryRun: true, changed: ['C:\\Program Files\\containerd\\bin\\containerd.exe'] })
   await executeStep(register, context)
   t.same(changes, ['restart containerd (C:\\Program Files\\containerd\\bin changed)'])
   t.ok(node.calls.every((call) => call[0] === 'sc.exe' && call[1] === 'query'))
 
   const absent = new RecordingNode('absent')
-  const fresh = liveContext(plan, absent, t.testdir(), { dryRun: true })
+  const fresh = realNodeContext(plan, absent, t.testdir(), { dryRun: true })
   await executeStep(register, fresh.context)
   t.same(fresh.changes, ['register containerd', 'start containerd'])
   t.same(absent.calls, [['sc.exe', 'query', 'containerd']])
@@ -138,20 +134,20 @@ t.test('a dry run says what would change, from the paths the dry run would write
 t.test('import-image finds ctr.exe where the bundle unpacked containerd when it is not on PATH', async (t) => {
   const drive = t.testdir()
   const node = new RecordingNode('RUNNING')
-  const missing = liveContext(plan, node, drive)
+  const missing = realNodeContext(plan, node, drive)
   await executeStep(importImage, missing.context)
   t.match(missing.changes, [/warn: ctr is not installed/], 'neither on PATH nor unpacked: a warning')
 
   const ctr = join(drive, 'C', 'Program Files', 'containerd', 'ctr.exe')
   mkdirSync(join(ctr, '..'), { recursive: true })
   writeFileSync(ctr, 'stand-in')
-  const found = liveContext(plan, node, drive)
+  const found = realNodeContext(plan, node, drive)
   await executeStep(importImage, found.context)
   t.same(found.changes, [`loaded ${importImage.image} with ctr`])
   t.same(node.calls.at(-1), ['C:\\Program Files\\containerd\\ctr.exe', '--address', importImage.address, '--namespace', 'k8s.io', 'images', 'import', join(drive, 'bundle', 'images', 'pause-3.9-windows-amd64.oci.tar')])
 
   const onPath = new RecordingNode('RUNNING', { ctr: 'D:\\tools\\ctr.exe' })
-  await executeStep(importImage, liveContext(plan, onPath, drive).context)
+  await executeStep(importImage, realNodeContext(plan, onPath, drive).context)
   t.equal(onPath.calls[0]![0], 'D:\\tools\\ctr.exe', 'PATH comes first')
 })
 
@@ -178,10 +174,9 @@ async function undoRecordsOf(records: JournalRecord[], system: NodeSystem, notes
   }
   const fs = { removeTree: async () => {}, lstat: async () => null }
   const undone = await rollbackLastRun({
-    fs: fs as unknown as UndoContext['fs'],
+    node: { fs: fs as unknown as UndoContext['node']['fs'], system },
     journal: journal as unknown as UndoContext['journal'],
     paths: nodePaths('windows', undefined),
-    system,
     dryRun: false,
     root: undefined,
     note: (action) => notes.push(action),
