@@ -459,6 +459,25 @@ export async function inspectBundle(file: string, options: InspectOptions = {}):
   const sums = capturedFile(BUNDLE.checksums)
   report.checksums = { present: sums !== undefined, listed: checkChecksums(bundle, sums, problems) }
 
+  readDocuments(report, root, bundle, capturedFile, problems)
+
+  report.signature = checkSignature(sums, capturedFile(BUNDLE.signature), options, problems, report.notes)
+  if (report.target !== null) {
+    const expected: BundleArchiveFormat = report.target.os === 'windows' ? 'zip' : 'tar.gz'
+    if (expected !== format) report.notes.push(`a ${report.target.os} bundle is normally a .${expected}; this one is a .${format}`)
+  }
+  report.ok = problems.length === 0
+  return report
+}
+
+/** manifest.json and plan.json: read, checked against the bundle, and put in the report. */
+function readDocuments(
+  report: BundleReport,
+  root: string,
+  bundle: Map<string, SeenFile>,
+  capturedFile: (name: string) => Buffer | null | undefined,
+  problems: BundleProblem[],
+): void {
   const manifestBytes = capturedFile(BUNDLE.manifest)
   if (manifestBytes === undefined) problems.push({ kind: 'manifest', path: BUNDLE.manifest, message: `${BUNDLE.manifest}: missing` })
   else if (manifestBytes === null) problems.push({ kind: 'manifest', path: BUNDLE.manifest, message: `${BUNDLE.manifest}: larger than any bundle's; not read` })
@@ -482,12 +501,4 @@ export async function inspectBundle(file: string, options: InspectOptions = {}):
       if (read.plan.name !== root) problems.push({ kind: 'plan', path: BUNDLE.plan, message: `${BUNDLE.plan}: names the bundle ${read.plan.name}, but its folder is ${root}` })
     }
   }
-
-  report.signature = checkSignature(sums, capturedFile(BUNDLE.signature), options, problems, report.notes)
-  if (report.target !== null) {
-    const expected: BundleArchiveFormat = report.target.os === 'windows' ? 'zip' : 'tar.gz'
-    if (expected !== format) report.notes.push(`a ${report.target.os} bundle is normally a .${expected}; this one is a .${format}`)
-  }
-  report.ok = problems.length === 0
-  return report
 }
