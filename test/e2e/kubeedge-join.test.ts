@@ -28,7 +28,7 @@ import { defaultBundlesDir } from '../../src/catalog/load.js'
 import { which } from '../../src/sea/host.js'
 import { jsonEvents } from '../installer/fixtures.js'
 import { prepareRoot, snapshot } from '../installer/node-fixtures.js'
-import { BUSYBOX, sh } from '../oci/fixtures.js'
+import { BUSYBOX, buildTestImages, sh } from '../oci/fixtures.js'
 import { installerFor, need } from '../sea/fixtures.js'
 import { HostTrace, buildBundle, doneEvent, exec, installer, loopbackInputs, needDebianParts, startContainerd, succeeded, testContainerdConfig } from './fixtures.js'
 
@@ -98,17 +98,9 @@ async function standInImage(dir: string, name: string, keadm: string): Promise<s
   return archive
 }
 
-/** A pause image (busybox) for the sandbox image every config names. */
+/** A pause image (the suite's busybox test image) under `name`, for the sandbox image every config names. */
 async function pauseImage(dir: string, name: string): Promise<string> {
-  const layout = join(dir, 'layout')
-  const bundle = join(dir, 'bundle')
-  await sh('umoci', ['init', '--layout', layout])
-  await sh('umoci', ['new', '--image', `${layout}:base`])
-  await sh('umoci', ['unpack', '--rootless', '--image', `${layout}:base`, bundle])
-  mkdirSync(join(bundle, 'rootfs', 'bin'), { recursive: true })
-  copyFileSync(BUSYBOX, join(bundle, 'rootfs', 'bin', 'busybox'))
-  await sh('umoci', ['repack', '--image', `${layout}:base`, bundle])
-  await sh('umoci', ['config', '--image', `${layout}:base`, '--tag', 'amd64', '--os', 'linux', '--architecture', 'amd64', '--no-history'])
+  const layout = await buildTestImages(dir)
   const archive = join(dir, 'pause.oci.tar')
   await sh('skopeo', ['copy', '--quiet', `oci:${layout}:amd64`, `oci-archive:${archive}:${name}`])
   return archive
