@@ -276,38 +276,53 @@ async function acquire(component: ResolvedComponent, sha256: string, ctx: Contex
   const part = await ctx.cache.claimPartial(sha256)
   let keepPart = true
   try {
-    const failures: SourceFailure[] = []
-    for (const source of sources) {
-      try {
-        await downloadVerified(ctx.http, {
-          url: source.url,
-          sourceLabel: `${source.kind} ${source.url}`,
-          fileName: component.fileName,
-          expectedSha256: sha256,
-          partPath: part,
-          retry: ctx.retry,
-          hooks: downloadHooks(component, source.kind, ctx),
-          ...(ctx.signal ? { signal: ctx.signal } : {}),
-        })
-        const path = await ctx.cache.commit(part, sha256)
-        keepPart = false
-        return { path, source: source.kind }
-      } catch (error) {
-        if (error instanceof ChecksumMismatchError) {
-          // Fail closed: a source serving other bytes than pinned is reported, never papered over by
-          // trying the next source, and none of its bytes stay behind.
-          keepPart = false
-          await ctx.cache.discard(part)
-          throw error
-        }
-        if (!(error instanceof SourceUnavailableError)) throw error
-        failures.push({ source: `${source.kind} ${source.url}`, reason: error.message })
-      }
+    return await fromFirstSource(component, sources, async (source) => {
+      await downloadVerified(ctx.http, {
+        url: source.url,
+        sourceLabel: `${source.kind} ${source.url}`,
+        fileName: component.fileName,
+        expectedSha256: sha256,
+        partPath: part,
+        retry: ctx.retry,
+        hooks: downloadHooks(component, source.kind, ctx),
+        ...(ctx.signal ? { signal: ctx.signal } : {}),
+      })
+      const path = await ctx.cache.commit(part, sha256)
+      keepPart = false
+      return { path, source: source.kind }
+    })
+  } catch (error) {
+    // A source serving other bytes than pinned: none of its bytes stay behind to be resumed.
+    if (error instanceof ChecksumMismatchError) {
+      keepPart = false
+      await ctx.cache.discard(part)
     }
-    throw new DownloadError(component.fileName, failures)
+    throw error
   } finally {
     if (keepPart) await ctx.cache.releasePartial(sha256, part)
   }
+}
+
+/**
+ * `download` from each source in order until one succeeds. Fail closed: other bytes than published
+ * (ChecksumMismatchError) or an unexpected error end the fetch at once, never papered over by trying the
+ * next source; a source that is unavailable is noted and the next one tried.
+ */
+async function fromFirstSource<T>(
+  component: ResolvedComponent,
+  sources: readonly DownloadSource[],
+  download: (source: DownloadSource) => Promise<T>,
+): Promise<T> {
+  const failures: SourceFailure[] = []
+  for (const source of sources) {
+    try {
+      return await download(source)
+    } catch (error) {
+      if (error instanceof ChecksumMismatchError || !(error instanceof SourceUnavailableError)) throw error
+      failures.push({ source: `${source.kind} ${source.url}`, reason: error.message })
+    }
+  }
+  throw new DownloadError(component.fileName, failures)
 }
 
 /**
@@ -341,39 +356,36 @@ async function acquireBySha512(component: ResolvedComponent, sha512: string, ctx
   const sources = downloadSources(component, ctx)
   const part = await ctx.cache.tempFile(`${component.fileName}.sha512`)
   try {
-    const failures: SourceFailure[] = []
-    for (const source of sources) {
-      try {
-        await downloadVerified(ctx.http, {
-          url: source.url,
-          sourceLabel: `${source.kind} ${source.url}`,
-          fileName: component.fileName,
-          expectedSha256: sha512,
-          algorithm: 'sha512',
-          partPath: part,
-          retry: ctx.retry,
-          hooks: downloadHooks(component, source.kind, ctx),
-          ...(ctx.signal ? { signal: ctx.signal } : {}),
-        })
-        const { sha256 } = await hashFile(part)
-        const path = await ctx.cache.commit(part, sha256)
-        await record(sha256, source.url)
-        return { path, source: source.kind, sha256 }
-      } catch (error) {
-        // Fail closed, as for SHA-256: other bytes than published end the fetch.
-        if (error instanceof ChecksumMismatchError || !(error instanceof SourceUnavailableError)) throw error
-        failures.push({ source: `${source.kind} ${source.url}`, reason: error.message })
-      }
-    }
-    throw new DownloadError(component.fileName, failures)
+    return await fromFirstSource(component, sources, async (source) => {
+      await downloadVerified(ctx.http, {
+        url: source.url,
+        sourceLabel: `${source.kind} ${source.url}`,
+        fileName: component.fileName,
+        expectedSha256: sha512,
+        algorithm: 'sha512',
+        partPath: part,
+        retry: ctx.retry,
+        hooks: downloadHooks(component, source.kind, ctx),
+        ...(ctx.signal ? { signal: ctx.signal } : {}),
+      })
+      const { sha256 } = await hashFile(part)
+      const path = await ctx.cache.commit(part, sha256)
+      await record(sha256, source.url)
+      return { path, source: source.kind, sha256 }
+    })
   } catch (error) {
     await ctx.cache.discard(part)
     throw error
   }
 }
 
+interface DownloadSource {
+  kind: 'mirror' | 'upstream'
+  url: string
+}
+
 /** Where a component is downloaded from, in order: the mirrors, then upstream (unless --no-upstream). */
-function downloadSources(component: ResolvedComponent, ctx: Context): { kind: 'mirror' | 'upstream'; url: string }[] {
+function downloadSources(component: ResolvedComponent, ctx: Context): DownloadSource[] {
   const sources = [
     ...ctx.mirrors.map((mirror) => ({ kind: 'mirror' as const, url: mirrorUrl(mirror, component) })),
     ...(ctx.upstream ? [{ kind: 'upstream' as const, url: component.url }] : []),
