@@ -5,11 +5,12 @@
  * unzip is the oracle for what lands where. A second run changes nothing; rollback restores the tree.
  */
 import { spawnSync } from 'node:child_process'
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs'
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
-import { join, relative } from 'node:path'
+import { join } from 'node:path'
 import t from 'tap'
 import type { Plan } from '../../src/model/plan.js'
+import { fileContents } from '../fixtures/tree.js'
 import { jsonEvents, writeChecksums } from '../installer/fixtures.js'
 import { makeInstallableBundle, snapshot } from '../installer/node-fixtures.js'
 import { EXE_TEST_TIMEOUT_MS, WINE64, installerFor, need } from '../sea/fixtures.js'
@@ -18,18 +19,6 @@ import { wineWithStandIn } from './powershell-stand-in.js'
 
 t.setTimeout(EXE_TEST_TIMEOUT_MS)
 
-function files(dir: string): Map<string, string> {
-  const out = new Map<string, string>()
-  const walk = (folder: string) => {
-    for (const name of readdirSync(folder)) {
-      const path = join(folder, name)
-      if (statSync(path).isDirectory()) walk(path)
-      else out.set(relative(dir, path), readFileSync(path, 'utf8'))
-    }
-  }
-  walk(dir)
-  return out
-}
 
 t.test('win-x64 executable under wine: a zip component unpacked with --strip, idempotent, rolled back', async (t) => {
   if (!need(t, existsSync(WINE64), `${WINE64} (wine64)`)) return
@@ -79,7 +68,7 @@ t.test('win-x64 executable under wine: a zip component unpacked with --strip, id
   succeeded(t, first, 'install.exe --root with a zip step')
   const zipStep = jsonEvents(first.stdout).find((e) => e.event === 'step-done' && e.id === 'install-tools') as { changed?: number } | undefined
   t.ok((zipStep?.changed ?? 0) >= 3, `the zip step made its changes (${zipStep?.changed}: its folders and two files)`)
-  t.same(files(join(root, 'C', 'Program Files', 'edgebundle-test-tools')), files(join(oracle, 'tools-v1.0.0')), "what unzip unpacks, the zip's top folder stripped")
+  t.same(fileContents(join(root, 'C', 'Program Files', 'edgebundle-test-tools')), fileContents(join(oracle, 'tools-v1.0.0')), "what unzip unpacks, the zip's top folder stripped")
 
   const second = run(['--root', root])
   succeeded(t, second, 'install.exe again')

@@ -5,13 +5,14 @@
  */
 import { spawnSync } from 'node:child_process'
 import { createHash } from 'node:crypto'
-import { mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs'
-import { join, relative } from 'node:path'
-import * as zlib from 'node:zlib'
+import { mkdirSync, readdirSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
 import t from 'tap'
 import { ArchiveError, UnsafeArchiveError, archivesOfPlan, extractArchive, indexArchive, scanArchive } from '../../src/installer/archive/index.js'
 import type { Plan } from '../../src/model/plan.js'
 import { windowsPlan } from '../fixtures/plans.js'
+import { fileContents } from '../fixtures/tree.js'
+import { zipBytes } from '../fixtures/zip.js'
 
 const haveZip = spawnSync('zip', ['-v']).status === 0 && spawnSync('unzip', ['-v']).status === 0
 
@@ -20,59 +21,10 @@ function run(command: string, args: string[], cwd: string): void {
   if (result.status !== 0) throw new Error(`${command} ${args.join(' ')} failed: ${result.stderr}`)
 }
 
-/** Every regular file under `dir`, by relative path, with its content. */
-function files(dir: string): Map<string, string> {
-  const out = new Map<string, string>()
-  const walk = (folder: string) => {
-    for (const name of readdirSync(folder)) {
-      const path = join(folder, name)
-      if (statSync(path).isDirectory()) walk(path)
-      else out.set(relative(dir, path), readFileSync(path, 'utf8'))
-    }
-  }
-  walk(dir)
-  return out
-}
 
-/** A stored (uncompressed) zip with exactly these names, as no zip tool would write the hostile ones. */
-function rawZip(entries: { name: string; data?: string; unixMode?: number }[]): Buffer {
-  const locals: Buffer[] = []
-  const centrals: Buffer[] = []
-  let offset = 0
-  for (const entry of entries) {
-    const name = Buffer.from(entry.name, 'utf8')
-    const data = Buffer.from(entry.data ?? '', 'utf8')
-    const crc = zlib.crc32(data)
-    const local = Buffer.alloc(30)
-    local.writeUInt32LE(0x04034b50, 0)
-    local.writeUInt16LE(20, 4)
-    local.writeUInt32LE(crc, 14)
-    local.writeUInt32LE(data.length, 18)
-    local.writeUInt32LE(data.length, 22)
-    local.writeUInt16LE(name.length, 26)
-    const central = Buffer.alloc(46)
-    central.writeUInt32LE(0x02014b50, 0)
-    central.writeUInt16LE(entry.unixMode === undefined ? 20 : (3 << 8) | 20, 4)
-    central.writeUInt16LE(20, 6)
-    central.writeUInt32LE(crc, 16)
-    central.writeUInt32LE(data.length, 20)
-    central.writeUInt32LE(data.length, 24)
-    central.writeUInt16LE(name.length, 28)
-    central.writeUInt32LE(entry.unixMode === undefined ? 0 : (entry.unixMode << 16) >>> 0, 38)
-    central.writeUInt32LE(offset, 42)
-    locals.push(local, name, data)
-    centrals.push(central, name)
-    offset += 30 + name.length + data.length
-  }
-  const directory = Buffer.concat(centrals)
-  const end = Buffer.alloc(22)
-  end.writeUInt32LE(0x06054b50, 0)
-  end.writeUInt16LE(entries.length, 8)
-  end.writeUInt16LE(entries.length, 10)
-  end.writeUInt32LE(directory.length, 12)
-  end.writeUInt32LE(offset, 16)
-  return Buffer.concat([...locals, directory, end])
-}
+/** A stored zip with exactly these names, as no zip tool would write the hostile ones; without a mode, as made on Windows. */
+const rawZip = (entries: { name: string; data?: string; unixMode?: number }[]): Buffer =>
+  zipBytes(entries.map(({ name, data, unixMode }) => ({ name, content: data ?? '', unixMode: unixMode ?? null })))
 
 t.test('a zip made by Info-ZIP unpacks to the tree unzip makes, with --strip', { skip: !haveZip && 'zip and unzip are not installed' }, async (t) => {
   const work = t.testdir()
@@ -90,7 +42,7 @@ t.test('a zip made by Info-ZIP unpacks to the tree unzip makes, with --strip', {
   const into = join(work, 'into')
   mkdirSync(into)
   const members = await extractArchive(zipFile, 'zip', 1, into)
-  t.same(files(into), files(join(oracle, 'cni-plugins')), 'the same files, the top folder stripped')
+  t.same(fileContents(into), fileContents(join(oracle, 'cni-plugins')), 'the same files, the top folder stripped')
   t.same(members.map((m) => `${m.type} ${m.name}`).sort(), ['dir bin', 'file LICENSE', 'file bin/host-local.exe', 'file bin/nat.exe'].sort())
   t.same(await scanArchive(zipFile, 'zip', 1), members, 'a scan sees the same members')
   const indexed = await indexArchive(zipFile, 'zip', 1)
