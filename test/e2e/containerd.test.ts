@@ -39,6 +39,7 @@ import {
   inSubnet,
   installer,
   ipv4ToNumber,
+  holdingHostRuntime,
   loopbackInputs,
   needDebianParts,
   listeningSockets,
@@ -96,71 +97,73 @@ async function runtimeConfig(socket: string): Promise<Record<string, any>> {
   }
 }
 
-t.test('ubuntu/amd64/containerd bundles from the loopback mirror: install, runtime, pod sandbox, idempotence, rollback', { timeout: SUITE_TIMEOUT_MS }, async (t) => {
-  const suiteStarted = performance.now()
-  if (!need(t, process.getuid?.() === 0, 'root (containerd, the CNI bridge and pod sandboxes need it)', 'run the suite as root, as CI does')) return
-  if (!needDebianParts(t)) return
-  if (!need(t, which('ip') !== null && which('iptables-save') !== null, 'ip and iptables-save', 'apt-get install -y iproute2 iptables')) return
-  if (!(await installerFor(t, 'linux/amd64'))) return
-  const routes = hostRoutes()
-  for (const variant of VARIANTS) {
-    const clash = routes.find((route) => overlaps(route, variant.subnet))
-    if (clash) return void t.fail(`the pod subnet ${variant.subnet} overlaps this host's route ${clash}: pick another subnet for this machine`)
-  }
+t.test('ubuntu/amd64/containerd bundles from the loopback mirror: install, runtime, pod sandbox, idempotence, rollback', { timeout: SUITE_TIMEOUT_MS }, (t) =>
+  holdingHostRuntime(async () => {
+    const suiteStarted = performance.now()
+    if (!need(t, process.getuid?.() === 0, 'root (containerd, the CNI bridge and pod sandboxes need it)', 'run the suite as root, as CI does')) return
+    if (!needDebianParts(t)) return
+    if (!need(t, which('ip') !== null && which('iptables-save') !== null, 'ip and iptables-save', 'apt-get install -y iproute2 iptables')) return
+    if (!(await installerFor(t, 'linux/amd64'))) return
+    const routes = hostRoutes()
+    for (const variant of VARIANTS) {
+      const clash = routes.find((route) => overlaps(route, variant.subnet))
+      if (clash) return void t.fail(`the pod subnet ${variant.subnet} overlaps this host's route ${clash}: pick another subnet for this machine`)
+    }
 
-  const work = t.testdir()
-  const { artifacts, catalog, mirror, cache } = await loopbackInputs(t, work)
+    const work = t.testdir()
+    const { artifacts, catalog, mirror, cache } = await loopbackInputs(t, work)
 
-  // The pause image, made with umoci around busybox-static, as an OCI archive under each name a variant uses.
-  const layout = await buildTestImages(join(work, 'images'))
-  const archives = new Map<string, string>()
-  for (const image of new Set(VARIANTS.map((v) => v.pauseImage))) {
-    const file = join(work, `pause-${archives.size}.oci.tar`)
-    const copied = await exec('skopeo', ['copy', '--quiet', `oci:${layout}:amd64`, `oci-archive:${file}:${qualified(image)}`])
-    succeeded(t, copied, `skopeo copy ${image}`)
-    archives.set(image, file)
-  }
+    // The pause image, made with umoci around busybox-static, as an OCI archive under each name a variant uses.
+    const layout = await buildTestImages(join(work, 'images'))
+    const archives = new Map<string, string>()
+    for (const image of new Set(VARIANTS.map((v) => v.pauseImage))) {
+      const file = join(work, `pause-${archives.size}.oci.tar`)
+      const copied = await exec('skopeo', ['copy', '--quiet', `oci:${layout}:amd64`, `oci-archive:${file}:${qualified(image)}`])
+      succeeded(t, copied, `skopeo copy ${image}`)
+      archives.set(image, file)
+    }
 
-  // Two builds at a time (gzip is one core each); each variant is tried as soon as its bundle is there.
-  const build = (variant: Variant, index: number) =>
-    buildBundle([
-      '--catalog', catalog, '--os', 'ubuntu', '--arch', 'amd64', '--runtime', 'containerd', '--runtime-version', artifacts.versions.containerd,
-      '--mirror', mirror.url, '--no-upstream', '--cache-dir', cache, '--pause-image-archive', archives.get(variant.pauseImage)!,
-      ...variant.flags, '--out', join(work, `out-${index}`),
-    ]).catch((error: Error) => ({ code: 1, stdout: '', stderr: error.stack ?? error.message, ms: 0 }))
-  const builds: Promise<Awaited<ReturnType<typeof buildBundle>>>[] = []
-  const lanes = [Promise.resolve(), Promise.resolve()]
-  VARIANTS.forEach((variant, index) => {
-    const lane = index % lanes.length
-    const next = lanes[lane]!.then(() => build(variant, index))
-    builds.push(next)
-    lanes[lane] = next.then(() => undefined)
-  })
-
-  const podStartMs: Record<string, number> = {}
-  const timings: string[] = []
-  for (const [index, variant] of VARIANTS.entries()) {
-    await t.test(variant.name, async (t) => {
-      const built = await builds[index]!
-      succeeded(t, built, 'build')
-      if (built.code !== 0) return
-      timings.push(`build ${variant.name}: ${(built.ms / 1000).toFixed(1)} s`)
-      const out = join(work, `out-${index}`)
-      t.same(readdirSync(out), [`${BUNDLE_NAME}.tar.gz`])
-      const ms = await exerciseBundle(t, variant, join(out, `${BUNDLE_NAME}.tar.gz`), join(work, `x-${index}`))
-      if (ms !== null) podStartMs[variant.name] = ms
+    // Two builds at a time (gzip is one core each); each variant is tried as soon as its bundle is there.
+    const build = (variant: Variant, index: number) =>
+      buildBundle([
+        '--catalog', catalog, '--os', 'ubuntu', '--arch', 'amd64', '--runtime', 'containerd', '--runtime-version', artifacts.versions.containerd,
+        '--mirror', mirror.url, '--no-upstream', '--cache-dir', cache, '--pause-image-archive', archives.get(variant.pauseImage)!,
+        ...variant.flags, '--out', join(work, `out-${index}`),
+      ]).catch((error: Error) => ({ code: 1, stdout: '', stderr: error.stack ?? error.message, ms: 0 }))
+    const builds: Promise<Awaited<ReturnType<typeof buildBundle>>>[] = []
+    const lanes = [Promise.resolve(), Promise.resolve()]
+    VARIANTS.forEach((variant, index) => {
+      const lane = index % lanes.length
+      const next = lanes[lane]!.then(() => build(variant, index))
+      builds.push(next)
+      lanes[lane] = next.then(() => undefined)
     })
-  }
 
-  // Every artifact came from the mirror (into an empty cache), and nothing else was asked for.
-  const linux = artifacts.files.filter((f) => f.platform === 'linux/amd64').map((f) => artifactRelativePath(f))
-  for (const path of linux) t.ok(mirror.requestsFor(path).length >= 1, `${path} was downloaded from the loopback mirror`)
-  t.same(mirror.requests.filter((r) => !linux.includes(r.path)), [], 'no other request reached the mirror')
+    const podStartMs: Record<string, number> = {}
+    const timings: string[] = []
+    for (const [index, variant] of VARIANTS.entries()) {
+      await t.test(variant.name, async (t) => {
+        const built = await builds[index]!
+        succeeded(t, built, 'build')
+        if (built.code !== 0) return
+        timings.push(`build ${variant.name}: ${(built.ms / 1000).toFixed(1)} s`)
+        const out = join(work, `out-${index}`)
+        t.same(readdirSync(out), [`${BUNDLE_NAME}.tar.gz`])
+        const ms = await exerciseBundle(t, variant, join(out, `${BUNDLE_NAME}.tar.gz`), join(work, `x-${index}`))
+        if (ms !== null) podStartMs[variant.name] = ms
+      })
+    }
 
-  for (const [name, ms] of Object.entries(podStartMs)) t.comment(`pod sandbox start (RunPodSandbox) ${name}: ${ms.toFixed(0)} ms`)
-  for (const line of timings) t.comment(line)
-  t.comment(`containerd end-to-end suite: ${((performance.now() - suiteStarted) / 1000).toFixed(1)} s`)
-})
+    // Every artifact came from the mirror (into an empty cache), and nothing else was asked for.
+    const linux = artifacts.files.filter((f) => f.platform === 'linux/amd64').map((f) => artifactRelativePath(f))
+    for (const path of linux) t.ok(mirror.requestsFor(path).length >= 1, `${path} was downloaded from the loopback mirror`)
+    t.same(mirror.requests.filter((r) => !linux.includes(r.path)), [], 'no other request reached the mirror')
+
+    for (const [name, ms] of Object.entries(podStartMs)) t.comment(`pod sandbox start (RunPodSandbox) ${name}: ${ms.toFixed(0)} ms`)
+    for (const line of timings) t.comment(line)
+    t.comment(`containerd end-to-end suite: ${((performance.now() - suiteStarted) / 1000).toFixed(1)} s`)
+  }),
+)
 
 /** Items 2–6 of the issue for one built bundle; returns the pod sandbox start time (ms), or null without a pod. */
 async function exerciseBundle(t: Test, variant: Variant, archive: string, unpackTo: string): Promise<number | null> {

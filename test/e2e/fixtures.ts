@@ -7,6 +7,7 @@
  */
 import { execFile, spawnSync } from 'node:child_process'
 import { existsSync, lstatSync, mkdirSync, readFileSync, readdirSync, readlinkSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { Test } from 'tap'
 import { parse, stringify } from 'smol-toml'
@@ -16,6 +17,7 @@ import { loopbackHttp, startMirror } from '../fetch/mirror.js'
 import { jsonEvents } from '../installer/fixtures.js'
 import { type Daemon, missingTools, spawnWatched, waitUntil } from '../oci/fixtures.js'
 import { SEA_TEST_CACHE, need } from '../sea/fixtures.js'
+import { seaDirs, withLock } from '../../src/sea/workspace.js'
 
 export type Events = ReturnType<typeof jsonEvents>
 
@@ -54,6 +56,15 @@ export async function installer(bundleDir: string, args: string[], env: NodeJS.P
 
 export const doneEvent = (events: Events) => events.find((e) => e.event === 'done') as (Events[number] & { changed?: number; unchanged?: number }) | undefined
 export const messages = (events: Events, kind: 'info' | 'warning') => events.filter((e) => e.event === kind).map((e) => String(e.message))
+
+/**
+ * Runs `suite` while no other test file on this machine does: suites that start containerd share the
+ * host's runtime state (/run/containerd, /var/lib/cni, the cni0 bridge, netfilter), which HostTrace
+ * captures before and takes back after. tap runs files side by side; this keeps those suites apart.
+ */
+export function holdingHostRuntime<T>(suite: () => Promise<T>): Promise<T> {
+  return withLock(seaDirs(join(tmpdir(), 'edgebundle-test-host')), 'host-runtime', suite)
+}
 
 /** Debian's containerd, runc and CNI plugins, and the image tools: false (the test skipped, saying what to install) when one is missing. */
 export function needDebianParts(t: Test): boolean {
