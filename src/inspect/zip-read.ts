@@ -247,7 +247,8 @@ class EntryCheck extends Transform {
 
 function entryContent(handle: FileHandle, entry: CentralEntry, dataStart: number, label: string): AsyncIterable<Buffer> {
   const source = Readable.from(rawChunks(handle, dataStart, entry.compressedSize, label), { objectMode: false, highWaterMark: CHUNK })
-  const stages: NodeJS.ReadWriteStream[] = entry.method === 8 ? [zlib.createInflateRaw(), new EntryCheck(entry, label)] : [new EntryCheck(entry, label)]
+  // Output in CHUNK-sized pieces, not zlib's 16 KiB: a big entry takes ~16x fewer event-loop turns.
+  const stages: NodeJS.ReadWriteStream[] = entry.method === 8 ? [zlib.createInflateRaw({ chunkSize: CHUNK }), new EntryCheck(entry, label)] : [new EntryCheck(entry, label)]
   // pipeline() destroys every stage with the first error, so iterating the last one rethrows it.
   const last = (pipeline as (...streams: unknown[]) => Transform)(source, ...stages, () => {})
   return (async function* () {
