@@ -277,16 +277,7 @@ async function acquire(component: ResolvedComponent, sha256: string, ctx: Contex
   let keepPart = true
   try {
     return await fromFirstSource(component, sources, async (source) => {
-      await downloadVerified(ctx.http, {
-        url: source.url,
-        sourceLabel: `${source.kind} ${source.url}`,
-        fileName: component.fileName,
-        expectedSha256: sha256,
-        partPath: part,
-        retry: ctx.retry,
-        hooks: downloadHooks(component, source.kind, ctx),
-        ...(ctx.signal ? { signal: ctx.signal } : {}),
-      })
+      await downloadFrom(source, component, part, { sha256 }, ctx)
       const path = await ctx.cache.commit(part, sha256)
       keepPart = false
       return { path, source: source.kind }
@@ -301,6 +292,20 @@ async function acquire(component: ResolvedComponent, sha256: string, ctx: Contex
   } finally {
     if (keepPart) await ctx.cache.releasePartial(sha256, part)
   }
+}
+
+/** One source's download into `part` (resumed when it holds a prefix), verified against the pinned digest. */
+function downloadFrom(source: DownloadSource, component: ResolvedComponent, part: string, expected: { sha256: string } | { sha512: string }, ctx: Context): Promise<void> {
+  return downloadVerified(ctx.http, {
+    url: source.url,
+    sourceLabel: `${source.kind} ${source.url}`,
+    fileName: component.fileName,
+    ...('sha512' in expected ? { expectedSha256: expected.sha512, algorithm: 'sha512' as const } : { expectedSha256: expected.sha256 }),
+    partPath: part,
+    retry: ctx.retry,
+    hooks: downloadHooks(component, source.kind, ctx),
+    ...(ctx.signal ? { signal: ctx.signal } : {}),
+  })
 }
 
 /**
@@ -357,17 +362,7 @@ async function acquireBySha512(component: ResolvedComponent, sha512: string, ctx
   const part = await ctx.cache.tempFile(`${component.fileName}.sha512`)
   try {
     return await fromFirstSource(component, sources, async (source) => {
-      await downloadVerified(ctx.http, {
-        url: source.url,
-        sourceLabel: `${source.kind} ${source.url}`,
-        fileName: component.fileName,
-        expectedSha256: sha512,
-        algorithm: 'sha512',
-        partPath: part,
-        retry: ctx.retry,
-        hooks: downloadHooks(component, source.kind, ctx),
-        ...(ctx.signal ? { signal: ctx.signal } : {}),
-      })
+      await downloadFrom(source, component, part, { sha512 }, ctx)
       const { sha256 } = await hashFile(part)
       const path = await ctx.cache.commit(part, sha256)
       await record(sha256, source.url)
