@@ -46,10 +46,9 @@ export function renderNodeFiles(resolved: Resolved, templates: TemplateSource): 
 /** containerd's config, its mirror hosts.toml files and (a release install on Linux) its unit: containerd and Kata. */
 function containerdFiles(resolved: Resolved, templates: TemplateSource): RenderedFile[] {
   const files: RenderedFile[] = []
-  const add = (file: RenderedFile) => files.push(file)
   const { options, runtime, family } = resolved
   const settings = containerdSettings(resolved)
-  add({
+  files.push({
     dest: family === 'windows' ? WINDOWS_PATHS.containerdConfig : LINUX_PATHS.containerdConfig,
     content: header(resolved, '#') + toml(containerdConfig(settings)),
     mode: '0644',
@@ -61,7 +60,7 @@ function containerdFiles(resolved: Resolved, templates: TemplateSource): Rendere
   const certsDir = family === 'windows' ? WINDOWS_PATHS.containerdCertsDir : LINUX_PATHS.containerdCertsDir
   const sep = family === 'windows' ? '\\' : '/'
   for (const [registry, endpoints] of groupMirrors(options.registryMirrors)) {
-    add({
+    files.push({
       dest: `${certsDir}${sep}${registry}${sep}hosts.toml`,
       content: header(resolved, '#') + toml(containerdHostsToml(registry, endpoints)),
       mode: '0644',
@@ -71,7 +70,7 @@ function containerdFiles(resolved: Resolved, templates: TemplateSource): Rendere
     })
   }
   if (family === 'linux' && runtime.source === 'release') {
-    add({
+    files.push({
       dest: `${UNIT_DIR}/containerd.service`,
       content: renderUnit(templates, 'containerd', { bundle: resolved.name, execStart: ['/usr/local/bin/containerd'] }),
       mode: '0644',
@@ -85,27 +84,25 @@ function containerdFiles(resolved: Resolved, templates: TemplateSource): Rendere
 
 /** The RuntimeClass a Kata node needs in the cluster. */
 function kataFiles(): RenderedFile[] {
-  const files: RenderedFile[] = []
-  const add = (file: RenderedFile) => files.push(file)
-  add({
-    dest: `${LINUX_PATHS.edgebundleEtc}/manifests/runtimeclass-kata.yaml`,
-    content:
-      '# Apply on the cloud side: kubectl apply -f runtimeclass-kata.yaml; then set runtimeClassName: kata in pod specs.\n' +
-      stringifyYaml({ apiVersion: 'node.k8s.io/v1', kind: 'RuntimeClass', metadata: { name: 'kata' }, handler: 'kata' }),
-    mode: '0644',
-    format: 'yaml',
-    restarts: [],
-    purpose: 'RuntimeClass "kata" (handler kata) to apply in the cluster',
-  })
-  return files
+  return [
+    {
+      dest: `${LINUX_PATHS.edgebundleEtc}/manifests/runtimeclass-kata.yaml`,
+      content:
+        '# Apply on the cloud side: kubectl apply -f runtimeclass-kata.yaml; then set runtimeClassName: kata in pod specs.\n' +
+        stringifyYaml({ apiVersion: 'node.k8s.io/v1', kind: 'RuntimeClass', metadata: { name: 'kata' }, handler: 'kata' }),
+      mode: '0644',
+      format: 'yaml',
+      restarts: [],
+      purpose: 'RuntimeClass "kata" (handler kata) to apply in the cluster',
+    },
+  ]
 }
 
 /** CRI-O's drop-in and, with mirrors, its registries drop-in. */
 function crioFiles(resolved: Resolved): RenderedFile[] {
   const files: RenderedFile[] = []
-  const add = (file: RenderedFile) => files.push(file)
   const { options } = resolved
-  add({
+  files.push({
     dest: LINUX_PATHS.crioDropIn,
     content: header(resolved, '#') + toml(crioDropIn({ pauseImage: options.pauseImage, cgroupDriver: options.cgroupDriver })),
     mode: '0644',
@@ -114,7 +111,7 @@ function crioFiles(resolved: Resolved): RenderedFile[] {
     purpose: 'CRI-O drop-in: pause image, cgroup manager, conmon cgroup, CNI dirs',
   })
   if (options.registryMirrors.length > 0) {
-    add({
+    files.push({
       dest: LINUX_PATHS.containersRegistriesDropIn,
       content: header(resolved, '#') + toml(containersRegistriesMirrors(options.registryMirrors)),
       mode: '0644',
@@ -129,10 +126,9 @@ function crioFiles(resolved: Resolved): RenderedFile[] {
 /** Docker's daemon.json, dockerd's unit (a release install) and cri-dockerd's (KubeEdge without dockershim). */
 function dockerFiles(resolved: Resolved, templates: TemplateSource): RenderedFile[] {
   const files: RenderedFile[] = []
-  const add = (file: RenderedFile) => files.push(file)
   const { options, runtime } = resolved
   const endpoint = runtime.endpoint
-  add({
+  files.push({
     dest: LINUX_PATHS.dockerDaemonJson,
     content: json(dockerDaemonJson({ cgroupDriver: options.cgroupDriver, mirrors: options.registryMirrors })),
     mode: '0644',
@@ -142,7 +138,7 @@ function dockerFiles(resolved: Resolved, templates: TemplateSource): RenderedFil
     purpose: `Docker daemon.json: native.cgroupdriver=${options.cgroupDriver}`,
   })
   if (runtime.source === 'release') {
-    add({
+    files.push({
       dest: `${UNIT_DIR}/docker.service`,
       content: renderUnit(templates, 'docker', { bundle: resolved.name, execStart: ['/usr/local/bin/dockerd'] }),
       mode: '0644',
@@ -152,7 +148,7 @@ function dockerFiles(resolved: Resolved, templates: TemplateSource): RenderedFil
     })
   }
   if (!resolved.kubeedge.features.dockershim) {
-    add({
+    files.push({
       dest: `${UNIT_DIR}/cri-docker.service`,
       content: renderUnit(templates, 'cri-docker', {
         bundle: resolved.name,
@@ -177,9 +173,8 @@ function dockerFiles(resolved: Resolved, templates: TemplateSource): RenderedFil
 /** iSulad's daemon.json. */
 function isuladFiles(resolved: Resolved): RenderedFile[] {
   const files: RenderedFile[] = []
-  const add = (file: RenderedFile) => files.push(file)
   const { options, runtime } = resolved
-  add({
+  files.push({
     dest: LINUX_PATHS.isuladDaemonJson,
     content: json(
       isuladDaemonJson({
@@ -202,12 +197,11 @@ function isuladFiles(resolved: Resolved): RenderedFile[] {
 /** A Linux node's CNI network, crictl config, boot-time kernel modules and sysctls. */
 function linuxNodeFiles(resolved: Resolved, subnet: { network: string; prefix: number }): RenderedFile[] {
   const files: RenderedFile[] = []
-  const add = (file: RenderedFile) => files.push(file)
   const { options, runtime } = resolved
   const endpoint = runtime.endpoint
   const cniConf = LINUX_PATHS.cniConfDir
   if (runtime.name === 'virtlet') {
-    add({
+    files.push({
       dest: `${cniConf}/bridge.conf`,
       content: json(virtletBridgeConf(options.cniSubnet)),
       mode: '0644',
@@ -216,7 +210,7 @@ function linuxNodeFiles(resolved: Resolved, subnet: { network: string; prefix: n
       purpose: `CNI bridge cni0 on ${subnet.network}/${subnet.prefix} (Virtlet guide form)`,
     })
   } else {
-    add({
+    files.push({
       dest: `${cniConf}/10-containerd-net.conflist`,
       content: json(bridgeConflist(options.cniSubnet, String(runtime.choices['cniVersion'] ?? CNI_VERSION))),
       mode: '0644',
@@ -226,7 +220,7 @@ function linuxNodeFiles(resolved: Resolved, subnet: { network: string; prefix: n
     })
   }
   if (runtime.name !== 'virtlet') {
-    add({
+    files.push({
       dest: LINUX_PATHS.crictlConfig,
       content: stringifyYaml({ 'runtime-endpoint': endpoint, 'image-endpoint': endpoint, timeout: 10, debug: false }),
       mode: '0644',
@@ -235,7 +229,7 @@ function linuxNodeFiles(resolved: Resolved, subnet: { network: string; prefix: n
       purpose: `crictl talks to ${endpoint}`,
     })
   }
-  add({
+  files.push({
     dest: LINUX_PATHS.modulesLoad,
     content: `${header(resolved, '#')}${LINUX_KERNEL_MODULES.join('\n')}\n`,
     mode: '0644',
@@ -243,7 +237,7 @@ function linuxNodeFiles(resolved: Resolved, subnet: { network: string; prefix: n
     restarts: [],
     purpose: 'kernel modules loaded at boot: overlay, br_netfilter',
   })
-  add({
+  files.push({
     dest: LINUX_PATHS.sysctl,
     content: `${header(resolved, '#')}${Object.entries(LINUX_SYSCTLS).map(([key, value]) => `${key} = ${value}`).join('\n')}\n`,
     mode: '0644',
@@ -256,28 +250,27 @@ function linuxNodeFiles(resolved: Resolved, subnet: { network: string; prefix: n
 
 /** The modules.edged fragment for binary edgecore installs. */
 function edgedFragmentFiles(resolved: Resolved): RenderedFile[] {
-  const files: RenderedFile[] = []
-  const add = (file: RenderedFile) => files.push(file)
   const { options, runtime, family } = resolved
   const endpoint = runtime.endpoint
-  add({
-    dest: family === 'windows' ? `${WINDOWS_PATHS.edgebundleEtc}\\edgecore-edged.yaml` : `${LINUX_PATHS.edgebundleEtc}/edgecore-edged.yaml`,
-    content:
-      `# For binary edgecore installs: merge into edgecore.yaml (keadm join sets these itself from its flags).\n` +
-      stringifyYaml(
-        edgedFragment({
-          family,
-          runtime: runtime.name,
-          endpoint,
-          cgroupDriver: options.cgroupDriver,
-          pauseImage: options.pauseImage,
-          features: resolved.kubeedge.features,
-        }),
-      ),
-    mode: '0644',
-    format: 'yaml',
-    restarts: [],
-    purpose: `edgecore.yaml modules.edged fragment for KubeEdge ${resolved.kubeedge.version}`,
-  })
-  return files
+  return [
+    {
+      dest: family === 'windows' ? `${WINDOWS_PATHS.edgebundleEtc}\\edgecore-edged.yaml` : `${LINUX_PATHS.edgebundleEtc}/edgecore-edged.yaml`,
+      content:
+        `# For binary edgecore installs: merge into edgecore.yaml (keadm join sets these itself from its flags).\n` +
+        stringifyYaml(
+          edgedFragment({
+            family,
+            runtime: runtime.name,
+            endpoint,
+            cgroupDriver: options.cgroupDriver,
+            pauseImage: options.pauseImage,
+            features: resolved.kubeedge.features,
+          }),
+        ),
+      mode: '0644',
+      format: 'yaml',
+      restarts: [],
+      purpose: `edgecore.yaml modules.edged fragment for KubeEdge ${resolved.kubeedge.version}`,
+    },
+  ]
 }
