@@ -16,10 +16,8 @@
 import { execFile, spawn } from 'node:child_process'
 import { createHash } from 'node:crypto'
 import { cpSync, createReadStream, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, symlinkSync } from 'node:fs'
-import { createRequire } from 'node:module'
 import { tmpdir } from 'node:os'
 import { join, relative } from 'node:path'
-import { pathToFileURL } from 'node:url'
 import { promisify } from 'node:util'
 import t from 'tap'
 import { defaultBundlesDir, loadCatalog, packageRoot } from '../../src/catalog/load.js'
@@ -33,13 +31,13 @@ import { planBundleFiles } from '../../src/plan/bundle-files.js'
 import { validateRequest } from '../../src/resolve/request.js'
 import { listMatrix, resolveTarget } from '../../src/resolve/resolve.js'
 import { which } from '../../src/sea/host.js'
+import { TYPESCRIPT_ARGS } from '../fixtures/node-script.js'
 import { skipUnlessTools } from '../oci/fixtures.js'
 import { SEA_TEST_CACHE, installerFor } from '../sea/fixtures.js'
 import { checkAgainstCatalog, distinctComponents, pauseArchives, platformSlug, standInCatalog, writeDebs, writeStandIns } from './upstream-stand-ins.js'
 
 const execFileAsync = promisify(execFile)
 const ENTRY = join(packageRoot(), 'src', 'cli', 'entry.ts')
-const TSX = pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href
 const PAUSE = 'docker.io/kubeedge/pause:3.6'
 
 // Two matrix builds of ~32 bundles, each packing a ~100 MB executable: minutes, more on a busy machine.
@@ -87,7 +85,7 @@ function runCli(args: string[], spec: RunSpec): Promise<CliResult> {
   }
   Object.assign(env, spec.env)
   return new Promise((done, fail) => {
-    const child = spawn('sh', ['-c', 'umask "$1"; shift; exec "$@"', 'sh', spec.umask, process.execPath, '--import', TSX, ENTRY, ...args], {
+    const child = spawn('sh', ['-c', 'umask "$1"; shift; exec "$@"', 'sh', spec.umask, process.execPath, ...TYPESCRIPT_ARGS, ENTRY, ...args], {
       cwd: spec.cwd,
       env,
       stdio: ['ignore', 'pipe', 'pipe'],

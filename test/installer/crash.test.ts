@@ -8,6 +8,7 @@ import { spawnSync } from 'node:child_process'
 import { cpSync, mkdirSync } from 'node:fs'
 import { join } from 'node:path'
 import t from 'tap'
+import { TYPESCRIPT_ARGS } from '../fixtures/node-script.js'
 import { makeInstallableBundle, prepareRoot, runInstallerHere, snapshot } from './node-fixtures.js'
 
 const work = t.testdir()
@@ -30,10 +31,11 @@ function freshRoot(): string {
 }
 
 function crashChild(root: string, crash: string) {
-  return spawnSync(process.execPath, ['--import', 'tsx', join(import.meta.dirname, 'crash-child.ts'), '--json', '--bundle', bundle.dir, '--root', root], {
+  return spawnSync(process.execPath, [...TYPESCRIPT_ARGS, join(import.meta.dirname, 'crash-child.ts'), '--json', '--bundle', bundle.dir, '--root', root], {
     encoding: 'utf8',
-    // A killed installer cannot remove its scratch folder: keep those in the test's own folder.
-    env: { ...process.env, EDGEBUNDLE_TEST_CRASH: crash, TMPDIR: scratch },
+    // A killed installer cannot remove its scratch folder: keep those in the test's own folder. Without
+    // tap's process tracking (NODE_OPTIONS): a child killed mid-run has nothing for it to report.
+    env: { ...process.env, EDGEBUNDLE_TEST_CRASH: crash, TMPDIR: scratch, NODE_OPTIONS: '' },
   })
 }
 

@@ -2,9 +2,10 @@
 import { spawnSync } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 import t from 'tap'
+import { TYPESCRIPT_ARGS } from '../fixtures/node-script.js'
 
 const child = fileURLToPath(new URL('./finish-child.ts', import.meta.url))
-const run = (mode: string) => spawnSync(process.execPath, ['--import', 'tsx', child, mode], { encoding: 'utf8' })
+const run = (mode: string) => spawnSync(process.execPath, [...TYPESCRIPT_ARGS, child, mode], { encoding: 'utf8' })
 
 t.test('the code the work settles on', async (t) => {
   const result = run('code')

@@ -1,0 +1,118 @@
+/**
+ * Test files run as one pre-bundled ES module each instead of through tsx, module by module: a test file
+ * with its slice of src/ is one file to load, not ~150 TypeScript modules transformed and resolved one at
+ * a time through loader hooks (about a second of start-up per test process and per child script).
+ *
+ * Each bundle is kept in node_modules/.cache/edgebundle-tests/ with the SHA-256 of every file it was made
+ * from; a bundle whose inputs changed is made again. `npm test` bundles every entry in one esbuild call
+ * before tap starts (prebuild.mjs); a file run on its own (`npx tap test/x.test.ts`) is bundled on first
+ * load by the resolve hook (hooks.mjs). Both come here.
+ *
+ * What stays as it was under tsx: import.meta.url, .dirname and .filename are the source file's own (so
+ * packageRoot(), createRequire and paths next to a test resolve as before), npm packages are imported
+ * from node_modules (not copied in), function and class names are kept, and errors map to the .ts lines.
+ */
+import { createHash } from 'node:crypto'
+import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs'
+import { dirname, join, relative, resolve } from 'node:path'
+import { fileURLToPath, pathToFileURL } from 'node:url'
+
+export const ROOT = resolve(fileURLToPath(import.meta.url), '../../..')
+export const CACHE = join(ROOT, 'node_modules', '.cache', 'edgebundle-tests')
+
+/** The runner's own source is part of every key: a change here remakes every bundle. */
+const RUNNER_DIGEST = createHash('sha256')
+  .update(readFileSync(fileURLToPath(import.meta.url)))
+  .digest('hex')
+
+const sha256 = (path) => createHash('sha256').update(readFileSync(path)).digest('hex')
+
+/** Where the bundle of `entry` (an absolute .ts path under the repo) is kept. */
+export function bundlePath(entry) {
+  return join(CACHE, relative(ROOT, entry).replace(/\.ts$/, '.mjs'))
+}
+
+/** The bundle of `entry` if it was made by this runner from inputs that are unchanged, else null. */
+export function freshBundle(entry) {
+  const out = bundlePath(entry)
+  let record
+  try {
+    record = JSON.parse(readFileSync(`${out}.inputs.json`, 'utf8'))
+  } catch {
+    return null
+  }
+  if (record.runner !== RUNNER_DIGEST) return null
+  for (const [path, digest] of Object.entries(record.inputs)) {
+    try {
+      if (sha256(join(ROOT, path)) !== digest) return null
+    } catch {
+      return null
+    }
+  }
+  return out
+}
+
+/**
+ * import.meta.url/dirname/filename become the source file's own, as literals. Not inside a string: esbuild
+ * options in src/sea name 'import.meta.url' as a key to define.
+ */
+const IMPORT_META = /(?<![\w$.'"`])import\.meta\.(url|dirname|filename)\b(?!['"`])/g
+const sourceLocation = {
+  name: 'source-location',
+  setup(build) {
+    build.onLoad({ filter: /\.ts$/ }, (args) => {
+      const text = readFileSync(args.path, 'utf8')
+      const values = {
+        url: JSON.stringify(pathToFileURL(args.path).href),
+        dirname: JSON.stringify(dirname(args.path)),
+        filename: JSON.stringify(args.path),
+      }
+      return { contents: text.replace(IMPORT_META, (_, key) => values[key]), loader: 'ts' }
+    })
+  },
+}
+
+/** Writes `text` to `path` so that a reader sees the old file or the whole new one. */
+function publish(path, text) {
+  mkdirSync(dirname(path), { recursive: true })
+  const temp = `${path}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`
+  writeFileSync(temp, text)
+  renameSync(temp, path)
+}
+
+/** Bundles `entries` (absolute .ts paths) in one esbuild run; each bundle is written with its inputs' digests. */
+export async function bundleEntries(entries) {
+  if (entries.length === 0) return
+  const { build } = await import('esbuild')
+  const result = await build({
+    absWorkingDir: ROOT,
+    entryPoints: entries,
+    outdir: CACHE,
+    outbase: ROOT,
+    outExtension: { '.js': '.mjs' },
+    bundle: true,
+    packages: 'external',
+    platform: 'node',
+    format: 'esm',
+    target: 'node20',
+    keepNames: true,
+    sourcemap: 'linked',
+    sourcesContent: false,
+    metafile: true,
+    write: false,
+    logLevel: 'error',
+    plugins: [sourceLocation],
+  })
+  // Bundles (and their maps) first, then the records: a reader that finds a fresh record finds its bundle.
+  for (const file of result.outputFiles) publish(file.path, file.contents)
+  const digests = new Map()
+  for (const [key, meta] of Object.entries(result.metafile.outputs)) {
+    if (!meta.entryPoint) continue
+    const inputs = {}
+    for (const input of Object.keys(meta.inputs)) {
+      if (!digests.has(input)) digests.set(input, sha256(join(ROOT, input)))
+      inputs[input] = digests.get(input)
+    }
+    publish(`${join(ROOT, key)}.inputs.json`, JSON.stringify({ runner: RUNNER_DIGEST, inputs }))
+  }
+}
