@@ -53,22 +53,36 @@ export function freshBundle(entry) {
 }
 
 /**
- * import.meta.url/dirname/filename become the source file's own, as literals. Not inside a string: esbuild
- * options in src/sea name 'import.meta.url' as a key to define.
+ * import.meta.url/dirname/filename become the source file's own. esbuild's define does it on the syntax
+ * tree, per file: strings and comments that name import.meta are left as they are.
  */
-const IMPORT_META = /(?<![\w$.'"`])import\.meta\.(url|dirname|filename)\b(?!['"`])/g
 const sourceLocation = {
   name: 'source-location',
   setup(build) {
-    build.onLoad({ filter: /\.ts$/ }, (args) => {
-      const text = readFileSync(args.path, 'utf8')
-      const values = {
-        url: JSON.stringify(pathToFileURL(args.path).href),
-        dirname: JSON.stringify(dirname(args.path)),
-        filename: JSON.stringify(args.path),
+    const tsconfigRaw = readFileSync(join(ROOT, 'tsconfig.json'), 'utf8')
+    build.onLoad({ filter: /\.ts$/ }, async (args) => {
+      const { transform } = await import('esbuild')
+      const define = {
+        'import.meta.url': JSON.stringify(pathToFileURL(args.path).href),
+        'import.meta.dirname': JSON.stringify(dirname(args.path)),
+        'import.meta.filename': JSON.stringify(args.path),
       }
-      return { contents: text.replace(IMPORT_META, (_, key) => values[key]), loader: 'ts' }
+      const text = readFileSync(args.path, 'utf8')
+      // An inline map: the bundle's map then leads back to the .ts lines.
+      const { code } = await transform(text, { loader: 'ts', format: 'esm', target: 'node20', define, tsconfigRaw, sourcefile: args.path, sourcemap: 'inline' })
+      return { contents: code, loader: 'js' }
     })
+  },
+}
+
+/**
+ * A plain JavaScript module of the repository (this runner) stays a module of its own, imported where it
+ * is: bundled, its import.meta would be the bundle's.
+ */
+const javascriptAsIs = {
+  name: 'javascript-as-is',
+  setup(build) {
+    build.onResolve({ filter: /^\.\.?\/.*\.mjs$/ }, (args) => ({ path: pathToFileURL(resolve(args.resolveDir, args.path)).href, external: true }))
   },
 }
 
@@ -101,7 +115,7 @@ export async function bundleEntries(entries) {
     metafile: true,
     write: false,
     logLevel: 'error',
-    plugins: [sourceLocation],
+    plugins: [sourceLocation, javascriptAsIs],
   })
   // Bundles (and their maps) first, then the records: a reader that finds a fresh record finds its bundle.
   for (const file of result.outputFiles) publish(file.path, file.contents)
