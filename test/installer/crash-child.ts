@@ -7,7 +7,7 @@
 import type { NodeFs } from '../../src/installer/node-fs.js'
 import { hostNode } from '../../src/installer/host.js'
 import { runInstaller } from '../../src/installer/run.js'
-import { hostInstallerIo } from './node-fixtures.js'
+import { hostInstallerIo } from './host-io.js'
 import { readFileSync } from 'node:fs'
 import { open } from 'node:fs/promises'
 

@@ -8,7 +8,7 @@ import { spawnSync } from 'node:child_process'
 import { cpSync, mkdirSync } from 'node:fs'
 import { join } from 'node:path'
 import t from 'tap'
-import { TYPESCRIPT_ARGS } from '../fixtures/node-script.js'
+import { nodeArgs } from '../fixtures/node-script.js'
 import { makeInstallableBundle, prepareRoot, runInstallerHere, snapshot } from './node-fixtures.js'
 
 const work = t.testdir()
@@ -30,8 +30,9 @@ function freshRoot(): string {
   return root
 }
 
+const child = nodeArgs(join(import.meta.dirname, 'crash-child.ts'))
 function crashChild(root: string, crash: string) {
-  return spawnSync(process.execPath, [...TYPESCRIPT_ARGS, join(import.meta.dirname, 'crash-child.ts'), '--json', '--bundle', bundle.dir, '--root', root], {
+  return spawnSync(process.execPath, [...child, '--json', '--bundle', bundle.dir, '--root', root], {
     encoding: 'utf8',
     // A killed installer cannot remove its scratch folder: keep those in the test's own folder. Without
     // tap's process tracking (NODE_OPTIONS): a child killed mid-run has nothing for it to report.

@@ -9,11 +9,11 @@ import { createHash } from 'node:crypto'
 import { chmodSync, lstatSync, mkdirSync, readFileSync, readdirSync, readlinkSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { type ArchiveIndex, archivesOfPlan, formatArchiveIndex, indexArchive } from '../../src/installer/archive/index.js'
-import { hostNode } from '../../src/installer/host.js'
-import { type InstallerIo, runInstaller } from '../../src/installer/run.js'
+import { runInstaller } from '../../src/installer/run.js'
 import type { Plan } from '../../src/model/plan.js'
 import type { RawRequest } from '../../src/resolve/request.js'
 import { makeBundle, writeChecksums } from './fixtures.js'
+import { hostInstallerIo } from './host-io.js'
 
 /** A small archive in the layout its step expects: `strip` leading folders, a few files, a symlink. */
 function writeArchive(bundle: string, file: string, component: string, strip: number, work: string): void {
@@ -151,22 +151,6 @@ export function readText(root: string, relative: string): string {
     return readFileSync(join(root, relative), 'utf8')
   } catch {
     return '(missing)'
-  }
-}
-
-/** What the installer process would get from main.ts, for running it in-process with the real node. */
-export function hostInstallerIo(overrides: Partial<InstallerIo> = {}): InstallerIo {
-  return {
-    stdout: (text) => void process.stdout.write(text),
-    stderr: (text) => void process.stderr.write(text),
-    isSea: false,
-    execPath: process.execPath,
-    cwd: process.cwd(),
-    nodeVersion: process.version,
-    platform: `${process.platform}-${process.arch}`,
-    now: () => performance.now(),
-    node: hostNode(),
-    ...overrides,
   }
 }
 
