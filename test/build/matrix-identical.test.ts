@@ -109,7 +109,7 @@ async function sha256File(path: string): Promise<string> {
 
 /**
  * Lists a tar.gz's file names and keeps its plan.json, manifest.json and SHA256SUMS in a folder, with
- * Python's tarfile in one streaming pass. GNU tar would need a --to-command shell per member and the
+ * Python's tarfile in one pass. GNU tar would need a --to-command shell per member and the
  * ~100 MB executable piped through cat: twice the CPU over 32 archives.
  */
 const LIST_AND_KEEP_DOCS = `
