@@ -5,7 +5,7 @@
  * Which key to trust is each caller's policy; whether the bytes verify is decided here only. Node
  * built-ins only: the installer's single executable carries this file.
  */
-import { type KeyObject, createHash, createPublicKey, verify } from 'node:crypto'
+import { type KeyObject, createHash, createPrivateKey, createPublicKey, verify } from 'node:crypto'
 import { UsageError } from '../model/errors.js'
 
 /** Length of an ed25519 signature, and so of SHA256SUMS.sig. */
@@ -22,7 +22,14 @@ export function pemKind(pem: string): 'public' | 'private' | 'encrypted' | 'othe
   return 'other'
 }
 
-export function requireEd25519(key: KeyObject, label: string): KeyObject {
+/** Reads one half of an ed25519 key pair from PEM text whose kind the caller has checked; UsageError otherwise. */
+export function readEd25519Key(text: string, half: 'public' | 'private', label: string): KeyObject {
+  let key: KeyObject
+  try {
+    key = half === 'public' ? createPublicKey({ key: text, format: 'pem' }) : createPrivateKey({ key: text, format: 'pem' })
+  } catch (error) {
+    throw new UsageError(`${label} is not a readable ${half} key: ${(error as Error).message}`, { hint: KEY_HINT, cause: error })
+  }
   if (key.asymmetricKeyType !== 'ed25519') {
     throw new UsageError(`${label} is ${key.asymmetricKeyType === undefined ? 'not an asymmetric key' : `an ${key.asymmetricKeyType.toUpperCase()} key`}, not an ed25519 key`, {
       hint: KEY_HINT,
@@ -42,13 +49,7 @@ export function parsePublicKey(pem: string | Buffer, label = 'the public key'): 
   if (kind === 'private' || kind === 'encrypted') {
     throw new UsageError(`${label} is a private key; verification needs only the public key`, { hint: 'Give the .pub file that `edgebundle keygen` wrote next to the key, and keep the private key off the nodes.' })
   }
-  let key: KeyObject
-  try {
-    key = createPublicKey({ key: text, format: 'pem' })
-  } catch (error) {
-    throw new UsageError(`${label} is not a readable public key: ${(error as Error).message}`, { hint: KEY_HINT, cause: error })
-  }
-  return requireEd25519(key, label)
+  return readEd25519Key(text, 'public', label)
 }
 
 /** Why a signature does not verify, or that it does. */

@@ -12,8 +12,8 @@
  * Ed25519 signs the message itself (no separate hash step), and its signatures are deterministic: the
  * same key and SHA256SUMS give the same .sig, so signed builds stay reproducible.
  */
-import { type KeyObject, createPrivateKey, createPublicKey, generateKeyPairSync, sign } from 'node:crypto'
-import { KEY_HINT, pemKind, requireEd25519 } from '../archive/signature.js'
+import { type KeyObject, createPublicKey, generateKeyPairSync, sign } from 'node:crypto'
+import { KEY_HINT, pemKind, readEd25519Key } from '../archive/signature.js'
 import { UsageError } from '../model/errors.js'
 
 export interface SigningKeyPair {
@@ -42,13 +42,7 @@ export function parsePrivateKey(pem: string | Buffer, label = 'the private key')
   if (kind === null) throw new UsageError(`${label} is not a PEM key`, { hint: KEY_HINT })
   if (kind === 'public') throw new UsageError(`${label} is a public key; signing needs the private key`, { hint: 'Give the key file itself, not its .pub.' })
   if (kind === 'encrypted') throw new UsageError(`${label} is protected by a passphrase, which edgebundle does not support`, { hint: `Decrypt it first (openssl pkey -in KEY -out PLAIN), keeping the result at mode 0600. ${KEY_HINT}` })
-  let key: KeyObject
-  try {
-    key = createPrivateKey({ key: text, format: 'pem' })
-  } catch (error) {
-    throw new UsageError(`${label} is not a readable private key: ${(error as Error).message}`, { hint: KEY_HINT, cause: error })
-  }
-  return requireEd25519(key, label)
+  return readEd25519Key(text, 'private', label)
 }
 
 /** The public half of a private key, as SPKI PEM: what a signed bundle carries as signer.pub. */
