@@ -36,7 +36,7 @@ class FileHandleSink extends Writable {
   }
 
   override _write(chunk: Buffer, _encoding: BufferEncoding, callback: (error?: Error | null) => void): void {
-    this.writeAll(chunk).then(() => callback(), callback)
+    this.writeAllv([chunk]).then(() => callback(), callback)
   }
 
   override _writev(chunks: { chunk: Buffer }[], callback: (error?: Error | null) => void): void {
@@ -58,15 +58,6 @@ class FileHandleSink extends Writable {
       while (index < rest.length && skip >= rest[index]!.length) skip -= rest[index++]!.length
       rest = rest.slice(index)
       if (rest.length > 0 && skip > 0) rest[0] = rest[0]!.subarray(skip)
-    }
-  }
-
-  private async writeAll(data: Buffer): Promise<void> {
-    let offset = 0
-    // write() may write less than asked (rare for regular files, but allowed): loop until all is out.
-    while (offset < data.length) {
-      const { bytesWritten } = await this.handle.write(data, offset, data.length - offset, null)
-      offset += bytesWritten
     }
   }
 }
