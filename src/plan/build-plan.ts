@@ -3,7 +3,7 @@
  * Order: preflight → runtime binaries → support binaries → packages → files → links → kernel → services → runtime containers → CRI check.
  */
 import { UsageError } from '../model/errors.js'
-import { BUNDLE, LINUX_KERNEL_MODULES, LINUX_PATHS, UNIT_DIR, WINDOWS_PATHS, configSourcePath } from '../model/layout.js'
+import { BUNDLE, LINUX_KERNEL_MODULES, LINUX_PATHS, WINDOWS_PATHS, configSourcePath } from '../model/layout.js'
 import { type Check, PLAN_SCHEMA_VERSION, type Plan, type Step, type StepOf } from '../model/plan.js'
 import type { Resolved, ResolvedComponent } from '../resolve/resolve.js'
 import { edgecoreConfigEdit, edgedFragment, keadmJoinArgs } from './edgecore.js'

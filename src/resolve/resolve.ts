@@ -8,7 +8,6 @@ import {
   OSES,
   RUNTIMES,
   type Arch,
-  type Os,
   type OsFamily,
   type RuntimeName,
   type RuntimeSource,

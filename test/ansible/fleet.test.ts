@@ -13,7 +13,7 @@
 import { chmodSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import t, { type Test } from 'tap'
+import t from 'tap'
 import { run as cliRun } from '../../src/cli/main.js'
 import { which } from '../../src/sea/host.js'
 import { debianArtifacts, debianPartsInstalled, testCatalog } from '../fetch/artifacts.js'

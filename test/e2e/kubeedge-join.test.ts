@@ -20,7 +20,7 @@
 import { chmodSync, copyFileSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import t, { type Test } from 'tap'
+import t from 'tap'
 import { parse as parseYaml } from 'yaml'
 import { readPlan } from '../../src/installer/bundle.js'
 import { imagesPresentOverCri } from '../../src/installer/cri/client.js'
