@@ -86,15 +86,20 @@ export interface Registry {
 
 /**
  * A small sh watchdog runs a daemon and ends it when this test process goes away, even by a signal
- * (tap's timeout) that skips every teardown; SIGTERM to the watchdog stops the daemon normally.
+ * (tap's timeout) that skips every teardown; SIGTERM to the watchdog stops the daemon normally. It
+ * learns of the test's end from its stdin, a pipe only the test process writes to: end of file when the
+ * process is gone. No polling: a loop of `sleep` cost a process every half second per daemon (the fleet
+ * test alone ran some 1,800), and a process is not cheap on this machine.
  */
 const WATCHDOG = `
-owner="$1"; shift
-"$@" & daemon=$!
-trap 'kill $daemon 2>/dev/null; wait $daemon; exit 0' TERM INT
-while kill -0 "$owner" 2>/dev/null && kill -0 $daemon 2>/dev/null; do sleep 0.5 & wait $!; done
-kill $daemon 2>/dev/null
+exec 3<&0
+"$@" </dev/null 3<&- & daemon=$!
+# A background list reads /dev/null unless told otherwise: the pipe comes in on fd 3.
+{ cat <&3 >/dev/null; kill $daemon 2>/dev/null; } & watcher=$!
+exec 3<&-
+trap 'kill $daemon 2>/dev/null; wait $daemon; kill $watcher 2>/dev/null; exit 0' TERM INT
 wait $daemon
+kill $watcher 2>/dev/null
 `
 
 export interface Daemon {
@@ -106,9 +111,12 @@ export interface Daemon {
 /** Starts `command args…` under the watchdog, output appended to `log`. */
 export function spawnWatched(command: string, args: string[], log: string): Daemon {
   const fd = openSync(log, 'a')
-  const child = spawn('sh', ['-c', WATCHDOG, `${command}-watchdog`, String(process.pid), command, ...args], { stdio: ['ignore', fd, fd] })
+  const child = spawn('sh', ['-c', WATCHDOG, `${command}-watchdog`, command, ...args], { stdio: ['pipe', fd, fd] })
   closeSync(fd) // the child holds its own copy
   const exited = new Promise<void>((done) => child.once('exit', () => done()))
+  // Nothing is ever written: the pipe only has to stay open while this process lives.
+  child.stdin!.on('error', () => {})
+  void exited.then(() => child.stdin!.destroy())
   const stop = async () => {
     if (child.exitCode === null && child.signalCode === null) {
       child.kill('SIGTERM')

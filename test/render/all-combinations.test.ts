@@ -127,10 +127,14 @@ if (shellcheck.status !== 0 && process.env['CI']) throw new Error('shellcheck is
  * shape wrapped in a function of its own: the same code, one shellcheck run.
  */
 function combinedScripts(): string[] {
-  // Comments and single-quoted literals are data to shellcheck (nothing in '…' expands; shQuote is tested on
-  // hostile values on its own), so scripts that differ only there have the same shape and are linted once.
+  // Comments, single-quoted literals and integer settings are data to shellcheck (nothing in '…' expands;
+  // shQuote is tested on hostile values on its own), so scripts that differ only there have the same shape
+  // and are linted once. A quoted value may span lines (a list of images, one per line): an assignment whose
+  // one quoted string runs to the end of a later line is taken whole; a ' inside "…" never starts one.
   const shape = (text: string) =>
     text
+      .replace(/^([A-Za-z_][A-Za-z0-9_]*)='[^']*'$/gm, "$1=''")
+      .replace(/^([A-Za-z_][A-Za-z0-9_]*)=[0-9]+$/gm, '$1=0')
       .split('\n')
       .filter((line) => !/^\s*#/.test(line))
       .map((line) => line.replace(/'[^']*'/g, "''"))
