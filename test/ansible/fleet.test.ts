@@ -22,6 +22,7 @@ import { buildBundle, exec, freshArtifactCache, succeeded } from '../e2e/fixture
 import { snapshot } from '../installer/node-fixtures.js'
 import { type Daemon, buildTestImages, freePort, missingTools, spawnWatched, waitUntil } from '../oci/fixtures.js'
 import { installerFor, need } from '../sea/fixtures.js'
+import { fileContains } from '../fixtures/files.js'
 
 // Seven playbook runs against three hosts, each verifying an ~90 MB bundle: minutes on a loaded machine.
 const SUITE_TIMEOUT_MS = 45 * 60_000
@@ -59,7 +60,7 @@ function filesHolding(dir: string, needle: string): string[] {
   const walk = (path: string) => {
     const stat = lstatSync(path)
     if (stat.isDirectory()) for (const name of readdirSync(path)) walk(join(path, name))
-    else if (stat.isFile() && readFileSync(path).includes(bytes)) found.push(path)
+    else if (stat.isFile() && fileContains(path, bytes)) found.push(path)
   }
   walk(dir)
   return found

@@ -4,7 +4,6 @@
  * passes GNU tar + sha256sum -c, carries the layout contract, and two builds are byte-identical.
  */
 import { execFileSync, spawnSync } from 'node:child_process'
-import { createHash } from 'node:crypto'
 import { existsSync, mkdirSync, readFileSync, readdirSync, statSync } from 'node:fs'
 import { join } from 'node:path'
 import t from 'tap'
@@ -13,6 +12,7 @@ import { type ArchiveIndex, archivesOfPlan } from '../../src/installer/archive/i
 import { debianArtifacts, debianPartsInstalled, testCatalog } from '../fetch/artifacts.js'
 import { buildTestImages, skipUnlessTools } from '../oci/fixtures.js'
 import { SEA_TEST_CACHE, installerFor } from '../sea/fixtures.js'
+import { fileDigest, sameBytes } from '../fixtures/files.js'
 
 const skip = skipUnlessTools() || (!debianPartsInstalled() && !process.env['CI'] && "Debian's containerd, runc and containernetworking-plugins are not installed")
 
@@ -87,7 +87,7 @@ t.test('build: an offline bundle that real tools accept, byte-identical when reb
     mkdirSync(unpacked, { recursive: true })
     execFileSync('tar', ['-xzf', join(root, path), '-C', unpacked, `--strip-components=${entry.strip}`])
     for (const member of entry.members.filter((m) => m.type === 'file')) {
-      t.equal(member.sha256, createHash('sha256').update(readFileSync(join(unpacked, member.name))).digest('hex'), `${path}: ${member.name}`)
+      t.equal(member.sha256, fileDigest(join(unpacked, member.name)), `${path}: ${member.name}`)
     }
   }
   const sbom = JSON.parse(readFileSync(join(root, 'sbom.cdx.json'), 'utf8'))
@@ -109,10 +109,10 @@ t.test('build: an offline bundle that real tools accept, byte-identical when reb
   await new Promise((done) => setTimeout(done, 1100))
   const out2 = join(work, 'out2')
   t.equal((await cli(args(out2))).code, 0)
-  t.ok(readFileSync(join(out1, `${name}.tar.gz`)).equals(readFileSync(join(out2, `${name}.tar.gz`))), 'byte-identical')
+  t.ok(sameBytes(join(out1, `${name}.tar.gz`), join(out2, `${name}.tar.gz`)), 'byte-identical')
   const out3 = join(work, 'out3')
   t.equal((await cli(args(out3), { SOURCE_DATE_EPOCH: '1700000000' })).code, 0)
-  t.notOk(readFileSync(join(out1, `${name}.tar.gz`)).equals(readFileSync(join(out3, `${name}.tar.gz`))))
+  t.notOk(sameBytes(join(out1, `${name}.tar.gz`), join(out3, `${name}.tar.gz`)))
   t.match(execFileSync('tar', ['-tvzf', join(out3, `${name}.tar.gz`)], { encoding: 'utf8' }), /2023-11-14/)
 
   // A failing build leaves nothing in --out.
@@ -172,5 +172,5 @@ t.test('build a matrix: supported targets in parallel, unsupported ones listed w
   const alone = join(work, 'alone')
   const single = await cli(['build', '--catalog', catalog, '--os', 'ubuntu', '--runtime', 'cri-o', '--runtime-source', 'preinstalled', '--artifacts-dir', artifacts.dir, '--offline', '--cache-dir', SEA_TEST_CACHE, '--out', alone])
   t.equal(single.code, 0, single.stderr)
-  t.ok(readFileSync(join(out, 'edgebundle-1.23-ubuntu-amd64-cri-o.tar.gz')).equals(readFileSync(join(alone, 'edgebundle-1.23-ubuntu-amd64-cri-o.tar.gz'))))
+  t.ok(sameBytes(join(out, 'edgebundle-1.23-ubuntu-amd64-cri-o.tar.gz'), join(alone, 'edgebundle-1.23-ubuntu-amd64-cri-o.tar.gz')))
 })

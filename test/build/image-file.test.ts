@@ -9,6 +9,7 @@ import { join } from 'node:path'
 import t from 'tap'
 import { imageFile } from '../../src/build/image-file.js'
 import { sh, skipUnlessTools } from '../oci/fixtures.js'
+import { fileDigest } from '../fixtures/files.js'
 
 const skip = skipUnlessTools()
 const amd64 = { os: 'linux', arch: 'amd64' } as const
@@ -42,7 +43,7 @@ t.test('the file as the top layer that touches it leaves it', { skip }, async (t
   const archive = async (tag: string) => {
     const file = join(dir, `${tag}.oci.tar`)
     await sh('skopeo', ['copy', '--quiet', `oci:${layout}:${tag}`, `oci-archive:${file}:docker.io/kubeedge/installation-package:v1.23.1`])
-    return { file, sha256: createHash('sha256').update(readFileSync(file)).digest('hex') }
+    return { file, sha256: fileDigest(file) }
   }
   const cache = join(dir, 'cache')
   const take = async (tag: string) => {

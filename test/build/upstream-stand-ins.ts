@@ -12,7 +12,6 @@
  * alike), so one `--artifacts-dir` cannot hold both: the stand-ins are laid out one folder per platform.
  */
 import { execFileSync } from 'node:child_process'
-import { createHash } from 'node:crypto'
 import { chmodSync, cpSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { parseDocument } from 'yaml'
@@ -20,6 +19,7 @@ import { defaultBundlesDir } from '../../src/catalog/load.js'
 import type { Catalog } from '../../src/catalog/schema.js'
 import type { ResolvedComponent } from '../../src/resolve/resolve.js'
 import { buildTestImages, sh } from '../oci/fixtures.js'
+import { fileDigest } from '../fixtures/files.js'
 
 type Family = 'linux' | 'windows'
 
@@ -101,7 +101,7 @@ function tarArchive(out: string, stage: string, members: string[], format: 'tar.
   })
 }
 
-const sha256Of = (path: string) => createHash('sha256').update(readFileSync(path)).digest('hex')
+const sha256Of = (path: string) => fileDigest(path)
 
 export interface StandIn {
   id: string

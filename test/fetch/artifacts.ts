@@ -24,6 +24,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { parseDocument } from 'yaml'
 import { defaultBundlesDir } from '../../src/catalog/load.js'
+import { fileDigest } from '../fixtures/files.js'
 
 /** Bump when the recipe below changes, so stale sets in the temp folder are not reused. */
 const RECIPE = 2
@@ -75,7 +76,7 @@ function debianVersion(pkg: string): string {
   return upstream[1]!
 }
 
-const sha256Of = (path: string) => createHash('sha256').update(readFileSync(path)).digest('hex')
+const sha256Of = (path: string) => fileDigest(path)
 
 function tarGz(out: string, cwd: string, entries: string[]): void {
   execFileSync(
@@ -121,7 +122,7 @@ function build(dir: string, versions: DebianArtifacts['versions']): void {
     writeFileSync(join(stage, name, name, inner, exe), `MZ ${exe} ${v} (edgebundle test stand-in)\r\n`)
     writeFileSync(join(stage, name, name, 'version'), `${v}\n`)
     tarGz(join(dir, `${name}.tar.gz`), join(stage, name), [name])
-    const sha512 = createHash('sha512').update(readFileSync(join(dir, `${name}.tar.gz`))).digest('hex')
+    const sha512 = fileDigest(join(dir, `${name}.tar.gz`), 'sha512')
     writeFileSync(join(dir, `checksum_${name}.tar.gz.txt`), `${sha512}\n`)
   }
   rmSync(stage, { recursive: true, force: true })

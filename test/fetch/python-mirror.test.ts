@@ -8,7 +8,7 @@
  */
 import { spawn, spawnSync } from 'node:child_process'
 import { createHash, randomBytes } from 'node:crypto'
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import t from 'tap'
@@ -16,6 +16,7 @@ import { type DebianArtifacts, type FixtureFile, listTree, testCatalog } from '.
 import { freePort, spawnWatched, waitUntil } from '../oci/fixtures.js'
 import { run } from '../../src/cli/main.js'
 import { createHttpClient } from '../../src/io/http.js'
+import { sameBytes } from '../fixtures/files.js'
 
 const RUNS = 50
 const PROCESSES = 2
@@ -77,7 +78,7 @@ t.test(`${RUNS} cold fetches from python3 -m http.server`, { skip: python ? fals
     const blobs = listTree(join(cache, 'blobs', 'sha256'))
     for (const f of files) {
       const cached = join(cache, 'blobs', 'sha256', f.sha256)
-      if (!blobs.includes(f.sha256) || !readFileSync(cached).equals(readFileSync(f.path))) failures.push(`${label}: ${f.fileName} is not byte-identical in the cache`)
+      if (!blobs.includes(f.sha256) || !sameBytes(cached, f.path)) failures.push(`${label}: ${f.fileName} is not byte-identical in the cache`)
     }
     if (listTree(join(cache, 'tmp')).length > 0) failures.push(`${label}: tmp/ is not empty`)
     rmSync(cache, { recursive: true, force: true })

@@ -1,6 +1,5 @@
 /** Helpers for the inspect tests: packing a folder, running the CLI, and hand-made hostile zips. */
-import { createHash } from 'node:crypto'
-import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs'
+import { mkdtempSync, rmSync, statSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { run } from '../../src/cli/main.js'
@@ -9,6 +8,7 @@ import { entriesFromFolder } from '../../src/pack/folder.js'
 import { writeBundleArchive } from '../../src/pack/index.js'
 import { GzipMemberCache } from '../../src/pack/member-cache.js'
 import { BUNDLE_NAME } from '../pack/fixtures.js'
+import { fileDigest } from '../fixtures/files.js'
 
 export const MTIME = new Date(1_700_000_000_000)
 
@@ -30,7 +30,7 @@ function memberCache(): GzipMemberCache {
 /** Files of a MiB and more get their digest, which is what lets the writer use the member cache. */
 function withDigest(entry: PackEntry): PackEntry {
   if (!('file' in entry.source) || statSync(entry.source.file).size < 1 << 20) return entry
-  return { ...entry, sha256: createHash('sha256').update(readFileSync(entry.source.file)).digest('hex') }
+  return { ...entry, sha256: fileDigest(entry.source.file) }
 }
 
 export async function pack(root: string, output: string, format: 'tar.gz' | 'zip' = 'tar.gz', name = BUNDLE_NAME): Promise<string> {

@@ -4,7 +4,7 @@
  * zstd made.
  */
 import { spawnSync } from 'node:child_process'
-import { createHash, pbkdf2, randomBytes } from 'node:crypto'
+import { pbkdf2, randomBytes } from 'node:crypto'
 import { existsSync, linkSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync, statSync, symlinkSync, writeFileSync, chmodSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -18,6 +18,7 @@ import { type ArchiveFormat, type ArchiveMember, ArchiveError, UnsafeArchiveErro
 import { nodeHasZstd } from '../../src/installer/archive/decompress.js'
 import { type FramePiece, ZstdFrames, decodeZstdFrames } from '../../src/installer/archive/zstd.js'
 import { type TarEntry, tarBytes, tarEntryBytes, tarHeader } from '../fixtures/tar.js'
+import { fileDigest, sameBytes } from '../fixtures/files.js'
 
 /** The cache the executable tests fill (test/sea/fixtures.ts), read here without importing their build code. */
 const SEA_TEST_CACHE = process.env.EDGEBUNDLE_TEST_SEA_CACHE || join(tmpdir(), 'edgebundle-test-sea-cache')
@@ -202,7 +203,7 @@ t.test('shape only (a dry run): the same tree and modes with empty files; member
   t.same(listing(shape), listing(full), 'same names, types, modes and link targets')
   t.equal(statSync(join(shape, 'a')).size, 0, 'files are empty')
   const digests = digestsOf(await indexArchive(file, 'tar.gz', 1))
-  const sha = (path: string) => createHash('sha256').update(readFileSync(path)).digest('hex')
+  const sha = (path: string) => fileDigest(path)
   t.same([...digests.keys()].sort(), ['a', 'b', 'deep/x'], 'files and hard links, not links or folders')
   for (const name of ['a', 'b', 'deep/x']) t.equal(digests.get(name), sha(join(full, name)), `${name}: the unpacked content's digest`)
   t.not(digests.get('a'), digests.get('b'), 'a later member of the same name wins; the hard link keeps what it linked')
@@ -329,7 +330,7 @@ function snapshot(top: string): Record<string, string> {
         walk(path)
       } else if (stats.isSymbolicLink()) result[path] = `symlink -> ${readlinkSync(join(top, path))}`
       else if (stats.isFile()) {
-        result[path] = `file ${mode} ${createHash('sha256').update(readFileSync(join(top, path))).digest('hex').slice(0, 16)}`
+        result[path] = `file ${mode} ${fileDigest(join(top, path)).slice(0, 16)}`
         inodes.set(stats.ino, [...(inodes.get(stats.ino) ?? []), path])
       } else result[path] = 'other'
     }
@@ -433,7 +434,7 @@ t.test('an upstream layout made from the installed containerd and runc', async (
     for (const binary of binaries) {
       const unpacked = join(into, 'bin', base(binary))
       t.equal(lstatSync(unpacked).mode & 0o7777, 0o755, `${format}: ${base(binary)} is executable`)
-      t.ok(readFileSync(unpacked).equals(readFileSync(binary)), `${format}: ${base(binary)} is intact`)
+      t.ok(sameBytes(unpacked, binary), `${format}: ${base(binary)} is intact`)
     }
   }
   const scanned = await scanArchive(gz, 'tar.gz', 0)

@@ -5,7 +5,6 @@
  * snapshot of a tree (type, mode, content hash, link target) to compare trees byte for byte.
  */
 import { execFileSync } from 'node:child_process'
-import { createHash } from 'node:crypto'
 import { chmodSync, lstatSync, mkdirSync, readFileSync, readdirSync, readlinkSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { type ArchiveIndex, archivesOfPlan, formatArchiveIndex, indexArchive } from '../../src/installer/archive/index.js'
@@ -14,6 +13,7 @@ import type { Plan } from '../../src/model/plan.js'
 import type { RawRequest } from '../../src/resolve/request.js'
 import { makeBundle, writeChecksums } from './fixtures.js'
 import { hostInstallerIo } from './host-io.js'
+import { fileDigest } from '../fixtures/files.js'
 
 /** A small archive in the layout its step expects: `strip` leading folders, a few files, a symlink. */
 function writeArchive(bundle: string, file: string, component: string, strip: number, work: string): void {
@@ -82,7 +82,7 @@ export async function addArchiveIndex(bundle: InstallableBundle, edit: (index: A
   const index: ArchiveIndex = { format: 1, archives: {} }
   for (const archive of archivesOfPlan(bundle.plan)) {
     const file = join(bundle.dir, ...archive.file.split('/'))
-    const sha256 = createHash('sha256').update(readFileSync(file)).digest('hex')
+    const sha256 = fileDigest(file)
     index.archives[archive.file] = { sha256, format: archive.format, strip: archive.strip, members: await indexArchive(file, archive.format, archive.strip) }
   }
   edit(index)
@@ -137,7 +137,7 @@ export function snapshot(root: string): Record<string, TreeEntry> {
       else if (stat.isDirectory()) {
         out[relative] = { type: 'dir', mode }
         walk(path, relative)
-      } else if (stat.isFile()) out[relative] = { type: 'file', mode, content: createHash('sha256').update(readFileSync(path)).digest('hex') }
+      } else if (stat.isFile()) out[relative] = { type: 'file', mode, content: fileDigest(path) }
       else out[relative] = { type: 'other', mode }
     }
   }

@@ -4,7 +4,6 @@
  * own reader, and byte for byte between two pulls. Tampering and auth go through small proxies on 127.0.0.1.
  */
 import { execFileSync } from 'node:child_process'
-import { createHash } from 'node:crypto'
 import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import t from 'tap'
@@ -25,6 +24,7 @@ import {
   startTokenServer,
   type Registry,
 } from './fixtures.js'
+import { fileDigest, sameBytes } from '../fixtures/files.js'
 
 const skip = skipUnlessTools()
 
@@ -45,7 +45,7 @@ function inspectConfig(archive: string): { architecture: string; os: string; lab
 }
 
 function sha256File(path: string): string {
-  return createHash('sha256').update(readFileSync(path)).digest('hex')
+  return fileDigest(path)
 }
 
 /** Nothing but the expected files: no partial archive or staging folder left behind. */
@@ -121,7 +121,7 @@ t.test('pullImage against a real registry', { skip }, async (t) => {
       }
       const second = join(out, 'again.tar')
       await pullImage(ref, { os: 'linux', arch }, { output: second, http: loopbackOnly() })
-      t.ok(readFileSync(first).equals(readFileSync(second)), `${arch}: two pulls give byte-identical archives`)
+      t.ok(sameBytes(first, second), `${arch}: two pulls give byte-identical archives`)
       t.same(leftovers(out, ['pause.tar', 'again.tar', 'layout']), [], 'no staging files left')
     }
   })

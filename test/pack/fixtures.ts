@@ -6,12 +6,13 @@
  */
 import { createHash } from 'node:crypto'
 import { execFileSync } from 'node:child_process'
-import { chmodSync, createWriteStream, mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs'
+import { chmodSync, createWriteStream, mkdirSync, readdirSync, statSync, writeFileSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { once } from 'node:events'
 import type { BundleManifest } from '../../src/model/manifest.js'
 import { formatSha256Sums } from '../../src/archive/sha256sums.js'
 import { signChecksums } from '../../src/sign/keys.js'
+import { fileDigest } from '../fixtures/files.js'
 
 export const BUNDLE_NAME = 'edgebundle-1.23-ubuntu-amd64-containerd'
 export const BIG_FILE = 'artifacts/containerd-2.0.5-linux-amd64.tar.gz'
@@ -34,7 +35,7 @@ export async function writePseudoRandom(path: string, size: number): Promise<voi
 }
 
 export function sha256Of(path: string): string {
-  return createHash('sha256').update(readFileSync(path)).digest('hex')
+  return fileDigest(path)
 }
 
 /** Every file under `root`, relative, `/`-separated. */

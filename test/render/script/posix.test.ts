@@ -4,7 +4,6 @@
  * The journal, rollback, crashes and the signature have their own file: posix-state.test.ts.
  */
 import { spawnSync } from 'node:child_process'
-import { createHash } from 'node:crypto'
 import { appendFileSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { createServer } from 'node:net'
@@ -18,6 +17,7 @@ import { INSTALLED, buildLinuxBundle, snapshot, write } from '../../fixtures/bun
 import { HOSTILE, foreignSteps, linuxPlan } from '../../fixtures/plans.js'
 import { type TarEntry, tarBytes, tarGz } from '../../fixtures/tar.js'
 import { journalOf, layBundle, planWithoutPackages, runScript, shells, which, withSteps } from './helpers.js'
+import { fileDigest } from '../../fixtures/files.js'
 
 const CHECK_KINDS: Check['kind'][] = [
   'os-release',
@@ -55,7 +55,7 @@ for (const tool of ['shellcheck', 'busybox', 'zstd', 'dpkg-deb']) {
 
 /** Tests that change the live node (docker stand-in) need it free of any real edgebundle state. */
 const liveStateSkip = existsSync('/var/lib/edgebundle') ? '/var/lib/edgebundle exists: this node has a real install' : process.getuid?.() !== 0 ? 'needs root' : false
-const sha256 = (path: string) => createHash('sha256').update(readFileSync(path)).digest('hex')
+const sha256 = (path: string) => fileDigest(path)
 const plan = linuxPlan()
 const script = renderInstallSh(plan, templates)
 
