@@ -133,7 +133,11 @@ interface UnitContext {
   cache: GzipMemberCache | undefined
   /** Every cache writer opened, so the ones left open by a failure can be discarded. */
   writers: Set<MemberEntryWriter>
+  /** This pack's place in the order packs of this process started in (see the cache's busyWriting). */
+  serial: number
 }
+
+let packsStarted = 0
 
 /** The members of the archive, in order, as units of work. Compression starts when a unit is made. */
 async function* units(segments: Iterable<TarSegment>, context: UnitContext): AsyncGenerator<Unit> {
@@ -171,13 +175,19 @@ async function* units(segments: Iterable<TarSegment>, context: UnitContext): Asy
     let writer: MemberEntryWriter | null = null
     if (cache !== undefined && entry.sha256 !== undefined) {
       const parameters: MemberParameters = { level, memberSize }
-      const hit = await cache.lookup(entry.sha256, entry.size, parameters)
+      let hit = await cache.lookup(entry.sha256, entry.size, parameters)
+      // An earlier pack of this process is compressing this very content: its entry, once written, is a hit.
+      const busy = hit === null ? cache.busyWriting(entry.sha256, entry.size, parameters, context.serial) : undefined
+      if (busy !== undefined) {
+        await busy
+        hit = await cache.lookup(entry.sha256, entry.size, parameters)
+      }
       if (hit !== null) {
         yield { kind: 'copy', entry: hit }
         continue
       }
       // A cache that cannot be written (full, read-only) only costs time.
-      writer = await cache.writer(entry.sha256, entry.size, parameters).catch(() => null)
+      writer = await cache.writer(entry.sha256, entry.size, parameters, context.serial).catch(() => null)
       if (writer !== null) context.writers.add(writer)
     }
     const content = new Pending()
@@ -204,7 +214,7 @@ export async function* gzipMembers(segments: Iterable<TarSegment>, options: Gzip
   const workers = options.workers ?? availableParallelism()
   if (!Number.isInteger(workers) || workers < 1) throw new Error(`internal: gzip workers must be a positive integer, got ${workers}`)
   if (!Number.isInteger(memberSize) || memberSize < 512 || memberSize % 512 !== 0) throw new Error(`internal: gzip member size must be a positive multiple of 512, got ${memberSize}`)
-  const context: UnitContext = { level, memberSize, cache: options.cache, writers: new Set() }
+  const context: UnitContext = { level, memberSize, cache: options.cache, writers: new Set(), serial: ++packsStarted }
   const source = units(segments, context)
   const queue: Unit[] = []
   let compressing = 0

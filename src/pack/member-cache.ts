@@ -83,6 +83,13 @@ export class CorruptMemberEntryError extends Error {
 
 const isCode = (error: unknown, ...codes: string[]) => codes.includes((error as NodeJS.ErrnoException)?.code ?? '')
 
+/**
+ * Entries this process is writing now, by path. A matrix build packs several bundles side by side that
+ * hold the same executable and artifacts: with a cold cache each would compress the same 100 MB, so a
+ * pack that misses while another pack of this process writes the entry waits for it and copies instead.
+ */
+const writing = new Map<string, { owner: number; finished: Promise<void> }>()
+
 export class GzipMemberCache {
   readonly dir: string
   readonly tmpDir: string
@@ -180,13 +187,42 @@ export class GzipMemberCache {
   }
 
   /** A writer for the members of this content: each member is appended in order, then the entry is committed or discarded. */
-  async writer(contentSha256: string, contentSize: number, parameters: MemberParameters): Promise<MemberEntryWriter> {
+  /**
+   * A writer for the entry of this content. `owner` (a pack's serial number) claims the entry before the
+   * first await, so a pack that asks busyWriting right after its own miss sees every claim made before.
+   */
+  async writer(contentSha256: string, contentSize: number, parameters: MemberParameters, owner: number): Promise<MemberEntryWriter> {
     const key = this.key(contentSha256, contentSize, parameters)
-    await mkdir(this.tmpDir, { recursive: true })
-    // The artifact cache's sweep removes `<name>.<pid>-<hex>.tmp` files of dead processes.
-    const temp = join(this.tmpDir, `gzip-members-${key.slice(0, 16)}.${process.pid}-${randomBytes(6).toString('hex')}.tmp`)
-    const handle = await open(temp, 'wx', 0o644)
-    return new MemberEntryWriter(this, handle, temp, join(this.dir, key), this.identity(contentSha256, contentSize, parameters))
+    const target = join(this.dir, key)
+    let settle = () => {}
+    const finished = new Promise<void>((resolve) => (settle = resolve))
+    const claimed = !writing.has(target)
+    if (claimed) writing.set(target, { owner, finished })
+    const release = () => {
+      if (claimed) writing.delete(target)
+      settle()
+    }
+    try {
+      await mkdir(this.tmpDir, { recursive: true })
+      // The artifact cache's sweep removes `<name>.<pid>-<hex>.tmp` files of dead processes.
+      const temp = join(this.tmpDir, `gzip-members-${key.slice(0, 16)}.${process.pid}-${randomBytes(6).toString('hex')}.tmp`)
+      const handle = await open(temp, 'wx', 0o644)
+      return new MemberEntryWriter(this, handle, temp, target, this.identity(contentSha256, contentSize, parameters), release)
+    } catch (error) {
+      release()
+      throw error
+    }
+  }
+
+  /**
+   * When a pack that started before `owner` is writing the entry for this content: a promise that settles
+   * once the entry is in place or given up (look it up again then); otherwise undefined. Only earlier packs
+   * are waited for, never later ones nor the pack itself: a pack holding entries another waits for never
+   * waits in turn for that one, so two packs sharing files in other orders cannot wait on each other.
+   */
+  busyWriting(contentSha256: string, contentSize: number, parameters: MemberParameters, owner: number): Promise<void> | undefined {
+    const claim = writing.get(join(this.dir, this.key(contentSha256, contentSize, parameters)))
+    return claim !== undefined && claim.owner < owner ? claim.finished : undefined
   }
 
   /** Removes the least recently used entries (but `keep`) until the rest fit the budget. */
@@ -222,6 +258,8 @@ export class MemberEntryWriter {
     private readonly temp: string,
     private readonly target: string,
     private readonly identity: Omit<EntryHeader, 'membersSha256' | 'membersCrc32' | 'membersSize' | 'memberCount'>,
+    /** Called once the entry is in place or given up: packs waiting for it look again. */
+    private readonly settled: () => void = () => {},
   ) {}
 
   get open(): boolean {
@@ -259,6 +297,8 @@ export class MemberEntryWriter {
       // The cache only saves time: a full disk or a read-only cache leaves the archive unaffected.
       await this.discard()
       return false
+    } finally {
+      this.settled()
     }
   }
 
@@ -267,6 +307,7 @@ export class MemberEntryWriter {
     if (this.state === 'open') await this.handle.close().catch(() => {})
     this.state = 'discarded'
     await unlink(this.temp).catch(() => {})
+    this.settled()
   }
 }
 

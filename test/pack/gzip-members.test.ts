@@ -87,6 +87,40 @@ t.test('the same bytes for 1, 2, 3 and 8 workers, run after run; gzip -t, tar -t
   t.ok(reference.bytes.indexOf(Buffer.from('1f8b0800000000000003', 'hex'), 10) > 0, 'a second member follows the first')
 })
 
+t.test('packs side by side in one process with a cold cache compress each large file once (a matrix build)', async (t) => {
+  const dir = t.testdir()
+  const { entries } = await inputs(join(dir, 'in'))
+  const cacheRoot = join(dir, 'cache')
+  const plain = await pack(entries, join(dir, 'plain.tar.gz'), { workers: 2 })
+  // Each its own cache object on one folder, as each target of `build --all` opens its own.
+  const side = await Promise.all([1, 2, 3].map((n) => pack(entries, join(dir, `side-${n}.tar.gz`), { workers: 2, cache: new GzipMemberCache(cacheRoot) })))
+  for (const [index, result] of side.entries()) t.ok(result.bytes.equals(plain.bytes), `pack ${index + 1}: the same bytes`)
+  t.same(side.map((result) => result.gzip!.cachedFiles).sort(), [0, 0, 3], 'one pack compressed and cached the three large files')
+  t.same(side.map((result) => result.gzip!.reusedFiles).sort(), [0, 3, 3], 'the other two waited and copied them')
+  t.equal(cacheEntries(cacheRoot).length, 3)
+
+  // One pack holding the same large content twice waits for nobody: it compresses the second copy too.
+  const twice: PackEntry[] = [...entries, { ...entries[0]!, path: 'b/artifacts/random-again.bin' }]
+  const fresh = join(dir, 'cache-twice')
+  const both = await pack(twice, join(dir, 'twice.tar.gz'), { workers: 2, cache: new GzipMemberCache(fresh) })
+  t.equal(both.gzip!.reusedFiles, 0)
+  t.equal(cacheEntries(fresh).length, 3, 'the repeated file is one entry')
+
+  // Only an earlier pack is waited for: two packs sharing two files in opposite orders never wait on each
+  // other in a circle (each would hold the entry the other waits for).
+  const rules = new GzipMemberCache(join(dir, 'cache-rules'))
+  const parameters = { level: 6, memberSize: MEMBER }
+  const [x, y] = ['a'.repeat(64), 'b'.repeat(64)]
+  const earlier = await rules.writer(x, 1, parameters, 1)
+  const later = await rules.writer(y, 1, parameters, 2)
+  t.ok(rules.busyWriting(x, 1, parameters, 2) instanceof Promise, 'a later pack waits for an earlier one')
+  t.equal(rules.busyWriting(y, 1, parameters, 1), undefined, 'an earlier pack never waits for a later one')
+  t.equal(rules.busyWriting(x, 1, parameters, 1), undefined, 'nor for itself')
+  await earlier.discard()
+  t.equal(rules.busyWriting(x, 1, parameters, 2), undefined, 'a discarded entry is nobody\'s')
+  await later.discard()
+})
+
 t.test('a warm pack copies cached members: nothing large is compressed again, and the bytes do not change', async (t) => {
   const dir = t.testdir()
   const { entries } = await inputs(join(dir, 'in'))
