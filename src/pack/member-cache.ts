@@ -86,7 +86,7 @@ const isCode = (error: unknown, ...codes: string[]) => codes.includes((error as 
 /**
  * Entries this process is writing now, by path. A matrix build packs several bundles side by side that
  * hold the same executable and artifacts: with a cold cache each would compress the same 100 MB, so a
- * pack that misses while another pack of this process writes the entry waits for it and copies instead.
+ * pack that misses while an earlier pack of this process writes the entry waits for it and copies instead.
  */
 const writing = new Map<string, { owner: number; finished: Promise<void> }>()
 
@@ -186,10 +186,10 @@ export class GzipMemberCache {
     })
   }
 
-  /** A writer for the members of this content: each member is appended in order, then the entry is committed or discarded. */
   /**
-   * A writer for the entry of this content. `owner` (a pack's serial number) claims the entry before the
-   * first await, so a pack that asks busyWriting right after its own miss sees every claim made before.
+   * A writer for the members of this content: each member is appended in order, then the entry is
+   * committed or discarded. `owner` (a pack's serial number) claims the entry before the first await, so a
+   * pack that asks busyWriting right after its own miss sees every claim made before.
    */
   async writer(contentSha256: string, contentSize: number, parameters: MemberParameters, owner: number): Promise<MemberEntryWriter> {
     const key = this.key(contentSha256, contentSize, parameters)
@@ -198,7 +198,10 @@ export class GzipMemberCache {
     const finished = new Promise<void>((resolve) => (settle = resolve))
     const claimed = !writing.has(target)
     if (claimed) writing.set(target, { owner, finished })
+    let released = false
     const release = () => {
+      if (released) return
+      released = true
       if (claimed) writing.delete(target)
       settle()
     }
