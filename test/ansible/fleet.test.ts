@@ -293,6 +293,9 @@ t.test('a bundle rolled out to three SSH hosts with its own playbooks', { timeou
   }
   // The playbooks pipeline every task: a module goes over the SSH command's stdin, never as an uploaded file.
   for (const [run, output] of [['first', first.stdout], ['second', second.stdout]] as const) t.notMatch(output, /PUT \S+ TO \S+\/AnsiballZ_/, `the ${run} run uploads no module file`)
+  // What a node sees of a run that finds the bundle in place: one command that reads, then the installer.
+  const commands = HOSTS.map((_, index) => [...second.stdout.matchAll(/SSH: EXEC ssh .*-o Port=(\d+) /g)].filter((m) => m[1] === String(ports[index])).length)
+  t.same(commands, HOSTS.map(() => 2), 'a second run makes two SSH commands per host')
   const secondArchiveBytes = bytesPut(second.stdout, archive)
   t.equal(secondArchiveBytes, 0, 'no archive byte copied on a second run')
   t.same(HOSTS.map((host) => statSync(join(remotes, host, `${NAME}.tar.gz`)).ino), archiveInodes, "each node's archive is the same file")
