@@ -94,12 +94,14 @@ export interface Registry {
 const WATCHDOG = `
 exec 3<&0
 "$@" </dev/null 3<&- & daemon=$!
-# A background list reads /dev/null unless told otherwise: the pipe comes in on fd 3.
-{ cat <&3 >/dev/null; kill $daemon 2>/dev/null; } & watcher=$!
+# A background list reads /dev/null unless told otherwise: the pipe comes in on fd 3. read is built in, so
+# the watcher is this one subshell, and it is gone (killed and waited for) before the watchdog exits.
+{ while IFS= read -r _ <&3; do :; done; kill $daemon 2>/dev/null; } & watcher=$!
 exec 3<&-
-trap 'kill $daemon 2>/dev/null; wait $daemon; kill $watcher 2>/dev/null; exit 0' TERM INT
+trap 'kill $daemon 2>/dev/null; wait $daemon; kill $watcher 2>/dev/null; wait $watcher; exit 0' TERM INT
 wait $daemon
 kill $watcher 2>/dev/null
+wait $watcher
 `
 
 export interface Daemon {
