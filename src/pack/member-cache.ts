@@ -262,7 +262,7 @@ export class MemberEntryWriter {
     private readonly target: string,
     private readonly identity: Omit<EntryHeader, 'membersSha256' | 'membersCrc32' | 'membersSize' | 'memberCount'>,
     /** Called once the entry is in place or given up: packs waiting for it look again. */
-    private readonly settled: () => void = () => {},
+    private readonly settled: () => void,
   ) {}
 
   get open(): boolean {
