@@ -4,7 +4,7 @@
  * key is given, SHA256SUMS.sig, written as the build writes them. The plan and manifest are handmade so
  * these tests do not depend on the catalog or the renderers.
  */
-import { createHash } from 'node:crypto'
+import { createCipheriv } from 'node:crypto'
 import { execFileSync } from 'node:child_process'
 import { chmodSync, createWriteStream, mkdirSync, readdirSync, statSync, writeFileSync } from 'node:fs'
 import { dirname, join } from 'node:path'
@@ -18,15 +18,16 @@ export const BUNDLE_NAME = 'edgebundle-1.23-ubuntu-amd64-containerd'
 export const BIG_FILE = 'artifacts/containerd-2.0.5-linux-amd64.tar.gz'
 export const BIG_SIZE = 20 * 1024 * 1024
 
-/** Deterministic incompressible bytes (sha256 in counter mode), so two fixtures hold identical content. */
+/**
+ * Deterministic incompressible bytes, so two fixtures hold identical content: AES-128-CTR under a fixed key
+ * over zeros (a keystream at memory speed; a SHA-256 per 32 bytes cost seconds of CPU per 20 MB).
+ */
 export async function writePseudoRandom(path: string, size: number): Promise<void> {
+  const keystream = createCipheriv('aes-128-ctr', Buffer.alloc(16, 0x42), Buffer.alloc(16))
+  const zeros = Buffer.alloc(1024 * 1024)
   const out = createWriteStream(path)
-  let counter = 0
-  let written = 0
-  while (written < size) {
-    const block = Buffer.alloc(64 * 1024)
-    for (let offset = 0; offset < block.length; offset += 32) createHash('sha256').update(String(counter++)).digest().copy(block, offset)
-    const part = block.subarray(0, Math.min(block.length, size - written))
+  for (let written = 0; written < size; ) {
+    const part = keystream.update(zeros.subarray(0, Math.min(zeros.length, size - written)))
     written += part.length
     if (!out.write(part)) await once(out, 'drain')
   }
