@@ -22,7 +22,7 @@ import { buildBundle, exec, freshArtifactCache, succeeded } from '../e2e/fixture
 import { snapshot } from '../installer/node-fixtures.js'
 import { type Daemon, buildTestImages, freePort, missingTools, spawnWatched, waitUntil } from '../oci/fixtures.js'
 import { installerFor, need } from '../sea/fixtures.js'
-import { fileContains } from '../fixtures/files.js'
+import { fileContains, fileDigest } from '../fixtures/files.js'
 
 // Seven playbook runs against three hosts, each verifying an ~90 MB bundle: minutes on a loaded machine.
 const SUITE_TIMEOUT_MS = 45 * 60_000
@@ -71,6 +71,13 @@ function bytesPut(output: string, source: string): number {
   let bytes = 0
   for (const m of output.matchAll(/PUT (\S+) TO (\S+)/g)) if (m[1] === source) bytes += statSync(source).size
   return bytes
+}
+
+/** Per host, the archive SHA-256 that "Look at the node" read on the node in a -vvv run ('' where it read none). */
+function archiveHashedOnNode(output: string): Record<string, string> {
+  const out: Record<string, string> = {}
+  for (const m of output.matchAll(/^ok: \[(\S+)\] => \{\n(?:(?!^\}$)[\s\S])*?^ {4}"stdout": "a=([0-9a-f]*)\\nu=[0-9a-f]*\\nc=/gm)) out[m[1]!] = m[2]!
+  return out
 }
 
 async function report(dir: string, json = true): Promise<{ code: number; stdout: string; stderr: string }> {
@@ -300,6 +307,8 @@ t.test('a bundle rolled out to three SSH hosts with its own playbooks', { timeou
   // What a node sees of a run that finds the bundle in place: one command that reads, then the installer.
   const commands = HOSTS.map((_, index) => [...second.stdout.matchAll(/SSH: EXEC ssh .*-o Port=(\d+) /g)].filter((m) => m[1] === String(ports[index])).length)
   t.same(commands, HOSTS.map(() => 2), 'a second run makes two SSH commands per host')
+  // Each node's bundle came from this archive: the node's ~100 MB copy of it is not even read.
+  t.same(archiveHashedOnNode(second.stdout), Object.fromEntries(HOSTS.map((host) => [host, ''])), 'a second run hashes no archive on the nodes')
   const secondArchiveBytes = bytesPut(second.stdout, archive)
   t.equal(secondArchiveBytes, 0, 'no archive byte copied on a second run')
   t.same(HOSTS.map((host) => statSync(join(remotes, host, `${NAME}.tar.gz`)).ino), archiveInodes, "each node's archive is the same file")
@@ -321,6 +330,8 @@ t.test('a bundle rolled out to three SSH hosts with its own playbooks', { timeou
   t.match(corrupted.recap, { host1: { failed: 0 }, host2: { failed: 0 }, host3: { failed: 1 } }, 'host3 fails, host1 and host2 succeed')
   t.match(corrupted.stdout, /fatal: \[host3\]: FAILED! => \{[^}]*"msg": "exit 3: the bundle in \S+ failed verification \(1 problem\); nothing was changed; mismatch README\.md/, "host3's failure says exit 3 with the installer's message")
   t.same(snapshot(roots), installedTrees.roots, 'no root changed: host3 stopped at verification, the others had nothing to do')
+  // host3's bundle is not from the archive it is given now: there, and only there, the node's archive is hashed.
+  t.same(archiveHashedOnNode(corrupted.stdout), { host1: '', host2: '', host3: fileDigest(archive) }, "only host3's archive is hashed on its node (and found to differ)")
   const failedReport = await report(reports)
   t.equal(failedReport.code, 1, 'edgebundle report exits 1 when a host failed')
   t.match(JSON.parse(failedReport.stdout), { counts: { unchanged: 2, failed: 1 }, hosts: [{ host: 'host1' }, { host: 'host2' }, { host: 'host3', state: 'failed', exitCode: 3, reason: /^exit 3: .*failed verification.*README\.md/ }] })
