@@ -8,7 +8,7 @@
  * a test reaches beyond 127.0.0.1, and only when the cache lacks them (see README, "Executables").
  */
 import { spawnSync } from 'node:child_process'
-import { existsSync, mkdtempSync, openSync, closeSync, readFileSync, rmSync } from 'node:fs'
+import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, renameSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { Test } from 'tap'
@@ -78,12 +78,37 @@ export function runLinux(platform: ExePlatform, executable: string, args: string
 export class Wine {
   private constructor(readonly prefix: string) {}
 
+  /**
+   * A prefix of its own, copied from a template made once per wine version in the shared cache: making a
+   * prefix (wineboot, then winecfg) costs some 4 CPU-s, copying one a few hundredths.
+   */
   static create(): Wine {
+    const template = Wine.template()
     const prefix = mkdtempSync(join(tmpdir(), 'edgebundle-wine-'))
-    const wine = new Wine(prefix)
-    const setup = spawnSync(WINE64, ['winecfg', '-v', 'win10'], { env: wine.env(), stdio: 'ignore', timeout: 180_000 })
-    if (setup.status !== 0) throw new Error(`winecfg -v win10 failed in ${prefix} (status ${setup.status}, ${setup.error?.message ?? ''})`)
-    return wine
+    const copy = spawnSync('cp', ['-a', `${template}/.`, prefix], { stdio: 'ignore', timeout: 60_000 })
+    if (copy.status !== 0) throw new Error(`could not copy the wine prefix ${template} to ${prefix} (status ${copy.status})`)
+    return new Wine(prefix)
+  }
+
+  /** The template prefix, set to Windows 10: made aside and renamed into place, so a reader sees it whole. */
+  private static template(): string {
+    const version = spawnSync(WINE64, ['--version'], { encoding: 'utf8', timeout: 60_000 }).stdout?.trim().replace(/[^\w.-]+/g, '_') || 'unknown'
+    const template = join(SEA_TEST_CACHE, `wine-prefix-${version}`)
+    if (existsSync(join(template, 'system.reg'))) return template
+    mkdirSync(SEA_TEST_CACHE, { recursive: true })
+    const making = new Wine(mkdtempSync(join(SEA_TEST_CACHE, 'wine-prefix-making-')))
+    const setup = spawnSync(WINE64, ['winecfg', '-v', 'win10'], { env: making.env(), stdio: 'ignore', timeout: 180_000 })
+    if (setup.status !== 0) throw new Error(`winecfg -v win10 failed in ${making.prefix} (status ${setup.status}, ${setup.error?.message ?? ''})`)
+    // wineserver writes the registry when it exits: wait for that before the prefix is copied anywhere.
+    if (existsSync(WINESERVER)) spawnSync(WINESERVER, ['-w'], { env: making.env(), stdio: 'ignore', timeout: 60_000 })
+    try {
+      renameSync(making.prefix, template)
+    } catch {
+      // Another test process put its own in place first: that one serves.
+      rmSync(making.prefix, { recursive: true, force: true })
+      if (!existsSync(join(template, 'system.reg'))) throw new Error(`${template} is not a wine prefix: remove it and run again`)
+    }
+    return template
   }
 
   private env(): NodeJS.ProcessEnv {
