@@ -24,11 +24,18 @@ export function which(command: string, env: NodeJS.ProcessEnv = process.env): st
   return null
 }
 
-/** Debian's qemu-user-static and the cross sysroot its loader needs (`-L`), per foreign Linux platform. */
-const EMULATION: Partial<Record<ExePlatform, { qemu: string; sysroot: string; packages: string }>> = {
+/**
+ * Debian's qemu-user-static and the cross sysroot its loader needs (`-L`), per foreign Linux platform, and
+ * the CPU it emulates (`-cpu`) where qemu's default is not the right one.
+ */
+const EMULATION: Partial<Record<ExePlatform, { qemu: string; sysroot: string; packages: string; cpu?: string }>> = {
   'linux/arm64': {
     qemu: 'qemu-aarch64-static',
     sysroot: '/usr/aarch64-linux-gnu',
+    // An ARMv8.0-A core with the crypto extensions, as on a Raspberry Pi 4, not qemu's default "max" (every
+    // extension, SVE among them): Node and OpenSSL then take the paths an edge board takes, and hashing a
+    // bundle under emulation costs about a third less CPU (an installer's verify: 5.0 -> 3.4 s).
+    cpu: 'cortex-a72',
     packages: 'qemu-user-static libc6-arm64-cross libstdc++6-arm64-cross libgcc-s1-arm64-cross',
   },
   'linux/arm': {
@@ -60,7 +67,7 @@ export function runnerFor(platform: ExePlatform, env: NodeJS.ProcessEnv = proces
   if (!emulation || process.platform !== 'linux') return null
   const qemu = which(emulation.qemu, env)
   if (qemu === null || !existsSync(emulation.sysroot)) return null
-  return { command: qemu, args: ['-L', emulation.sysroot] }
+  return { command: qemu, args: [...(emulation.cpu ? ['-cpu', emulation.cpu] : []), '-L', emulation.sysroot] }
 }
 
 /** The apt packages that make runnerFor(platform) work, for messages. */
