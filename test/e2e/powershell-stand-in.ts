@@ -18,6 +18,7 @@ import { PS_IS_ADMINISTRATOR } from '../../src/installer/preflight.js'
 import { obtainNodeRuntime } from '../../src/sea/node-runtime.js'
 import { loadNodeRuntimes } from '../../src/sea/runtimes.js'
 import { copyBinary, injectBlob, makeBlob } from '../../src/sea/sea.js'
+import { seaDirs, withLock } from '../../src/sea/workspace.js'
 import { SEA_TEST_CACHE, Wine } from '../sea/fixtures.js'
 
 const SCRIPT = `'use strict'
@@ -36,6 +37,11 @@ export async function powershellStandIn(note: (message: string) => void): Promis
   const dir = join(SEA_TEST_CACHE, 'e2e')
   const target = join(dir, `powershell-${key}.exe`)
   if (existsSync(target)) return target
+  // The wine tests start together: one builds it, the others wait for it.
+  return withLock(seaDirs(SEA_TEST_CACHE), `powershell-${key}`, async () => (existsSync(target) ? target : buildStandIn(runtimes, dir, target, note)))
+}
+
+async function buildStandIn(runtimes: ReturnType<typeof loadNodeRuntimes>, dir: string, target: string, note: (message: string) => void): Promise<string> {
   mkdirSync(dir, { recursive: true })
   const options = {
     cacheDir: SEA_TEST_CACHE,
@@ -54,14 +60,13 @@ export async function powershellStandIn(note: (message: string) => void): Promis
     const postjectApi = createRequire(import.meta.url).resolve('postject')
     await injectBlob({ node: builder.path, postjectApi, executable: exe, blob: blob.path, workDir: work })
     chmodSync(exe, 0o755)
-    renameSync(exe, target) // atomic: a parallel builder's copy is as good as this one
+    renameSync(exe, target) // atomic: a reader sees no half-written stand-in
     note(`built the powershell.exe stand-in in ${((performance.now() - started) / 1000).toFixed(1)} s`)
   } finally {
     rmSync(work, { recursive: true, force: true })
   }
   return target
 }
-
 
 /**
  * A fresh wine prefix to run install.exe in, and a working folder holding the powershell.exe stand-in
@@ -73,7 +78,7 @@ export async function wineWithStandIn(t: Test, work: string): Promise<{ wine: Wi
   const cwd = join(work, 'cwd')
   mkdirSync(cwd)
   copyFileSync(await powershellStandIn((message) => t.comment(message)), join(cwd, 'powershell.exe'))
-  const wine = Wine.create()
+  const wine = await Wine.create()
   const { dev, ino } = statSync(wine.prefix, { bigint: true })
   const serverDir = `server-${dev.toString(16)}-${ino.toString(16)}`
   t.teardown(() => {

@@ -11,7 +11,7 @@ t.test('win-x64 under wine: --version, dry run and tamper detection inside a rea
   const built = await installerFor(t, 'windows/amd64')
   if (!built) return
   t.equal(built.fileName, 'install.exe')
-  const wine = Wine.create()
+  const wine = await Wine.create()
   t.teardown(() => wine.close())
   await exerciseInstaller(t, {
     built,

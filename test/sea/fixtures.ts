@@ -15,6 +15,7 @@ import type { Test } from 'tap'
 import { createHttpClient } from '../../src/fetch/http.js'
 import { EdgebundleError } from '../../src/model/errors.js'
 import { type BuiltExecutable, buildInstallerExecutable } from '../../src/sea/build-exe.js'
+import { seaDirs, withLock } from '../../src/sea/workspace.js'
 import { isLinuxX64Host, runnerFor } from '../../src/sea/host.js'
 import type { ExePlatform } from '../../src/sea/runtimes.js'
 
@@ -82,18 +83,26 @@ export class Wine {
    * A prefix of its own, copied from a template made once per wine version in the shared cache: making a
    * prefix (wineboot, then winecfg) costs some 4 CPU-s, copying one a few hundredths.
    */
-  static create(): Wine {
-    const template = Wine.template()
+  static async create(): Promise<Wine> {
+    const template = await Wine.template()
     const prefix = mkdtempSync(join(tmpdir(), 'edgebundle-wine-'))
     const copy = spawnSync('cp', ['-a', `${template}/.`, prefix], { stdio: 'ignore', timeout: 60_000 })
     if (copy.status !== 0) throw new Error(`could not copy the wine prefix ${template} to ${prefix} (status ${copy.status})`)
     return new Wine(prefix)
   }
 
-  /** The template prefix, set to Windows 10: made aside and renamed into place, so a reader sees it whole. */
-  private static template(): string {
+  /**
+   * The template prefix, set to Windows 10: made aside and renamed into place, so a reader sees it whole,
+   * under a lock, so that the wine tests that start together on a cold cache make it once.
+   */
+  private static async template(): Promise<string> {
     const version = spawnSync(WINE64, ['--version'], { encoding: 'utf8', timeout: 60_000 }).stdout?.trim().replace(/[^\w.-]+/g, '_') || 'unknown'
     const template = join(SEA_TEST_CACHE, `wine-prefix-${version}`)
+    if (existsSync(join(template, 'system.reg'))) return template
+    return withLock(seaDirs(SEA_TEST_CACHE), `wine-prefix-${version}`, async () => Wine.makeTemplate(template))
+  }
+
+  private static makeTemplate(template: string): string {
     if (existsSync(join(template, 'system.reg'))) return template
     mkdirSync(SEA_TEST_CACHE, { recursive: true })
     const making = new Wine(mkdtempSync(join(SEA_TEST_CACHE, 'wine-prefix-making-')))
