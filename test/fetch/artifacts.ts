@@ -80,7 +80,7 @@ const sha256Of = (path: string) => fileDigest(path)
 
 /**
  * gzip -1: these stand in for upstream's archives, whose compression level no test depends on, and every
- * suite that needs them waits while the ~230 MB are compressed once per run (12 CPU-s at -6, about 4 at -1).
+ * suite that needs them waits while the ~230 MB are compressed once per run (the set: 13 CPU-s at -6, 5 at -1).
  */
 function tarGz(out: string, cwd: string, entries: string[]): void {
   execFileSync(

@@ -8,7 +8,7 @@
  * a test reaches beyond 127.0.0.1, and only when the cache lacks them (see README, "Executables").
  */
 import { spawnSync } from 'node:child_process'
-import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, renameSync, rmSync } from 'node:fs'
+import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, renameSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { Test } from 'tap'
@@ -93,7 +93,7 @@ export class Wine {
 
   /**
    * The template prefix, set to Windows 10: made aside and renamed into place, so a reader sees it whole,
-   * under a lock, so that the wine tests that start together on a cold cache make it once.
+   * under a lock (withLock makes the cache folder), so that wine tests starting together make it once.
    */
   private static async template(): Promise<string> {
     const version = spawnSync(WINE64, ['--version'], { encoding: 'utf8', timeout: 60_000 }).stdout?.trim().replace(/[^\w.-]+/g, '_') || 'unknown'
@@ -102,21 +102,16 @@ export class Wine {
     return withLock(seaDirs(SEA_TEST_CACHE), `wine-prefix-${version}`, async () => Wine.makeTemplate(template))
   }
 
+  /** Run under the template's lock: anything at `template` without a registry is a remnant and is replaced. */
   private static makeTemplate(template: string): string {
     if (existsSync(join(template, 'system.reg'))) return template
-    mkdirSync(SEA_TEST_CACHE, { recursive: true })
     const making = new Wine(mkdtempSync(join(SEA_TEST_CACHE, 'wine-prefix-making-')))
     const setup = spawnSync(WINE64, ['winecfg', '-v', 'win10'], { env: making.env(), stdio: 'ignore', timeout: 180_000 })
     if (setup.status !== 0) throw new Error(`winecfg -v win10 failed in ${making.prefix} (status ${setup.status}, ${setup.error?.message ?? ''})`)
     // wineserver writes the registry when it exits: wait for that before the prefix is copied anywhere.
     if (existsSync(WINESERVER)) spawnSync(WINESERVER, ['-w'], { env: making.env(), stdio: 'ignore', timeout: 60_000 })
-    try {
-      renameSync(making.prefix, template)
-    } catch {
-      // Another test process put its own in place first: that one serves.
-      rmSync(making.prefix, { recursive: true, force: true })
-      if (!existsSync(join(template, 'system.reg'))) throw new Error(`${template} is not a wine prefix: remove it and run again`)
-    }
+    rmSync(template, { recursive: true, force: true })
+    renameSync(making.prefix, template)
     return template
   }
 
