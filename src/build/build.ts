@@ -185,7 +185,7 @@ export async function buildBundle(catalog: Catalog, request: ValidRequest, setti
   addBundleDocuments(files, { catalog, request, plan, family, artifacts, executable, carried, indexed, settings, io })
 
   // 6. One archive, written atomically.
-  const { archive, packed } = await timed('pack', () => packBundle(files, plan.name, family, outDir, settings))
+  const { archive, packed } = await timed('pack', () => packBundle(files, plan.name, family, outDir, settings, io.note))
   return { name: plan.name, archive, sha256: packed.sha256, size: packed.size, files: files.length, timings, executable: { cached: executable.cached, size: executable.size }, gzip: packed.gzip ?? null }
 }
 
@@ -375,7 +375,7 @@ function addBundleDocuments(files: StagedFile[], input: DocumentsInput): void {
 }
 
 /** The bundle as one archive under outDir (zip for Windows, tar.gz else), entries sorted, written atomically. */
-async function packBundle(files: StagedFile[], name: string, family: 'linux' | 'windows', outDir: string, settings: BuildSettings) {
+async function packBundle(files: StagedFile[], name: string, family: 'linux' | 'windows', outDir: string, settings: BuildSettings, note: (message: string) => void) {
   const format = family === 'windows' ? 'zip' : 'tar.gz'
   const archive = join(outDir, `${name}.${format}`)
   const entries: PackEntry[] = files.sort(byPath).map((f) => ({
@@ -386,6 +386,9 @@ async function packBundle(files: StagedFile[], name: string, family: 'linux' | '
     // (it checks any file it does read against the digest, so SHA256SUMS and the archive agree).
     sha256: f.sha256,
   }))
-  const packed = await writeBundleArchive(entries, archive, { format, mtime: new Date(settings.sourceDateEpoch * 1000), gzip: { cache: new GzipMemberCache(settings.cacheDir) } })
+  const cache = new GzipMemberCache(settings.cacheDir, {
+    onWait: (pid) => note(`another build (process ${pid}) is compressing a file of this bundle into ${settings.cacheDir}: waiting to copy it rather than compress it twice`),
+  })
+  const packed = await writeBundleArchive(entries, archive, { format, mtime: new Date(settings.sourceDateEpoch * 1000), gzip: { cache } })
   return { archive, packed }
 }

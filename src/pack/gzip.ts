@@ -139,6 +139,37 @@ interface UnitContext {
 
 let packsStarted = 0
 
+/**
+ * The cached members of a large file, or a writer to cache them as they are compressed (null when the
+ * cache cannot be written: that only costs time). A miss waits for a writer of the same content that
+ * is already under way: an earlier pack of this process, or another process (a build beside this one).
+ */
+async function cachedOrWriter(cache: GzipMemberCache, sha256: string, size: number, context: UnitContext): Promise<{ hit: CachedMembers } | { writer: MemberEntryWriter | null }> {
+  const parameters: MemberParameters = { level: context.level, memberSize: context.memberSize }
+  let hit = await cache.lookup(sha256, size, parameters)
+  const busy = hit === null ? cache.busyWriting(sha256, size, parameters, context.serial) : undefined
+  if (busy !== undefined) {
+    await busy
+    hit = await cache.lookup(sha256, size, parameters)
+  }
+  if (hit !== null) return { hit }
+  // Claimed before the next await, so later packs of this process wait for this one.
+  const claim = cache.claim(sha256, size, parameters, context.serial)
+  // Another process is waited for only while this pack holds no unfinished entry: a pack holding one never
+  // waits, so two processes cannot wait on each other.
+  const holdsUnfinished = [...context.writers].some((pending) => pending.open)
+  if (!holdsUnfinished && (await cache.otherProcessWriting(sha256, size, parameters))) {
+    hit = await cache.lookup(sha256, size, parameters)
+    if (hit !== null) {
+      claim.release()
+      return { hit }
+    }
+  }
+  const writer = await claim.open().catch(() => null)
+  if (writer !== null) context.writers.add(writer)
+  return { writer }
+}
+
 /** The members of the archive, in order, as units of work. Compression starts when a unit is made. */
 async function* units(segments: Iterable<TarSegment>, context: UnitContext): AsyncGenerator<Unit> {
   const { level, memberSize, cache } = context
@@ -174,21 +205,12 @@ async function* units(segments: Iterable<TarSegment>, context: UnitContext): Asy
     yield* cutGlue(true)
     let writer: MemberEntryWriter | null = null
     if (cache !== undefined && entry.sha256 !== undefined) {
-      const parameters: MemberParameters = { level, memberSize }
-      let hit = await cache.lookup(entry.sha256, entry.size, parameters)
-      // An earlier pack of this process is compressing this very content: its entry, once written, is a hit.
-      const busy = hit === null ? cache.busyWriting(entry.sha256, entry.size, parameters, context.serial) : undefined
-      if (busy !== undefined) {
-        await busy
-        hit = await cache.lookup(entry.sha256, entry.size, parameters)
-      }
-      if (hit !== null) {
-        yield { kind: 'copy', entry: hit }
+      const found = await cachedOrWriter(cache, entry.sha256, entry.size, context)
+      if ('hit' in found) {
+        yield { kind: 'copy', entry: found.hit }
         continue
       }
-      // A cache that cannot be written (full, read-only) only costs time.
-      writer = await cache.writer(entry.sha256, entry.size, parameters, context.serial).catch(() => null)
-      if (writer !== null) context.writers.add(writer)
+      writer = found.writer
     }
     const content = new Pending()
     for await (const chunk of checkedChunks(entry)) {

@@ -21,13 +21,20 @@
  * Entries are written like the artifact cache's blobs (src/fetch/cache.ts): into a temporary file of the
  * writer's own under tmp/ (whose name the artifact cache's sweep recognizes, so a killed writer's file is
  * removed), fsynced, made read-only, renamed into place. Two writers of one key rename identical bytes.
+ *
+ * Builds side by side on one cache (CI jobs of a matrix, a user's second terminal) would each compress
+ * the same 100 MB executable when the cache is cold. That temporary file is the claim other processes
+ * see: a pack that misses while another live process's file for the key is still being written waits
+ * for it (see otherProcessWriting), then copies the entry.
  */
 import { createHash, randomBytes } from 'node:crypto'
-import { mkdir, open, readdir, stat, unlink, utimes, type FileHandle } from 'node:fs/promises'
+import { mkdir, open as openFile, readdir, stat, unlink, utimes, type FileHandle } from 'node:fs/promises'
 import { basename, join } from 'node:path'
 import { versions } from 'node:process'
+import { setTimeout as sleep } from 'node:timers/promises'
 import * as zlib from 'node:zlib'
 import { publishFile } from '../archive/publish.js'
+import { pidAlive } from '../io/process.js'
 
 /** Bump when the entry layout or the way members are cut changes. */
 const ENTRY_FORMAT = 2
@@ -37,6 +44,12 @@ export const ENTRY_HEADER_SIZE = 512
  * written, the least recently used go until the rest fit this (a hit refreshes an entry's mtime).
  */
 export const DEFAULT_BUDGET_BYTES = 4 * 1024 * 1024 * 1024
+/**
+ * Another process's entry that has not grown for this long is not waited for: its writer may be stopped,
+ * or its output blocked. A member is ~1 MB, compressed in well under a second on any builder.
+ */
+export const DEFAULT_STALL_MS = 30_000
+const OTHER_WRITER_POLL_MS = 100
 
 export interface MemberParameters {
   level: number
@@ -83,6 +96,9 @@ export class CorruptMemberEntryError extends Error {
 
 const isCode = (error: unknown, ...codes: string[]) => codes.includes((error as NodeJS.ErrnoException)?.code ?? '')
 
+/** The start of an entry's temporary files' names (`<prefix><pid>-<hex>.tmp`), which the artifact cache's sweep recognizes. */
+const tempPrefix = (key: string) => `gzip-members-${key.slice(0, 16)}.`
+
 /**
  * Entries this process is writing now, by path. A matrix build packs several bundles side by side that
  * hold the same executable and artifacts: with a cold cache each would compress the same 100 MB, so a
@@ -90,16 +106,29 @@ const isCode = (error: unknown, ...codes: string[]) => codes.includes((error as 
  */
 const writing = new Map<string, { owner: number; finished: Promise<void> }>()
 
+/** A pack's claim on an entry it missed: it either opens a writer for it or releases it (another wrote it). */
+export interface EntryClaim {
+  release(): void
+  open(): Promise<MemberEntryWriter>
+}
+
 export class GzipMemberCache {
   readonly dir: string
   readonly tmpDir: string
   readonly budgetBytes: number
+  readonly stallMs: number
+  private readonly onWait: ((pid: number) => void) | undefined
 
-  /** `cacheRoot`: the artifact cache's root (resolveCacheDir); entries go to its gzip-members/, temporary files to its tmp/. */
-  constructor(cacheRoot: string, options: { budgetBytes?: number } = {}) {
+  /**
+   * `cacheRoot`: the artifact cache's root (resolveCacheDir); entries go to its gzip-members/, temporary
+   * files to its tmp/. `onWait` hears each wait for another process (its pid) before it starts.
+   */
+  constructor(cacheRoot: string, options: { budgetBytes?: number; stallMs?: number; onWait?: (pid: number) => void } = {}) {
     this.dir = join(cacheRoot, 'gzip-members')
     this.tmpDir = join(cacheRoot, 'tmp')
     this.budgetBytes = options.budgetBytes ?? DEFAULT_BUDGET_BYTES
+    this.stallMs = options.stallMs ?? DEFAULT_STALL_MS
+    this.onWait = options.onWait
   }
 
   private identity(contentSha256: string, contentSize: number, parameters: MemberParameters) {
@@ -116,7 +145,7 @@ export class GzipMemberCache {
     const path = join(this.dir, key)
     let handle: FileHandle
     try {
-      handle = await open(path, 'r')
+      handle = await openFile(path, 'r')
     } catch (error) {
       if (isCode(error, 'ENOENT', 'ENOTDIR')) return null
       throw error
@@ -152,7 +181,7 @@ export class GzipMemberCache {
   async *read(entry: CachedMembers, chunkSize = 1024 * 1024): AsyncGenerator<Buffer> {
     let handle: FileHandle
     try {
-      handle = await open(entry.path, 'r')
+      handle = await openFile(entry.path, 'r')
     } catch (error) {
       throw new CorruptMemberEntryError(entry, `cannot open it: ${(error as NodeJS.ErrnoException).code ?? String(error)}`)
     }
@@ -187,11 +216,11 @@ export class GzipMemberCache {
   }
 
   /**
-   * A writer for the members of this content: each member is appended in order, then the entry is
-   * committed or discarded. `owner` (a pack's serial number) claims the entry before the first await, so a
-   * pack that asks busyWriting right after its own miss sees every claim made before.
+   * Claims the entry for this content for `owner` (a pack's serial number) in this process, synchronously,
+   * so a pack that asks busyWriting right after its own miss sees every claim made before. The claim ends
+   * with release(), or with the writer open() gives once that is committed or discarded.
    */
-  async writer(contentSha256: string, contentSize: number, parameters: MemberParameters, owner: number): Promise<MemberEntryWriter> {
+  claim(contentSha256: string, contentSize: number, parameters: MemberParameters, owner: number): EntryClaim {
     const key = this.key(contentSha256, contentSize, parameters)
     const target = join(this.dir, key)
     let settle = () => {}
@@ -205,16 +234,28 @@ export class GzipMemberCache {
       if (claimed) writing.delete(target)
       settle()
     }
-    try {
-      await mkdir(this.tmpDir, { recursive: true })
-      // The artifact cache's sweep removes `<name>.<pid>-<hex>.tmp` files of dead processes.
-      const temp = join(this.tmpDir, `gzip-members-${key.slice(0, 16)}.${process.pid}-${randomBytes(6).toString('hex')}.tmp`)
-      const handle = await open(temp, 'wx', 0o644)
-      return new MemberEntryWriter(this, handle, temp, target, this.identity(contentSha256, contentSize, parameters), release)
-    } catch (error) {
-      release()
-      throw error
+    const open = async () => {
+      try {
+        await mkdir(this.tmpDir, { recursive: true })
+        // The artifact cache's sweep removes `<name>.<pid>-<hex>.tmp` files of dead processes; other
+        // processes see a live one as this entry being written (otherProcessWriting).
+        const temp = join(this.tmpDir, `${tempPrefix(key)}${process.pid}-${randomBytes(6).toString('hex')}.tmp`)
+        const handle = await openFile(temp, 'wx', 0o644)
+        return new MemberEntryWriter(this, handle, temp, target, this.identity(contentSha256, contentSize, parameters), release)
+      } catch (error) {
+        release()
+        throw error
+      }
     }
+    return { release, open }
+  }
+
+  /**
+   * A writer for the members of this content: each member is appended in order, then the entry is
+   * committed or discarded. The entry is claimed for `owner` before the first await (see claim).
+   */
+  writer(contentSha256: string, contentSize: number, parameters: MemberParameters, owner: number): Promise<MemberEntryWriter> {
+    return this.claim(contentSha256, contentSize, parameters, owner).open()
   }
 
   /**
@@ -226,6 +267,34 @@ export class GzipMemberCache {
   busyWriting(contentSha256: string, contentSize: number, parameters: MemberParameters, owner: number): Promise<void> | undefined {
     const claim = writing.get(join(this.dir, this.key(contentSha256, contentSize, parameters)))
     return claim !== undefined && claim.owner < owner ? claim.finished : undefined
+  }
+
+  /**
+   * Waits while another live process writes the entry for this content: until its temporary file is gone
+   * (the entry is in place, or it gave up) or has not grown for stallMs. True when it waited (look the
+   * entry up again then). Only a pack that holds no unfinished entry of its own may wait, so no two
+   * processes can wait on each other.
+   */
+  async otherProcessWriting(contentSha256: string, contentSize: number, parameters: MemberParameters): Promise<boolean> {
+    const prefix = tempPrefix(this.key(contentSha256, contentSize, parameters))
+    for (let waited = false; ; waited = true) {
+      const writer = await this.activeOtherWriter(prefix)
+      if (writer === null) return waited
+      if (!waited) this.onWait?.(writer)
+      await sleep(OTHER_WRITER_POLL_MS)
+    }
+  }
+
+  /** The pid of a live process other than this one whose temporary file for the entry grew within stallMs. */
+  private async activeOtherWriter(prefix: string): Promise<number | null> {
+    for (const name of await readdir(this.tmpDir).catch(() => [] as string[])) {
+      if (!name.startsWith(prefix)) continue
+      const pid = Number(/^(\d+)-[0-9a-f]+\.tmp$/.exec(name.slice(prefix.length))?.[1])
+      if (!Number.isInteger(pid) || pid === process.pid || !pidAlive(pid)) continue
+      const modified = await stat(join(this.tmpDir, name)).then((info) => info.mtimeMs, () => null)
+      if (modified !== null && Date.now() - modified < this.stallMs) return pid
+    }
+    return null
   }
 
   /** Removes the least recently used entries (but `keep`) until the rest fit the budget. */

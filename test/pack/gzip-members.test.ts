@@ -4,9 +4,9 @@
  * result; a warm pack copies cached members instead of compressing; a damaged entry is caught and
  * replaced, never shipped. Small members (64 KiB) so a few MB make many of them. No timing anywhere.
  */
-import { execFileSync } from 'node:child_process'
+import { execFileSync, spawn, spawnSync } from 'node:child_process'
 import { createHash } from 'node:crypto'
-import { chmodSync, existsSync, mkdirSync, readFileSync, readdirSync, statSync, truncateSync, writeFileSync } from 'node:fs'
+import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, statSync, truncateSync, unlinkSync, utimesSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import t from 'tap'
 import { type GzipOptions, GzipMemberCache, type PackEntry, type PackResult, writeBundleArchive } from '../../src/pack/index.js'
@@ -119,6 +119,71 @@ t.test('packs side by side in one process with a cold cache compress each large 
   await earlier.discard()
   t.equal(rules.busyWriting(x, 1, parameters, 2), undefined, 'a discarded entry is nobody\'s')
   await later.discard()
+})
+
+t.test('a pack waits while another process writes the same entry and copies it; a dead, stale or own claim is not waited for', async (t) => {
+  const dir = t.testdir()
+  const { entries } = await inputs(join(dir, 'in'))
+  const plain = await pack(entries, join(dir, 'plain.tar.gz'), { workers: 2 })
+  // The entries the other process publishes, made beforehand in a cache of their own.
+  const elsewhere = join(dir, 'elsewhere')
+  await pack(entries, join(dir, 'elsewhere.tar.gz'), { workers: 2, cache: new GzipMemberCache(elsewhere) })
+  // In archive order (by path), the order a pack reaches them in.
+  const large = entries.filter((entry) => 'file' in entry.source && statSync(entry.source.file).size >= MEMBER).sort((a, b) => (a.path < b.path ? -1 : 1))
+  t.equal(large.length, 3)
+  const other = spawn('sleep', ['300'], { stdio: 'ignore' })
+  t.teardown(() => void other.kill())
+  const dead = spawnSync('true').pid
+
+  /** The temporary file a writer of `pid` has for each large file's entry, as GzipMemberCache.writer names it. */
+  const claim = (cacheRoot: string, pid: number, modified = new Date()) =>
+    large.map((entry) => {
+      const key = new GzipMemberCache(cacheRoot).key(entry.sha256!, statSync((entry.source as { file: string }).file).size, { level: 6, memberSize: MEMBER })
+      mkdirSync(join(cacheRoot, 'tmp'), { recursive: true })
+      const path = join(cacheRoot, 'tmp', `gzip-members-${key.slice(0, 16)}.${pid}-0123456789ab.tmp`)
+      writeFileSync(path, '')
+      utimesSync(path, modified, modified)
+      return { key, path }
+    })
+
+  // A live process is writing all three: the pack waits; each entry appears only once it waits for it.
+  const shared = join(dir, 'shared')
+  const claims = claim(shared, other.pid!)
+  const waitedFor: number[] = []
+  const waiting = new GzipMemberCache(shared, {
+    stallMs: 600_000,
+    onWait: (pid) => {
+      waitedFor.push(pid)
+      const { key, path } = claims[waitedFor.length - 1]!
+      mkdirSync(join(shared, 'gzip-members'), { recursive: true })
+      copyFileSync(join(elsewhere, 'gzip-members', key), join(shared, 'gzip-members', key))
+      unlinkSync(path)
+    },
+  })
+  const copied = await pack(entries, join(dir, 'copied.tar.gz'), { workers: 2, cache: waiting })
+  t.same(waitedFor, [other.pid, other.pid, other.pid], 'it waited for the other process, once per file')
+  t.equal(copied.gzip!.reusedFiles, 3, 'and copied what that process wrote')
+  t.equal(copied.gzip!.cachedFiles, 0, 'compressing nothing large itself')
+  t.ok(copied.bytes.equals(plain.bytes), 'the same bytes')
+
+  // A writer that died, one that has not written for stallMs, and one of this very process: not waited for.
+  const noWait = (cacheRoot: string, stallMs = 600_000) => new GzipMemberCache(cacheRoot, { stallMs, onWait: (pid) => t.fail(`waited for ${pid}`) })
+  claim(join(dir, 'dead'), dead!)
+  claim(join(dir, 'stale'), other.pid!, new Date(Date.now() - 120_000))
+  claim(join(dir, 'own'), process.pid)
+  for (const name of ['dead', 'stale', 'own']) {
+    const result = await pack(entries, join(dir, `${name}.tar.gz`), { workers: 2, cache: noWait(join(dir, name), 60_000) })
+    t.equal(result.gzip!.cachedFiles, 3, `${name} claims: the pack compressed the three files itself`)
+    t.ok(result.bytes.equals(plain.bytes))
+  }
+
+  // A pack that holds an unfinished entry never waits for another process (which may be waiting for it).
+  // With two workers the next file is looked up while the previous file's last member is still being
+  // compressed, so its entry is not yet committed. (One worker finishes it first; then waiting is safe.)
+  const holding = join(dir, 'holding')
+  unlinkSync(claim(holding, other.pid!)[0]!.path)
+  const busy = await pack(entries, join(dir, 'holding.tar.gz'), { workers: 2, cache: noWait(holding) })
+  t.equal(busy.gzip!.cachedFiles, 3, 'it compressed all three rather than wait while holding the first')
 })
 
 t.test('a warm pack copies cached members: nothing large is compressed again, and the bytes do not change', async (t) => {
