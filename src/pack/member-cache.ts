@@ -2,8 +2,8 @@
  * Compressed gzip members of large files, kept between builds: the executable, artifacts and images are
  * the same in build after build, so a warm build copies their members instead of compressing again.
  *
- *   <cache>/gzip-members/<key>                  one file's members: a 512-byte header, then the members
- *   <cache>/tmp/gzip-members-<key16>.<pid>-<rand>.tmp   an entry being written
+ *   <cache>/gzip-members/<key>                     one file's members: a 512-byte header, then the members
+ *   <cache>/gzip-members/.<key>.<pid>-<rand>.tmp   an entry being written
  *
  * The key is the SHA-256 of everything that decides the compressed bytes: this format, zlib's version,
  * the CPU architecture, the level, the member size, and the file's SHA-256 and size. A hit therefore
@@ -19,13 +19,14 @@
  * and writes the archive again, compressing that file afresh. Nothing unchecked is shipped.
  *
  * Entries are written like the artifact cache's blobs (src/fetch/cache.ts): into a temporary file of the
- * writer's own under tmp/ (whose name the artifact cache's sweep recognizes, so a killed writer's file is
- * removed), fsynced, made read-only, renamed into place. Two writers of one key rename identical bytes.
+ * writer's own beside the entries (a killed writer's file is swept by the next writer), fsynced, made
+ * read-only, renamed into place. Two writers of one key rename identical bytes.
  *
  * Builds side by side on one cache (CI jobs of a matrix, a user's second terminal) would each compress
  * the same 100 MB executable when the cache is cold. That temporary file is the claim other processes
  * see: a pack that misses while another live process's file for the key is still being written waits
- * for it (see otherProcessWriting), then copies the entry.
+ * for it (see otherProcessWriting), then copies the entry. It lies in gzip-members/ so that caches that
+ * share only that folder (as the tests' do) see each other's claims too.
  */
 import { createHash, randomBytes } from 'node:crypto'
 import { mkdir, open as openFile, readdir, stat, unlink, utimes, type FileHandle } from 'node:fs/promises'
@@ -34,7 +35,7 @@ import { versions } from 'node:process'
 import { setTimeout as sleep } from 'node:timers/promises'
 import * as zlib from 'node:zlib'
 import { publishFile } from '../archive/publish.js'
-import { pidAlive } from '../io/process.js'
+import { pidAlive, sweepDeadTemps } from '../io/process.js'
 
 /** Bump when the entry layout or the way members are cut changes. */
 const ENTRY_FORMAT = 2
@@ -96,8 +97,8 @@ export class CorruptMemberEntryError extends Error {
 
 const isCode = (error: unknown, ...codes: string[]) => codes.includes((error as NodeJS.ErrnoException)?.code ?? '')
 
-/** The start of an entry's temporary files' names (`<prefix><pid>-<hex>.tmp`), which the artifact cache's sweep recognizes. */
-const tempPrefix = (key: string) => `gzip-members-${key.slice(0, 16)}.`
+/** The start of an entry's temporary files' names, `<prefix><pid>-<hex>.tmp` (hidden: not an entry's name). */
+const tempPrefix = (key: string) => `.${key}.`
 
 /**
  * Entries this process is writing now, by path. A matrix build packs several bundles side by side that
@@ -114,18 +115,16 @@ export interface EntryClaim {
 
 export class GzipMemberCache {
   readonly dir: string
-  readonly tmpDir: string
   readonly budgetBytes: number
   readonly stallMs: number
   private readonly onWait: ((pid: number) => void) | undefined
 
   /**
-   * `cacheRoot`: the artifact cache's root (resolveCacheDir); entries go to its gzip-members/, temporary
-   * files to its tmp/. `onWait` hears each wait for another process (its pid) before it starts.
+   * `cacheRoot`: the artifact cache's root (resolveCacheDir); entries and the files they are written in
+   * go to its gzip-members/. `onWait` hears each wait for another process (its pid) before it starts.
    */
   constructor(cacheRoot: string, options: { budgetBytes?: number; stallMs?: number; onWait?: (pid: number) => void } = {}) {
     this.dir = join(cacheRoot, 'gzip-members')
-    this.tmpDir = join(cacheRoot, 'tmp')
     this.budgetBytes = options.budgetBytes ?? DEFAULT_BUDGET_BYTES
     this.stallMs = options.stallMs ?? DEFAULT_STALL_MS
     this.onWait = options.onWait
@@ -236,10 +235,10 @@ export class GzipMemberCache {
     }
     const open = async () => {
       try {
-        await mkdir(this.tmpDir, { recursive: true })
-        // The artifact cache's sweep removes `<name>.<pid>-<hex>.tmp` files of dead processes; other
-        // processes see a live one as this entry being written (otherProcessWriting).
-        const temp = join(this.tmpDir, `${tempPrefix(key)}${process.pid}-${randomBytes(6).toString('hex')}.tmp`)
+        await mkdir(this.dir, { recursive: true })
+        await sweepDeadTemps(this.dir)
+        // Other processes see it as this entry being written (otherProcessWriting).
+        const temp = join(this.dir, `${tempPrefix(key)}${process.pid}-${randomBytes(6).toString('hex')}.tmp`)
         const handle = await openFile(temp, 'wx', 0o644)
         return new MemberEntryWriter(this, handle, temp, target, this.identity(contentSha256, contentSize, parameters), release)
       } catch (error) {
@@ -287,11 +286,11 @@ export class GzipMemberCache {
 
   /** The pid of a live process other than this one whose temporary file for the entry grew within stallMs. */
   private async activeOtherWriter(prefix: string): Promise<number | null> {
-    for (const name of await readdir(this.tmpDir).catch(() => [] as string[])) {
+    for (const name of await readdir(this.dir).catch(() => [] as string[])) {
       if (!name.startsWith(prefix)) continue
       const pid = Number(/^(\d+)-[0-9a-f]+\.tmp$/.exec(name.slice(prefix.length))?.[1])
       if (!Number.isInteger(pid) || pid === process.pid || !pidAlive(pid)) continue
-      const modified = await stat(join(this.tmpDir, name)).then((info) => info.mtimeMs, () => null)
+      const modified = await stat(join(this.dir, name)).then((info) => info.mtimeMs, () => null)
       if (modified !== null && Date.now() - modified < this.stallMs) return pid
     }
     return null

@@ -20,6 +20,7 @@ import { ArtifactCache } from '../fetch/cache.js'
 import type { RetryPolicy } from '../fetch/download.js'
 import type { Http } from '../fetch/http.js'
 import type { DownloadHooks } from '../io/http-download.js'
+import { sweepDeadTemps } from '../io/process.js'
 import {
   ExecutableBuildError,
   NodeBinaryError,
@@ -31,7 +32,7 @@ import { type Runner, emulationPackages, runBinary, runnerFor } from './host.js'
 import { digestFile, downloadPackage, integrityKey, tarballFileName, tarballUrl } from './npm.js'
 import { type ExePlatform, type NodePackage, type NodeRuntimes, isPackaged, nodeBinaryName, withVersion } from './runtimes.js'
 import { TarFormatError, extractTarGzEntry } from './tar-extract.js'
-import { ensureDir, seaDirs, sweepDeadTemps } from './workspace.js'
+import { ensureDir, seaDirs } from './workspace.js'
 
 export type RuntimeOrigin = 'cache' | 'registry' | 'given-binary' | 'given-tarball'
 

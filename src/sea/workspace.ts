@@ -34,14 +34,6 @@ export async function ensureDir(path: string): Promise<void> {
 
 const isCode = (error: unknown, ...codes: string[]) => codes.includes((error as NodeJS.ErrnoException)?.code ?? '')
 
-/** Removes `<name>.<pid>-<hex>.tmp` files in `dir` that a process no longer running left behind (a killed build). */
-export async function sweepDeadTemps(dir: string): Promise<void> {
-  for (const name of await readdir(dir).catch(() => [] as string[])) {
-    const pid = Number(/\.(\d+)-[0-9a-f]+\.tmp$/.exec(name)?.[1])
-    if (Number.isInteger(pid) && pid !== process.pid && !pidAlive(pid)) await rm(join(dir, name), { force: true })
-  }
-}
-
 /** A dead builder's folder this old is removed; a live pid's is left alone whatever its age. */
 const STALE_MS = 60_000
 

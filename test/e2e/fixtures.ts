@@ -6,7 +6,7 @@
  * took all of it away again.
  */
 import { execFile, spawnSync } from 'node:child_process'
-import { existsSync, lstatSync, mkdirSync, readFileSync, readdirSync, readlinkSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs'
+import { existsSync, lstatSync, mkdirSync, readFileSync, readdirSync, readlinkSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { Test } from 'tap'
@@ -87,14 +87,13 @@ export async function loopbackInputs(t: Test, work: string): Promise<{ artifacts
  * An artifact cache for one suite: empty, so artifacts really come from the mirror, but sharing two
  * folders of the test cache: the executables (.ci/run warms it; building Node SEAs again would take
  * minutes) and the compressed gzip members (src/pack/member-cache.ts), so the ~100 MB executable is
- * compressed once per run rather than once per suite. Members are renamed in from the suite's own tmp/,
- * so they are shared only where both folders are on one filesystem.
+ * compressed once per run rather than once per suite (suites packing at once wait for each other, as
+ * concurrent builds on one cache do).
  */
 export function freshArtifactCache(dir: string): string {
   mkdirSync(dir, { recursive: true })
   for (const shared of ['sea', 'gzip-members']) {
     mkdirSync(join(SEA_TEST_CACHE, shared), { recursive: true })
-    if (shared === 'gzip-members' && statSync(SEA_TEST_CACHE).dev !== statSync(dir).dev) continue
     symlinkSync(join(SEA_TEST_CACHE, shared), join(dir, shared))
   }
   return dir

@@ -58,7 +58,7 @@ async function pack(entries: PackEntry[], output: string, gzip: GzipOptions): Pr
 /** Cache entries (the members of one file each), by name. */
 function cacheEntries(cacheRoot: string): string[] {
   const dir = join(cacheRoot, 'gzip-members')
-  return existsSync(dir) ? readdirSync(dir).sort() : []
+  return existsSync(dir) ? readdirSync(dir).filter((name) => !name.startsWith('.')).sort() : []
 }
 
 t.test('the same bytes for 1, 2, 3 and 8 workers, run after run; gzip -t, tar -t and tar -x accept them', async (t) => {
@@ -139,8 +139,8 @@ t.test('a pack waits while another process writes the same entry and copies it; 
   const claim = (cacheRoot: string, pid: number, modified = new Date()) =>
     large.map((entry) => {
       const key = new GzipMemberCache(cacheRoot).key(entry.sha256!, statSync((entry.source as { file: string }).file).size, { level: 6, memberSize: MEMBER })
-      mkdirSync(join(cacheRoot, 'tmp'), { recursive: true })
-      const path = join(cacheRoot, 'tmp', `gzip-members-${key.slice(0, 16)}.${pid}-0123456789ab.tmp`)
+      mkdirSync(join(cacheRoot, 'gzip-members'), { recursive: true })
+      const path = join(cacheRoot, 'gzip-members', `.${key}.${pid}-0123456789ab.tmp`)
       writeFileSync(path, '')
       utimesSync(path, modified, modified)
       return { key, path }
@@ -168,7 +168,7 @@ t.test('a pack waits while another process writes the same entry and copies it; 
 
   // A writer that died, one that has not written for stallMs, and one of this very process: not waited for.
   const noWait = (cacheRoot: string, stallMs = 600_000) => new GzipMemberCache(cacheRoot, { stallMs, onWait: (pid) => t.fail(`waited for ${pid}`) })
-  claim(join(dir, 'dead'), dead!)
+  const deadClaims = claim(join(dir, 'dead'), dead!)
   claim(join(dir, 'stale'), other.pid!, new Date(Date.now() - 120_000))
   claim(join(dir, 'own'), process.pid)
   for (const name of ['dead', 'stale', 'own']) {
@@ -176,6 +176,7 @@ t.test('a pack waits while another process writes the same entry and copies it; 
     t.equal(result.gzip!.cachedFiles, 3, `${name} claims: the pack compressed the three files itself`)
     t.ok(result.bytes.equals(plain.bytes))
   }
+  t.same(deadClaims.filter(({ path }) => existsSync(path)), [], 'and removed what the dead writer left')
 
   // A pack that holds an unfinished entry never waits for another process (which may be waiting for it).
   // With two workers the next file is looked up while the previous file's last member is still being
@@ -198,7 +199,7 @@ t.test('a warm pack copies cached members: nothing large is compressed again, an
   t.equal(cold.gzip!.cachedFiles, 3, 'the three large files are cached')
   t.equal(cold.gzip!.reusedFiles, 0)
   t.equal(cacheEntries(cacheRoot).length, 3)
-  t.same(readdirSync(join(cacheRoot, 'tmp')), [], 'no temporary files left')
+  t.same(readdirSync(join(cacheRoot, 'gzip-members')).filter((name) => name.startsWith('.')), [], 'no temporary files left')
 
   const warm = await pack(entries, join(dir, 'warm.tar.gz'), { workers: 3, cache: new GzipMemberCache(cacheRoot) })
   t.ok(warm.bytes.equals(plain.bytes), 'a warm cache changes nothing in the output')
@@ -288,7 +289,7 @@ t.test('a file that is not what its sha256 says fails the pack and is not cached
   })
   t.notOk(existsSync(output), 'no archive')
   t.same(cacheEntries(cacheRoot), [], 'no cache entry under the claimed digest')
-  t.same(readdirSync(join(cacheRoot, 'tmp')), [], 'and no temporary file')
+  t.same(readdirSync(join(cacheRoot, 'gzip-members')).filter((name) => name.startsWith('.')), [], 'and no temporary file')
 
   // A small file is checked the same way.
   const small = join(dir, 'small.txt')
