@@ -104,12 +104,10 @@ class Pending {
 }
 
 type Unit =
-  /** A member being compressed; `writer` keeps it for the cache too. */
-  | { kind: 'compress'; output: Promise<Buffer>; writer: MemberEntryWriter | null }
+  /** A member being compressed (and kept for the cache by its file's writer, if any). */
+  | { kind: 'compress'; output: Promise<Buffer> }
   /** A file's members, copied from the cache. */
   | { kind: 'copy'; entry: CachedMembers }
-  /** The file's last member has been written: publish its cache entry. */
-  | { kind: 'commit'; writer: MemberEntryWriter }
 
 /** A file's content as read, checked against the SHA-256 the caller gave (entryChunks checks the size). */
 async function* checkedChunks(entry: PlannedEntry & { kind: 'file' }): AsyncGenerator<Buffer> {
@@ -133,6 +131,8 @@ interface UnitContext {
   cache: GzipMemberCache | undefined
   /** Every cache writer opened, so the ones left open by a failure can be discarded. */
   writers: Set<MemberEntryWriter>
+  /** The outcomes of the entries of files read whole: true when published. */
+  finished: Promise<boolean>[]
   /** This pack's place in the order packs of this process started in (see the cache's busyWriting). */
   serial: number
 }
@@ -155,10 +155,9 @@ async function cachedOrWriter(cache: GzipMemberCache, sha256: string, size: numb
   if (hit !== null) return { hit }
   // Claimed before the next await, so later packs of this process wait for this one.
   const claim = cache.claim(sha256, size, parameters, context.serial)
-  // Another process is waited for only while this pack holds no unfinished entry: a pack holding one never
-  // waits, so two processes cannot wait on each other.
-  const holdsUnfinished = [...context.writers].some((pending) => pending.open)
-  if (!holdsUnfinished && (await cache.otherProcessWriting(sha256, size, parameters))) {
+  // Another process writing it is waited for too. Whatever this pack is writing completes meanwhile
+  // (MemberEntryWriter appends on its own), so no two processes wait on each other.
+  if (await cache.otherProcessWriting(sha256, size, parameters)) {
     hit = await cache.lookup(sha256, size, parameters)
     if (hit !== null) {
       claim.release()
@@ -177,7 +176,8 @@ async function* units(segments: Iterable<TarSegment>, context: UnitContext): Asy
     const output = compressMember(input, level)
     // Awaited in order later; a unit dropped after a failure elsewhere must not be an unhandled rejection.
     output.catch(() => {})
-    return { kind: 'compress', output, writer }
+    writer?.add(output)
+    return { kind: 'compress', output }
   }
   const glue = new Pending()
   function* cutGlue(all: boolean): Generator<Unit> {
@@ -220,7 +220,7 @@ async function* units(segments: Iterable<TarSegment>, context: UnitContext): Asy
     content.add(paddingBytes(padding))
     if (content.length > 0) yield compress(content.take(content.length), writer)
     // Only after checkedChunks accepted the content: an entry is never made from other bytes than its key says.
-    if (writer !== null) yield { kind: 'commit', writer }
+    if (writer !== null) context.finished.push(writer.finish())
   }
   yield* cutGlue(true)
 }
@@ -236,7 +236,7 @@ export async function* gzipMembers(segments: Iterable<TarSegment>, options: Gzip
   const workers = options.workers ?? availableParallelism()
   if (!Number.isInteger(workers) || workers < 1) throw new Error(`internal: gzip workers must be a positive integer, got ${workers}`)
   if (!Number.isInteger(memberSize) || memberSize < 512 || memberSize % 512 !== 0) throw new Error(`internal: gzip member size must be a positive multiple of 512, got ${memberSize}`)
-  const context: UnitContext = { level, memberSize, cache: options.cache, writers: new Set(), serial: ++packsStarted }
+  const context: UnitContext = { level, memberSize, cache: options.cache, writers: new Set(), finished: [], serial: ++packsStarted }
   const source = units(segments, context)
   const queue: Unit[] = []
   let compressing = 0
@@ -253,28 +253,23 @@ export async function* gzipMembers(segments: Iterable<TarSegment>, options: Gzip
         if (next.value.kind === 'compress') compressing++
       }
       const unit = queue.shift()
-      if (unit === undefined) return
+      if (unit === undefined) break
       if (unit.kind === 'compress') {
         const member = await unit.output
         compressing--
-        if (unit.writer?.open) {
-          await unit.writer.append(member).catch(async () => {
-            await unit.writer?.discard()
-          })
-        }
         stats.members++
         stats.compressed++
         yield member
-      } else if (unit.kind === 'copy') {
+      } else {
         const cache = options.cache!
         for await (const chunk of cache.read(unit.entry)) yield chunk
         stats.members += unit.entry.memberCount
         stats.reusedFiles++
         stats.reusedBytes += unit.entry.membersSize
-      } else if (await unit.writer.commit()) {
-        stats.cachedFiles++
       }
     }
+    // The entries are in place when the archive is: the next pack finds them.
+    for (const published of await Promise.all(context.finished)) if (published) stats.cachedFiles++
   } finally {
     // When the consumer stops early (a failed write) or a step failed: close the file being read, and
     // drop cache entries that were not completed.

@@ -260,8 +260,8 @@ export class GzipMemberCache {
   /**
    * When a pack that started before `owner` is writing the entry for this content: a promise that settles
    * once the entry is in place or given up (look it up again then); otherwise undefined. Only earlier packs
-   * are waited for, never later ones nor the pack itself: a pack holding entries another waits for never
-   * waits in turn for that one, so two packs sharing files in other orders cannot wait on each other.
+   * are waited for, never later ones nor the pack itself: a matrix build's packs start in order, so the
+   * first to reach a file is the one to compress it.
    */
   busyWriting(contentSha256: string, contentSize: number, parameters: MemberParameters, owner: number): Promise<void> | undefined {
     const claim = writing.get(join(this.dir, this.key(contentSha256, contentSize, parameters)))
@@ -271,8 +271,8 @@ export class GzipMemberCache {
   /**
    * Waits while another live process writes the entry for this content: until its temporary file is gone
    * (the entry is in place, or it gave up) or has not grown for stallMs. True when it waited (look the
-   * entry up again then). Only a pack that holds no unfinished entry of its own may wait, so no two
-   * processes can wait on each other.
+   * entry up again then). The writer waited for completes without waiting for anything itself (see
+   * MemberEntryWriter), so waits cannot go round in a circle.
    */
   async otherProcessWriting(contentSha256: string, contentSize: number, parameters: MemberParameters): Promise<boolean> {
     const prefix = tempPrefix(this.key(contentSha256, contentSize, parameters))
@@ -316,12 +316,22 @@ export class GzipMemberCache {
   }
 }
 
+/**
+ * One entry being written. Members are added as promises, in order, and appended as they are compressed,
+ * whatever the pack's output is doing: an entry of a file whose members are all added completes on its
+ * own. So a pack (or a process) that waits for another's entry never holds up an entry someone waits for
+ * in turn, and no waiting can go round in a circle.
+ */
 export class MemberEntryWriter {
   private readonly hash = createHash('sha256')
   private crc = 0
   private size = 0
   private count = 0
   private state: 'open' | 'committed' | 'discarded' = 'open'
+  /** The appends so far, one after another; rejected once one fails. */
+  private appending: Promise<void> = Promise.resolve()
+  /** Set by finish: the entry's outcome. */
+  private finishing: Promise<boolean> | undefined
 
   constructor(
     private readonly cache: GzipMemberCache,
@@ -333,11 +343,33 @@ export class MemberEntryWriter {
     private readonly settled: () => void,
   ) {}
 
-  get open(): boolean {
-    return this.state === 'open'
+  /** The next member of the file, appended once it is compressed and the ones before it are. */
+  add(member: Promise<Buffer>): void {
+    const next = this.appending.then(async () => {
+      const data = await member
+      if (this.state === 'open') await this.append(data)
+    })
+    // Observed by finish or discard; marked handled here so a failure before then is not an unhandled rejection.
+    next.catch(() => {})
+    this.appending = next
   }
 
-  async append(data: Buffer): Promise<void> {
+  /**
+   * Every member of the file was added (and the file's content checked against its key): publishes the
+   * entry once they are appended. False (and the entry discarded) when an append or the publish failed.
+   */
+  finish(): Promise<boolean> {
+    this.finishing ??= this.appending.then(
+      () => this.commit(),
+      async () => {
+        await this.abandon()
+        return false
+      },
+    )
+    return this.finishing
+  }
+
+  private async append(data: Buffer): Promise<void> {
     let offset = 0
     while (offset < data.length) {
       const { bytesWritten } = await this.handle.write(data, offset, data.length - offset, ENTRY_HEADER_SIZE + this.size + offset)
@@ -350,7 +382,7 @@ export class MemberEntryWriter {
   }
 
   /** Writes the header and publishes the entry. False (and the entry discarded) when that fails. */
-  async commit(): Promise<boolean> {
+  private async commit(): Promise<boolean> {
     if (this.state !== 'open') return false
     try {
       const header: EntryHeader = { ...this.identity, membersSha256: this.hash.digest('hex'), membersCrc32: this.crc, membersSize: this.size, memberCount: this.count }
@@ -366,19 +398,29 @@ export class MemberEntryWriter {
       return true
     } catch {
       // The cache only saves time: a full disk or a read-only cache leaves the archive unaffected.
-      await this.discard()
+      await this.abandon()
       return false
     } finally {
       this.settled()
     }
   }
 
+  /**
+   * Gives the entry up, after the append in flight. An entry already finishing (its file was read and
+   * checked whole) is let complete instead: the cache gains it even when the pack failed later.
+   */
   async discard(): Promise<void> {
+    if (this.finishing !== undefined) await this.finishing
+    else await this.abandon()
+  }
+
+  private async abandon(): Promise<void> {
     if (this.state === 'discarded') return
-    if (this.state === 'open') await this.handle.close().catch(() => {})
+    const wasOpen = this.state === 'open'
     this.state = 'discarded'
+    await this.appending.catch(() => {})
+    if (wasOpen) await this.handle.close().catch(() => {})
     await unlink(this.temp).catch(() => {})
     this.settled()
   }
 }
-

@@ -121,7 +121,7 @@ t.test('packs side by side in one process with a cold cache compress each large 
   await later.discard()
 })
 
-t.test('a pack waits while another process writes the same entry and copies it; a dead, stale or own claim is not waited for', async (t) => {
+t.test('a pack waits while another process writes the same entry and copies it, even while writing its own; a dead, stale or own claim is not waited for', async (t) => {
   const dir = t.testdir()
   const { entries } = await inputs(join(dir, 'in'))
   const plain = await pack(entries, join(dir, 'plain.tar.gz'), { workers: 2 })
@@ -178,13 +178,29 @@ t.test('a pack waits while another process writes the same entry and copies it; 
   }
   t.same(deadClaims.filter(({ path }) => existsSync(path)), [], 'and removed what the dead writer left')
 
-  // A pack that holds an unfinished entry never waits for another process (which may be waiting for it).
-  // With two workers the next file is looked up while the previous file's last member is still being
-  // compressed, so its entry is not yet committed. (One worker finishes it first; then waiting is safe.)
-  const holding = join(dir, 'holding')
-  unlinkSync(claim(holding, other.pid!)[0]!.path)
-  const busy = await pack(entries, join(dir, 'holding.tar.gz'), { workers: 2, cache: noWait(holding) })
-  t.equal(busy.gzip!.cachedFiles, 3, 'it compressed all three rather than wait while holding the first')
+  // Two processes with the same files in opposite orders: this pack writes the first file's entry and waits
+  // for the other process's second file, and that process finishes its file only once this pack's first
+  // entry is in place. The entry completes while its pack waits, so neither waits forever.
+  const crossed = join(dir, 'crossed')
+  const [mine, theirs, third] = claim(crossed, other.pid!)
+  for (const unclaimed of [mine!, third!]) unlinkSync(unclaimed.path)
+  let sawMineWhileWaiting = false
+  const crossing = new GzipMemberCache(crossed, {
+    stallMs: 600_000,
+    onWait: () => {
+      void (async () => {
+        for (let tries = 0; tries < 200 && !existsSync(join(crossed, 'gzip-members', mine!.key)); tries++) await new Promise((resolve) => setTimeout(resolve, 50))
+        sawMineWhileWaiting = existsSync(join(crossed, 'gzip-members', mine!.key))
+        copyFileSync(join(elsewhere, 'gzip-members', theirs!.key), join(crossed, 'gzip-members', theirs!.key))
+        unlinkSync(theirs!.path)
+      })()
+    },
+  })
+  const both = await pack(entries, join(dir, 'crossed.tar.gz'), { workers: 2, cache: crossing })
+  t.ok(sawMineWhileWaiting, 'the first file\'s entry was published while its pack waited for the second')
+  t.equal(both.gzip!.reusedFiles, 1, 'the second file copied from the other process')
+  t.equal(both.gzip!.cachedFiles, 2, 'the first and third compressed and cached here')
+  t.ok(both.bytes.equals(plain.bytes))
 })
 
 t.test('a warm pack copies cached members: nothing large is compressed again, and the bytes do not change', async (t) => {
