@@ -9,6 +9,9 @@
  *                                 and ./install verify, then --dry-run (two runs: the bundle hashed twice)
  *   installer apply               ./install --root <empty> (starts nothing: no services)   (absolute)
  *   warm matrix                   one `build` of every target             sum of warm single builds / cores
+ *   two builds at once, cold      two `build`s side by side on one cache   one such build alone
+ *     member cache                whose gzip members were removed (CI jobs sharing a cache: the
+ *                                 second waits for the first's members instead of compressing them)
  *   KubeEdge parts: warm build    the same containerd bundle with          tar -cf - <its payload> | gzip -6
  *     and bundle bytes            --pull-kubeedge-images (the installation-package image and keadm)
  *   peak RSS                      a warm build, the installer             (absolute)
@@ -39,7 +42,7 @@
 import { spawn } from 'node:child_process'
 import { createCipheriv, createHash } from 'node:crypto'
 import { once } from 'node:events'
-import { appendFileSync, copyFileSync, cpSync, createWriteStream, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs'
+import { appendFileSync, copyFileSync, cpSync, createWriteStream, existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs'
 import { availableParallelism, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
@@ -317,6 +320,9 @@ async function main(): Promise<void> {
       singlesSum: [] as number[],
       matrixRatio: [] as number[],
       matrixRss: [] as number[],
+      coldOne: [] as number[],
+      coldTwo: [] as number[],
+      coldTwoRatio: [] as number[],
       reused: [] as number[],
       steps: [] as Record<string, number>[],
       keBuild: [] as number[],
@@ -445,6 +451,33 @@ async function main(): Promise<void> {
         await matrix()
       }
       rows.matrixRatio.push(rows.matrix.at(-1)! / (rows.singlesSum.at(-1)! / CORES))
+
+      // Two builds at once on a cache without gzip members, against one: the members are compressed once.
+      // The warm members are set aside meanwhile and put back, so the other rows stay warm.
+      const withColdMembers = async (count: number) => {
+        const members = join(CACHE, 'gzip-members')
+        const kept = `${members}.kept`
+        renameSync(members, kept)
+        try {
+          const outs = Array.from({ length: count }, (_, index) => join(WORK, `cold-members-${index}`))
+          const started = performance.now()
+          await Promise.all(outs.map((out) => build(targetFlags(headline), out)))
+          const ms = performance.now() - started
+          for (const out of outs) rmSync(out, { recursive: true, force: true })
+          return ms
+        } finally {
+          rmSync(members, { recursive: true, force: true })
+          renameSync(kept, members)
+        }
+      }
+      if (flip) {
+        rows.coldTwo.push(await withColdMembers(2))
+        rows.coldOne.push(await withColdMembers(1))
+      } else {
+        rows.coldOne.push(await withColdMembers(1))
+        rows.coldTwo.push(await withColdMembers(2))
+      }
+      rows.coldTwoRatio.push(rows.coldTwo.at(-1)! / rows.coldOne.at(-1)!)
     }
 
     // --------------------------------------------------------------------------------------- report
@@ -487,6 +520,7 @@ async function main(): Promise<void> {
         '<= 1.2x',
         verdict(rows.matrixRatio, 1.2),
       ],
+      ['two builds at once, cold member cache', triple(rows.coldTwo, seconds), `one build: ${triple(rows.coldOne, seconds)}`, triple(rows.coldTwoRatio, ratio), '<= 1.3x', verdict(rows.coldTwoRatio, 1.3)],
       ['peak RSS, warm build', triple(rows.buildRss, megabytes), '', '', '<= 300 MB', verdict(rows.buildRss.map((kb) => (kb * 1024) / 1e6), 300)],
       ['peak RSS, installer (verify/dry-run/apply)', triple(rows.installerRss, megabytes), '', '', '', ''],
       ['peak RSS, matrix build', triple(rows.matrixRss, megabytes), '', '', '', ''],
