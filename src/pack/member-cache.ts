@@ -28,13 +28,13 @@
  * for it (see otherProcessWriting), then copies the entry. It lies in gzip-members/ so that caches that
  * share only that folder (as the tests' do) see each other's claims too.
  */
-import { createHash, randomBytes } from 'node:crypto'
+import { createHash } from 'node:crypto'
 import { mkdir, open as openFile, readdir, stat, unlink, utimes, type FileHandle } from 'node:fs/promises'
 import { basename, join } from 'node:path'
 import { versions } from 'node:process'
 import { setTimeout as sleep } from 'node:timers/promises'
 import * as zlib from 'node:zlib'
-import { publishFile } from '../archive/publish.js'
+import { publishFile, tempPathFor } from '../archive/publish.js'
 import { pidAlive, sweepDeadTemps } from '../io/process.js'
 
 /** Bump when the entry layout or the way members are cut changes. */
@@ -97,7 +97,7 @@ export class CorruptMemberEntryError extends Error {
 
 const isCode = (error: unknown, ...codes: string[]) => codes.includes((error as NodeJS.ErrnoException)?.code ?? '')
 
-/** The start of an entry's temporary files' names, `<prefix><pid>-<hex>.tmp` (hidden: not an entry's name). */
+/** The start of an entry's temporary files' names (tempPathFor: `.<key>.<pid>-<hex>.tmp`, hidden, not an entry's name). */
 const tempPrefix = (key: string) => `.${key}.`
 
 /**
@@ -238,7 +238,7 @@ export class GzipMemberCache {
         await mkdir(this.dir, { recursive: true })
         await sweepDeadTemps(this.dir)
         // Other processes see it as this entry being written (otherProcessWriting).
-        const temp = join(this.dir, `${tempPrefix(key)}${process.pid}-${randomBytes(6).toString('hex')}.tmp`)
+        const temp = tempPathFor(target)
         const handle = await openFile(temp, 'wx', 0o644)
         return new MemberEntryWriter(this, handle, temp, target, this.identity(contentSha256, contentSize, parameters), release)
       } catch (error) {
@@ -247,14 +247,6 @@ export class GzipMemberCache {
       }
     }
     return { release, open }
-  }
-
-  /**
-   * A writer for the members of this content: each member is appended in order, then the entry is
-   * committed or discarded. The entry is claimed for `owner` before the first await (see claim).
-   */
-  writer(contentSha256: string, contentSize: number, parameters: MemberParameters, owner: number): Promise<MemberEntryWriter> {
-    return this.claim(contentSha256, contentSize, parameters, owner).open()
   }
 
   /**

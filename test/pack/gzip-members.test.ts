@@ -111,8 +111,8 @@ t.test('packs side by side in one process with a cold cache compress each large 
   const rules = new GzipMemberCache(join(dir, 'cache-rules'))
   const parameters = { level: 6, memberSize: MEMBER }
   const [x, y] = ['a'.repeat(64), 'b'.repeat(64)]
-  const earlier = await rules.writer(x, 1, parameters, 1)
-  const later = await rules.writer(y, 1, parameters, 2)
+  const earlier = await rules.claim(x, 1, parameters, 1).open()
+  const later = await rules.claim(y, 1, parameters, 2).open()
   t.ok(rules.busyWriting(x, 1, parameters, 2) instanceof Promise, 'a later pack waits for an earlier one')
   t.equal(rules.busyWriting(y, 1, parameters, 1), undefined, 'an earlier pack never waits for a later one')
   t.equal(rules.busyWriting(x, 1, parameters, 1), undefined, 'nor for itself')

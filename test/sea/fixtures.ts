@@ -77,6 +77,8 @@ export function runLinux(platform: ExePlatform, executable: string, args: string
  * files: under wine a pipe as stdout breaks Node's writes.
  */
 export class Wine {
+  private static version: string | undefined
+
   private constructor(readonly prefix: string) {}
 
   /**
@@ -96,7 +98,8 @@ export class Wine {
    * under a lock (withLock makes the cache folder), so that wine tests starting together make it once.
    */
   private static async template(): Promise<string> {
-    const version = spawnSync(WINE64, ['--version'], { encoding: 'utf8', timeout: 60_000 }).stdout?.trim().replace(/[^\w.-]+/g, '_') || 'unknown'
+    // Asked once per process: each test that makes a prefix would otherwise start wine64 to ask again.
+    const version = (Wine.version ??= spawnSync(WINE64, ['--version'], { encoding: 'utf8', timeout: 60_000 }).stdout?.trim().replace(/[^\w.-]+/g, '_') || 'unknown')
     const template = join(SEA_TEST_CACHE, `wine-prefix-${version}`)
     if (existsSync(join(template, 'system.reg'))) return template
     return withLock(seaDirs(SEA_TEST_CACHE), `wine-prefix-${version}`, async () => Wine.makeTemplate(template))
