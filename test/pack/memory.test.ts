@@ -36,17 +36,18 @@ async function measure(work: () => Promise<unknown>): Promise<{ rss: number; buf
   // The next sample is armed only after a collection has finished, never on a fixed interval: on a loaded
   // machine one forced full collection takes longer than 50 ms, and an interval then collects on every
   // event-loop turn. A 20 MB zip is about 1400 turns (zlib's 16 KiB steps), so the test crawled for minutes
-  // and hit tap's timeout, which looked like a hang. About 10 ms of work between collections, not more:
-  // dropped chunks that pile up longer are still counted until V8's sweeper frees them, and the peak
-  // overshoots. Work is counted in bytes read (packing and inspecting each read their input once), 256 KiB
-  // being some 10 ms of it on an idle machine, not in wall time: on a busy one 10 ms pass with hardly any
-  // work done, and collecting anyway made the collections most of this test's CPU (~40 CPU-s of 45).
+  // and hit tap's timeout, which looked like a hang. Work is counted in bytes read (packing and inspecting
+  // each read their input once), not in wall time: on a busy machine 10 ms pass with hardly any work done,
+  // and collecting anyway made the collections most of this test's CPU (~40 CPU-s of 45). One collection
+  // per MiB read: chunks dropped since the last one are still counted until V8's sweeper frees them, so
+  // the peak may overshoot by about that MiB (peaks here stay under 8 MiB, against bounds of 10 and 20),
+  // while a collection per 256 KiB cost 15 CPU-s for the same verdicts instead of 5.
   let timer: NodeJS.Timeout | undefined
   let running = true
   let readAtLastSample = bytesRead()
   const sample = () => {
     const read = bytesRead()
-    if (read === null || readAtLastSample === null || read - readAtLastSample >= 256 * 1024) {
+    if (read === null || readAtLastSample === null || read - readAtLastSample >= 1024 * 1024) {
       gc()
       const now = process.memoryUsage()
       peakRss = Math.max(peakRss, now.rss)
