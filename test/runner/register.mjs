@@ -11,7 +11,6 @@ import { resolve } from 'node:path'
 import { pathToFileURL } from 'node:url'
 import { bundleEntries, bundlePath, freshBundle } from './bundle.mjs'
 
-keepChildrenPlain()
 const entry = process.argv[1]?.endsWith('.ts') ? resolve(process.argv[1]) : null
 if (entry !== null) {
   if (freshBundle(entry) === null) await bundleEntries([entry])
@@ -20,23 +19,4 @@ if (entry !== null) {
   register('./hooks.mjs', { parentURL: import.meta.url, data: { entry: pathToFileURL(entry).href, bundle } })
 } else {
   register('./hooks.mjs', import.meta.url)
-}
-
-/**
- * tap starts each test file with @tapjs/processinfo, which hooks every spawn (through process-on-spawn's
- * global state) and puts itself in NODE_OPTIONS so that every Node process a test starts loads it too. It
- * serves coverage, which is off (.taprc), and costs each child Node process about 0.25 CPU-s, on hundreds of
- * `edgebundle` runs. The spawns of a test are left as the test wrote them.
- */
-function keepChildrenPlain() {
-  const spawnHooks = globalThis[Symbol.for('process-on-spawn@*:singletonId')]
-  if (spawnHooks !== undefined) {
-    spawnHooks.listeners = []
-    spawnHooks.unwrap()
-  }
-  const options = process.env.NODE_OPTIONS
-  if (options === undefined) return
-  const kept = options.replace(/"?--(?:import|loader|experimental-loader)=\S*@tapjs\/processinfo\S*?"?(?=\s|$)/g, '').trim()
-  if (kept === '') delete process.env.NODE_OPTIONS
-  else process.env.NODE_OPTIONS = kept
 }
