@@ -10,7 +10,8 @@
  *
  * What stays as it was under tsx: import.meta.url, .dirname and .filename are the source file's own (so
  * packageRoot(), createRequire and paths next to a test resolve as before), npm packages are imported
- * from node_modules (not copied in), function and class names are kept, and errors map to the .ts lines.
+ * from node_modules (not copied in, except into CHILD_SCRIPTS), function and class names are kept, and
+ * errors map to the .ts lines.
  */
 import { createHash } from 'node:crypto'
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs'
@@ -19,6 +20,15 @@ import { fileURLToPath, pathToFileURL } from 'node:url'
 
 export const ROOT = resolve(fileURLToPath(import.meta.url), '../../..')
 export const CACHE = join(ROOT, 'node_modules', '.cache', 'edgebundle-tests')
+
+/**
+ * Scripts that tests start as child processes, some of them many times over (crash.test.ts runs the
+ * installer 31 times). Their npm packages are bundled in as well, as dist/edgebundle.mjs has them: a child
+ * then loads one file rather than some hundreds from node_modules (the CLI's --version: 0.40 CPU-s
+ * against 0.66). Test files keep importing packages from node_modules: tap must stay one copy.
+ */
+export const CHILD_SCRIPTS = ['test/installer/crash-child.ts', 'test/io/finish-child.ts', 'src/cli/entry.ts']
+const SELF_CONTAINED = new Set(CHILD_SCRIPTS.map((name) => join(ROOT, name)))
 
 /** What makes every bundle besides its inputs: a change to this file, tsconfig.json or esbuild remakes them all. */
 const RUNNER_DIGEST = createHash('sha256')
@@ -96,18 +106,29 @@ function publish(path, text) {
   renameSync(temp, path)
 }
 
-/** Bundles `entries` (absolute .ts paths) in one esbuild run; each bundle is written with its inputs' digests. */
+/** Bundles `entries` (absolute .ts paths), test files and child scripts in one esbuild run each; each bundle is written with its inputs' digests. */
 export async function bundleEntries(entries) {
+  const children = entries.filter((entry) => SELF_CONTAINED.has(entry))
+  const tests = entries.filter((entry) => !SELF_CONTAINED.has(entry))
+  await Promise.all([bundleGroup(tests, { packages: 'external' }), bundleGroup(children, SELF_CONTAINED_OPTIONS)])
+}
+
+/** Packages bundled in; the CommonJS ones among them call require() for Node built-ins, as in scripts/build-cli.mjs. */
+const SELF_CONTAINED_OPTIONS = {
+  banner: { js: "import { createRequire as __bundleCreateRequire } from 'node:module'; const require = __bundleCreateRequire(import.meta.url);" },
+}
+
+async function bundleGroup(entries, options) {
   if (entries.length === 0) return
   const { build } = await import('esbuild')
   const result = await build({
+    ...options,
     absWorkingDir: ROOT,
     entryPoints: entries,
     outdir: CACHE,
     outbase: ROOT,
     outExtension: { '.js': '.mjs' },
     bundle: true,
-    packages: 'external',
     platform: 'node',
     format: 'esm',
     target: 'node20',

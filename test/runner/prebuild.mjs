@@ -4,10 +4,7 @@
  */
 import { readdirSync } from 'node:fs'
 import { join } from 'node:path'
-import { ROOT, bundleEntries, freshBundle } from './bundle.mjs'
-
-/** Scripts that tests run as child processes, besides the test files. */
-const CHILD_SCRIPTS = ['test/installer/crash-child.ts', 'test/io/finish-child.ts', 'src/cli/entry.ts']
+import { CHILD_SCRIPTS, ROOT, bundleEntries, freshBundle } from './bundle.mjs'
 
 const testFiles = readdirSync(join(ROOT, 'test'), { recursive: true, encoding: 'utf8' })
   .filter((name) => name.endsWith('.test.ts'))
