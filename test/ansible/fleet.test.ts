@@ -26,6 +26,7 @@ import { snapshot } from '../installer/node-fixtures.js'
 import { type Daemon, buildTestImages, freePort, missingTools, spawnWatched, waitUntil } from '../oci/fixtures.js'
 import { installerFor, need } from '../sea/fixtures.js'
 import { fileContains, fileDigest } from '../fixtures/files.js'
+import { untarArgs } from '../fixtures/gunzip.js'
 
 // Seven playbook runs against three hosts, each verifying an ~90 MB bundle: minutes on a loaded machine.
 const SUITE_TIMEOUT_MS = 45 * 60_000
@@ -136,7 +137,7 @@ t.test('a bundle rolled out to three SSH hosts with its own playbooks', { timeou
   // The controller's copy of the playbooks: the bundle unpacked, as an operator does.
   const controller = join(work, 'controller')
   mkdirSync(controller)
-  succeeded(t, await exec('tar', ['-xzf', archive, '-C', controller]), 'tar -xzf')
+  succeeded(t, await exec('tar', untarArgs(archive, controller)), 'tar -x')
   const bundle = join(controller, NAME)
   const playbooks = join(bundle, 'ansible')
   t.same(readdirSync(playbooks).sort(), ['README.md', 'install.yml', 'inventory.example.ini', 'rollback.yml', 'uninstall.yml'], 'ansible/ holds the playbooks, the example inventory and the README')

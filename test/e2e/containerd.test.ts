@@ -25,6 +25,7 @@ import { SANDBOX_STATE, type StatusRequest, type StatusResponse, decodeStatusRes
 import { PodSandboxClient } from '../../src/installer/cri/pod-sandbox.js'
 import { artifactRelativePath } from '../../src/fetch/sources.js'
 import { which } from '../../src/sea/host.js'
+import { untarArgs } from '../fixtures/gunzip.js'
 import { prepareRoot, snapshot } from '../installer/node-fixtures.js'
 import { buildTestImages } from '../oci/fixtures.js'
 import { installerFor, need } from '../sea/fixtures.js'
@@ -169,8 +170,8 @@ t.test('ubuntu/amd64/containerd bundles from the loopback mirror: install, runti
 async function exerciseBundle(t: Test, variant: Variant, archive: string, unpackTo: string): Promise<number | null> {
   // 2. GNU tar unpacks it; the executable verifies it.
   mkdirSync(unpackTo, { recursive: true })
-  const untar = await exec('tar', ['-xzf', archive, '-C', unpackTo])
-  if (!succeeded(t, untar, 'tar -xzf')) return null
+  const untar = await exec('tar', untarArgs(archive, unpackTo))
+  if (!succeeded(t, untar, 'tar -x')) return null
   const bundle = join(unpackTo, BUNDLE_NAME)
   const verified = await installer(bundle, ['verify'])
   if (!succeeded(t, verified, 'install verify')) return null

@@ -26,6 +26,7 @@ import { readPlan } from '../../src/installer/bundle.js'
 import { imagesPresentOverCri } from '../../src/installer/cri/client.js'
 import { defaultBundlesDir } from '../../src/catalog/load.js'
 import { which } from '../../src/sea/host.js'
+import { untarArgs } from '../fixtures/gunzip.js'
 import { jsonEvents } from '../installer/fixtures.js'
 import { prepareRoot, snapshot } from '../installer/node-fixtures.js'
 import { BUSYBOX, buildTestImages, sh } from '../oci/fixtures.js'
@@ -145,7 +146,7 @@ t.test('a bundle carrying the installation-package image and keadm: imported und
     t.comment(`build: ${(built.ms / 1000).toFixed(1)} s`)
     const unpacked = join(work, 'x')
     mkdirSync(unpacked)
-    if (!succeeded(t, await exec('tar', ['-xzf', join(work, 'out', `${BUNDLE_NAME}.tar.gz`), '-C', unpacked]), 'tar -xzf')) return
+    if (!succeeded(t, await exec('tar', untarArgs(join(work, 'out', `${BUNDLE_NAME}.tar.gz`), unpacked)), 'tar -x')) return
     const bundle = join(unpacked, BUNDLE_NAME)
     const plan = readPlan(bundle)
 
