@@ -24,7 +24,7 @@ export const CACHE = join(ROOT, 'node_modules', '.cache', 'edgebundle-tests')
 /**
  * Scripts that tests start as child processes, some of them many times over (crash.test.ts runs the
  * installer 31 times). Their npm packages are bundled in as well, as dist/edgebundle.mjs has them: a child
- * then loads one file rather than some hundreds from node_modules (the CLI's --version: 0.40 CPU-s
+ * then loads one file rather than some hundreds from node_modules (the CLI's --version: about 0.3 CPU-s
  * against 0.66). Test files keep importing packages from node_modules: tap must stay one copy.
  */
 export const CHILD_SCRIPTS = ['test/installer/crash-child.ts', 'test/io/finish-child.ts', 'src/cli/entry.ts']
@@ -106,7 +106,10 @@ function publish(path, text) {
   renameSync(temp, path)
 }
 
-/** Bundles `entries` (absolute .ts paths), test files and child scripts in one esbuild run each; each bundle is written with its inputs' digests. */
+/**
+ * Bundles `entries` (absolute .ts paths): the test files in one esbuild run, the child scripts in another.
+ * Each bundle is written with its inputs' digests.
+ */
 export async function bundleEntries(entries) {
   const children = entries.filter((entry) => SELF_CONTAINED.has(entry))
   const tests = entries.filter((entry) => !SELF_CONTAINED.has(entry))
