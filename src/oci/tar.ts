@@ -1,8 +1,8 @@
 /**
  * A minimal tar writer and a defensive tar reader, just what image archives need.
  *
- * Writing: POSIX ustar headers with fixed metadata (uid/gid 0, no user names, one mtime), pax records only
- * when a name or size does not fit, content streamed from the source. The caller supplies entries in
+ * Writing: the one tar writer's headers (src/archive/tar-write.ts: fixed metadata, pax records only when
+ * a name or size does not fit), content streamed from the source. The caller supplies entries in
  * the order it wants them; image archives sort them so equal input gives byte-identical output.
  *
  * Reading: the one tar reader (src/archive/tar.ts) lists the members, seeking past their content, and
@@ -20,57 +20,9 @@ import { open } from 'node:fs/promises'
 import type { Readable, Writable } from 'node:stream'
 import { type PathHazard, pathHazard, resolveLinkTarget, strippedName } from '../archive/paths.js'
 import { CorruptArchive, TarReader, fileSource } from '../archive/tar.js'
+import { END_OF_ARCHIVE, entryHeaders, paddingBytes, tarPadding } from '../archive/tar-write.js'
 import { UsageError } from '../model/errors.js'
 import { IntegrityError } from './errors.js'
-
-const BLOCK = 512
-/** ustar's 11 octal digits of size. */
-const USTAR_MAX_SIZE = 0o77777777777
-
-function pad(size: number): number {
-  return (BLOCK - (size % BLOCK)) % BLOCK
-}
-
-// ---------------------------------------------------------------------------------------------- writing
-
-function writeString(header: Buffer, offset: number, length: number, value: string): void {
-  const bytes = Buffer.from(value, 'utf8')
-  if (bytes.length > length) throw new Error(`internal: tar header field too long: ${value}`)
-  bytes.copy(header, offset)
-}
-
-function writeOctal(header: Buffer, offset: number, length: number, value: number): void {
-  // length-1 digits, zero-padded, then NUL: the form GNU tar and Go's archive/tar write.
-  writeString(header, offset, length, `${value.toString(8).padStart(length - 1, '0')}\0`)
-}
-
-function ustarHeader(name: string, type: '0' | '5' | 'x', size: number, mode: number, mtime: number): Buffer {
-  const header = Buffer.alloc(BLOCK)
-  writeString(header, 0, 100, name)
-  writeOctal(header, 100, 8, mode)
-  writeOctal(header, 108, 8, 0) // uid
-  writeOctal(header, 116, 8, 0) // gid
-  writeOctal(header, 124, 12, size)
-  writeOctal(header, 136, 12, mtime)
-  header.fill(0x20, 148, 156) // checksum field counts as spaces while summing
-  header.write(type, 156, 'ascii')
-  header.write('ustar\u000000', 257, 'binary') // magic "ustar\0" + version "00"
-  // uname/gname stay empty: names of the build machine's users must not leak into the bytes.
-  writeOctal(header, 329, 8, 0) // devmajor
-  writeOctal(header, 337, 8, 0) // devminor
-  let sum = 0
-  for (const byte of header) sum += byte
-  writeString(header, 148, 8, `${sum.toString(8).padStart(6, '0')}\0 `)
-  return header
-}
-
-function paxRecord(key: string, value: string): string {
-  // Each record is "<len> key=value\n" where len counts itself: find the fixed point.
-  const body = ` ${key}=${value}\n`
-  let length = Buffer.byteLength(body) + 1
-  while (String(length).length + Buffer.byteLength(body) !== length) length = String(length).length + Buffer.byteLength(body)
-  return `${length}${body}`
-}
 
 export interface TarWriterOptions {
   /** Modification time for every entry, seconds since the epoch. */
@@ -108,24 +60,11 @@ export class TarWriter {
   private async header(name: string, type: '0' | '5', size: number, mode: number): Promise<void> {
     if (this.names.has(name)) throw new Error(`internal: duplicate tar entry ${name}`)
     this.names.add(name)
-    const records: string[] = []
-    let headerName = name
-    if (Buffer.byteLength(name) > 100) {
-      records.push(paxRecord('path', name))
-      headerName = name.slice(0, 100).replace(/[\u0080-\uffff]/g, '_')
-    }
-    if (size > USTAR_MAX_SIZE) records.push(paxRecord('size', String(size)))
-    if (records.length > 0) {
-      const body = Buffer.from(records.join(''), 'utf8')
-      await this.put(ustarHeader('PaxHeaders/entry', 'x', body.length, 0o644, this.options.mtime))
-      await this.put(body)
-      await this.put(Buffer.alloc(pad(body.length)))
-    }
-    await this.put(ustarHeader(headerName, type, Math.min(size, USTAR_MAX_SIZE), mode, this.options.mtime))
+    for (const block of entryHeaders(name, type, size, mode, this.options.mtime)) await this.put(block)
   }
 
   async directory(name: string): Promise<void> {
-    await this.header(name.endsWith('/') ? name : `${name}/`, '5', 0, this.options.dirMode ?? 0o755)
+    await this.header(name.replace(/\/$/, ''), '5', 0, this.options.dirMode ?? 0o755)
   }
 
   /** Writes a file whose content comes from `source`, which must yield exactly `size` bytes. */
@@ -143,12 +82,12 @@ export class TarWriter {
       }
     }
     if (count !== size) throw new Error(`internal: tar entry ${name} declared ${size} bytes but its source gave ${count > size ? 'more' : count}`)
-    await this.put(Buffer.alloc(pad(size)))
+    await this.put(paddingBytes(tarPadding(size)))
   }
 
   /** Writes the end-of-archive marker (two zero blocks) and returns the archive's size and sha256. */
   async finish(): Promise<{ size: number; sha256: string }> {
-    await this.put(Buffer.alloc(BLOCK * 2))
+    await this.put(END_OF_ARCHIVE)
     return { size: this.written, sha256: this.hash.digest('hex') }
   }
 }

@@ -13,11 +13,12 @@ import { Readable, Transform, type TransformCallback } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import { EdgebundleError } from '../model/errors.js'
 import { writeStreamAtomically } from '../archive/publish.js'
+import { USTAR_MAX_MTIME } from '../archive/tar-write.js'
 import { type ArchiveFormat, type PackEntry, planEntries } from './entries.js'
 import { PackError } from './errors.js'
 import { type GzipOptions, type GzipStats, emptyGzipStats, gzipMembers } from './gzip.js'
 import { CorruptMemberEntryError } from './member-cache.js'
-import { USTAR_MAX_MTIME, tarSegments } from './tar.js'
+import { tarSegments } from './tar.js'
 import { zipStream } from './zip.js'
 
 export interface WriteArchiveOptions {

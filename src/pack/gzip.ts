@@ -22,11 +22,12 @@
 import { createHash } from 'node:crypto'
 import { availableParallelism } from 'node:os'
 import { gzip } from 'node:zlib'
+import { paddingBytes } from '../archive/tar-write.js'
 import type { PlannedEntry } from './entries.js'
 import { PackError } from './errors.js'
 import type { CachedMembers, GzipMemberCache, MemberEntryWriter, MemberParameters } from './member-cache.js'
 import { entryChunks } from './source.js'
-import { type TarSegment, paddingBytes } from './tar.js'
+import type { TarSegment } from './tar.js'
 
 export const GZIP_LEVEL = 6
 /** OS field value written into every gzip header: 3, Unix (bundles are unpacked on Linux nodes). */
