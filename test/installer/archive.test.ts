@@ -93,6 +93,7 @@ t.test('hostile archives are refused before anything is written', async (t) => {
     { title: 'zip-slip', entries: [file('ok'), file('../x')], member: '../x', message: /member \.\.\/x contains \.\./ },
     { title: '.. inside a path', entries: [file('a/../../x')], member: 'a/../../x', message: /contains \.\./ },
     { title: 'absolute path', entries: [file('/etc/cron.d/x')], member: '/etc/cron.d/x', message: /is absolute/ },
+    { title: 'drive letter', entries: [file('./C:/Windows/x')], member: './C:/Windows/x', message: /member \.\/C:\/Windows\/x starts with a drive letter/ },
     { title: 'symlink climbing out', entries: [dir('a'), symlink('a/l', '../../etc')], member: 'a/l', message: /symlink a\/l -> \.\.\/\.\.\/etc points outside the archive/ },
     { title: 'symlink climbing out after strip', entries: [symlink('top/l', '../x')], strip: 1, member: 'top/l', message: /points outside the archive/ },
     { title: 'absolute symlink', entries: [symlink('l', '/etc/passwd')], member: 'l', message: /points outside the archive \(absolute\)/ },

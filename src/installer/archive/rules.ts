@@ -3,7 +3,7 @@
  * plus the tree each member builds (which needs the whole archive: a member reached through a symlink
  * may come before the symlink).
  */
-import { climbsOut, strippedName } from '../../archive/paths.js'
+import { type PathHazard, climbsOut, pathHazard, strippedName } from '../../archive/paths.js'
 import { UnsafeArchiveError, shown } from './errors.js'
 import type { TarHeader } from '../../archive/tar.js'
 
@@ -37,18 +37,30 @@ function typeName(typeflag: string): string {
   return TYPE_NAMES[typeflag] ?? `special file (type ${flag})`
 }
 
-/** Why a name (or hard link target) is refused as written, or null. */
-function nameProblem(name: string): string | null {
-  if (name === '') return 'is empty'
-  for (let i = 0; i < name.length; i++) {
-    const code = name.charCodeAt(i)
+/** What no name or link target of ours holds: a backslash, control characters, non-ASCII characters. */
+function characterProblem(text: string): string | null {
+  for (let i = 0; i < text.length; i++) {
+    const code = text.charCodeAt(i)
     if (code === 0x5c) return 'has a backslash'
     if (code < 0x20 || code === 0x7f) return 'has a control character'
     if (code > 0x7f) return 'has a non-ASCII character'
   }
-  if (name.startsWith('/')) return 'is absolute'
-  if (name.split('/').includes('..')) return 'contains ..'
   return null
+}
+
+const HAZARD_PROBLEMS: Record<PathHazard, string> = {
+  nul: 'has a control character',
+  backslash: 'has a backslash',
+  absolute: 'is absolute',
+  'drive-letter': 'starts with a drive letter',
+  'dot-dot': 'contains ..',
+}
+
+/** Why a name (or hard link target) is refused as written, or null: the hazards every reader refuses, then characterProblem. */
+function nameProblem(name: string): string | null {
+  if (name === '') return 'is empty'
+  const hazard = pathHazard(name)
+  return hazard === null ? characterProblem(name) : HAZARD_PROBLEMS[hazard]
 }
 
 /**
@@ -89,10 +101,9 @@ export function decodeMember(file: string, header: TarHeader, strip: number): Ar
   if (type === 'symlink') {
     const arrow = `symlink ${shown(raw)} -> ${shown(target)}`
     if (target === '') refuse(`symlink ${shown(raw)} has an empty target`)
-    const targetProblem = nameProblem(target)
-    if (targetProblem === 'has a backslash' || targetProblem === 'has a control character' || targetProblem === 'has a non-ASCII character') {
-      refuse(`${arrow}: the target ${targetProblem}`)
-    }
+    // A relative target may climb with "..", as long as it stays inside (climbsOut, below).
+    const targetProblem = characterProblem(target)
+    if (targetProblem !== null) refuse(`${arrow}: the target ${targetProblem}`)
     if (target.startsWith('/')) refuse(`${arrow} points outside the archive (absolute)`)
     if (climbsOut(name, target)) refuse(`${arrow} points outside the archive`)
     member.linkTarget = target

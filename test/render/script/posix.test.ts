@@ -318,6 +318,7 @@ t.test('hostile archives are refused before anything is written', async (t) => {
     { name: 'a ../ member', entries: [{ name: '../evil', type: 'file', content: 'x' }] },
     { name: 'a .. deeper in the path', entries: [{ name: 'ok/../../evil', type: 'file', content: 'x' }] },
     { name: 'an absolute member', entries: [{ name: `${outside}/evil`, type: 'file', content: 'x' }] },
+    { name: 'a member under a drive letter', entries: [{ name: './C:/evil', type: 'file', content: 'x' }] },
     {
       name: 'a symlink to /etc/passwd, then a file through it',
       entries: [
