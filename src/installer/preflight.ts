@@ -11,9 +11,9 @@ import { Buffer } from 'node:buffer'
 import { execFileSync } from 'node:child_process'
 import { accessSync, constants, lstatSync, readFileSync, readdirSync, readlinkSync, statSync, statfsSync } from 'node:fs'
 import { machine as osMachine } from 'node:os'
-import { posix, win32 } from 'node:path'
 import { EXIT, EdgebundleError } from '../model/errors.js'
 import type { Check, CheckKind, Severity } from '../model/plan.js'
+import { LINUX_COMMAND_DIRS, findCommand } from './system.js'
 
 // --- the node, as preflight sees it ---------------------------------------------------------------------
 
@@ -139,8 +139,6 @@ const notOn =
 
 // Linux ----------------------------------------------------------------------------------------------------
 
-/** PATH folders install.sh appends (sudo's PATH may lack them); where --root looks for a command. */
-export const LINUX_COMMAND_DIRS = ['/usr/local/sbin', '/usr/local/bin', '/usr/sbin', '/usr/bin', '/sbin', '/bin'] as const
 
 /** statfs f_type of cgroup2 (stat -f prints it as cgroup2fs). */
 export const CGROUP2_SUPER_MAGIC = 0x63677270
@@ -548,19 +546,6 @@ export function hostProbe(platform: NodeJS.Platform = process.platform): NodePro
       return { code: 127, stdout }
     }
   }
-  const commandExists = (name: string): boolean => {
-    if (isWindows) {
-      const extensions = (process.env.PATHEXT ?? '.COM;.EXE;.BAT;.CMD').split(';').filter((ext) => ext !== '')
-      const hasExtension = extensions.some((ext) => name.toLowerCase().endsWith(ext.toLowerCase()))
-      const names = [...(hasExtension ? [name] : []), ...extensions.map((ext) => name + ext)]
-      const dirs = (process.env.PATH ?? '').split(';').filter((dir) => dir !== '')
-      return dirs.some((dir) => names.some((candidate) => stat(win32.join(dir, candidate)) === 'file'))
-    }
-    const candidates = name.includes('/')
-      ? [name]
-      : [...(process.env.PATH ?? '').split(':'), ...LINUX_COMMAND_DIRS].map((dir) => posix.join(dir === '' ? '.' : dir, name))
-    return candidates.some((candidate) => stat(candidate) === 'file' && isExecutable(candidate))
-  }
   const listeningTcpPorts = (): ReadonlySet<number> | undefined => {
     if (isWindows) {
       const netstat = run('netstat.exe', ['-an'])
@@ -607,7 +592,7 @@ export function hostProbe(platform: NodeJS.Platform = process.platform): NodePro
     // The OS's architecture, from these, not that of the (possibly 32-bit) process.
     machine: () => (isWindows ? process.env.PROCESSOR_ARCHITEW6432 || process.env.PROCESSOR_ARCHITECTURE || 'unknown' : osMachine()),
     uid: () => (typeof process.geteuid === 'function' ? process.geteuid() : -1),
-    commandExists,
+    commandExists: (name) => findCommand(name) !== null,
     run,
     listeningTcpPorts,
   }

@@ -28,12 +28,48 @@ export interface NodeSystem {
   systemdRunning(): boolean
 }
 
-/** sudo's PATH may lack sbin (modprobe, sysctl) or /usr/local (the crictl and runc a bundle installs). */
-const EXTRA_PATH = ['/usr/local/sbin', '/usr/local/bin', '/usr/sbin', '/usr/bin', '/sbin', '/bin']
+/**
+ * Where Linux keeps commands, searched after PATH: sudo's PATH may lack sbin (modprobe, sysctl) or
+ * /usr/local (the crictl and runc a bundle installs).
+ */
+export const LINUX_COMMAND_DIRS = ['/usr/local/sbin', '/usr/local/bin', '/usr/sbin', '/usr/bin', '/sbin', '/bin'] as const
 
+/** PATH's folders (never the working folder, which an empty entry would mean), then LINUX_COMMAND_DIRS on Linux. */
 export function searchPath(): string[] {
   const own = (process.env.PATH ?? '').split(delimiter).filter((dir) => dir !== '')
-  return process.platform === 'win32' ? own : [...own, ...EXTRA_PATH.filter((dir) => !own.includes(dir))]
+  return process.platform === 'win32' ? own : [...own, ...LINUX_COMMAND_DIRS.filter((dir) => !own.includes(dir))]
+}
+
+/**
+ * The one command lookup of the installer (NodeSystem.which, NodeProbe.commandExists): the executable
+ * file a command name runs, or null. A name with a slash is that path; on Windows a name without one of
+ * PATHEXT's extensions is tried with each of them.
+ */
+export function findCommand(command: string): string | null {
+  const windows = process.platform === 'win32'
+  const executable = (candidate: string): boolean => {
+    try {
+      if (!statSync(candidate).isFile()) return false
+      if (!windows) accessSync(candidate, constants.X_OK)
+      return true
+    } catch {
+      return false
+    }
+  }
+  if (!windows && command.includes('/')) return executable(command) ? command : null
+  let names = [command]
+  if (windows) {
+    const extensions = (process.env.PATHEXT ?? '.COM;.EXE;.BAT;.CMD').split(';').filter((ext) => ext !== '')
+    const hasExtension = extensions.some((ext) => command.toLowerCase().endsWith(ext.toLowerCase()))
+    names = [...(hasExtension ? [command] : []), ...extensions.map((ext) => command + ext)]
+  }
+  for (const dir of searchPath()) {
+    for (const name of names) {
+      const candidate = join(dir, name)
+      if (executable(candidate)) return candidate
+    }
+  }
+  return null
 }
 
 export function hostSystem(): NodeSystem {
@@ -62,22 +98,7 @@ export function hostSystem(): NodeSystem {
         )
       })
     },
-    which(command) {
-      const names = process.platform === 'win32' && !/\.[a-z]+$/i.test(command) ? [`${command}.exe`, `${command}.cmd`, command] : [command]
-      for (const dir of searchPath()) {
-        for (const name of names) {
-          const candidate = join(dir, name)
-          try {
-            if (!statSync(candidate).isFile()) continue
-            if (process.platform !== 'win32') accessSync(candidate, constants.X_OK)
-            return candidate
-          } catch {
-            // not here
-          }
-        }
-      }
-      return null
-    },
+    which: findCommand,
     systemdRunning() {
       try {
         return statSync('/run/systemd/system').isDirectory()
