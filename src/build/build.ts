@@ -20,11 +20,11 @@ import { sha256And512OfFile } from '../io/file-chunks.js'
 import { publishedChecksumFile } from '../plan/build-plan.js'
 import { type BundleManifest, MANIFEST_SCHEMA_VERSION, type ManifestFile } from '../model/manifest.js'
 import { GzipMemberCache, type PackEntry, type PackResult, writeBundleArchive } from '../pack/index.js'
-import { type RenderedBundle, renderBundle } from '../render/bundle.js'
+import { type RenderedBundle, renderResolved } from '../render/bundle.js'
 import { renderFleetFiles } from '../render/fleet.js'
 import type { TemplateSource } from '../model/templates.js'
 import type { ValidRequest } from '../resolve/request.js'
-import { resolveTarget } from '../resolve/resolve.js'
+import { type Resolved, resolveTarget } from '../resolve/resolve.js'
 import { buildInstallerExecutable, type BuiltExecutable } from '../sea/build-exe.js'
 import type { ExePlatform } from '../sea/runtimes.js'
 import { formatSha256Sums } from '../archive/sha256sums.js'
@@ -150,15 +150,17 @@ export async function buildBundle(catalog: Catalog, request: ValidRequest, setti
   const timed = stageTimer(`${request.target.os}/${request.target.arch}/${request.target.runtime}`, timings)
   const family = catalog.platforms.oses[request.target.os].family
 
+  const resolved = resolveTarget(catalog, request)
+
   // 1. The images first (the pause image, those keadm join asks for): the plan must know which the bundle carries.
-  const carried = await carryImages(catalog, request, family, settings, io, timed)
+  const carried = await carryImages(resolved, request, family, settings, io, timed)
 
   // 2. Plan and rendered files (pure).
-  const rendered: RenderedBundle = renderBundle(catalog, request, io.templates, {
+  const rendered: RenderedBundle = renderResolved(resolved, io.templates, {
     images: carried.images.map((image) => ({ file: imageFileOf(image), image: image.imageName })),
     ...(carried.keadm ? { keadm: { file: carried.keadm.file } } : {}),
   })
-  const { resolved, plan } = rendered
+  const { plan } = rendered
 
   // 3. Upstream artifacts, verified, from the cache or the network.
   const artifacts: FetchedArtifact[] = await timed('artifacts', () => (resolved.components.length === 0 ? [] : fetchArtifacts(resolved.components, fetchOptions(settings, io))))
@@ -189,8 +191,8 @@ export async function buildBundle(catalog: Catalog, request: ValidRequest, setti
   return { name: plan.name, archive, sha256: packed.sha256, size: packed.size, files: files.length, timings, executable: { cached: executable.cached, size: executable.size }, gzip: packed.gzip ?? null }
 }
 
-async function carryImages(catalog: Catalog, request: ValidRequest, family: 'linux' | 'windows', settings: BuildSettings, io: BuildIo, timed: Timed): Promise<Carried> {
-  const kubeedgeImages = resolveTarget(catalog, request).kubeedge.joinImages
+async function carryImages(resolved: Resolved, request: ValidRequest, family: 'linux' | 'windows', settings: BuildSettings, io: BuildIo, timed: Timed): Promise<Carried> {
+  const kubeedgeImages = resolved.kubeedge.joinImages
   const images: CarriedImage[] = await timed('images', async () =>
     prepareImages(await imageRequests({ pauseImage: request.options.pauseImage, kubeedgeImages, family, arch: request.target.arch }, settings, io.http)),
   )

@@ -33,7 +33,11 @@ export function renderPlanJson(plan: Plan): string {
 }
 
 export function renderBundle(catalog: Catalog, request: ValidRequest, templates: TemplateSource, inputs?: BundleInputs): RenderedBundle {
-  const resolved = resolveTarget(catalog, request)
+  return renderResolved(resolveTarget(catalog, request), templates, inputs)
+}
+
+/** renderBundle for a target already resolved (the build resolves it once, for its images too). */
+export function renderResolved(resolved: Resolved, templates: TemplateSource, inputs?: BundleInputs): RenderedBundle {
   const nodeFiles = renderNodeFiles(resolved, templates)
   const plan = buildPlan(resolved, nodeFiles, inputs)
   const script: BundleFile =
