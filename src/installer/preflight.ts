@@ -139,7 +139,6 @@ const notOn =
 
 // Linux ----------------------------------------------------------------------------------------------------
 
-
 /** statfs f_type of cgroup2 (stat -f prints it as cgroup2fs). */
 export const CGROUP2_SUPER_MAGIC = 0x63677270
 

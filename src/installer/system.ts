@@ -29,8 +29,9 @@ export interface NodeSystem {
 }
 
 /**
- * Where Linux keeps commands, searched after PATH: sudo's PATH may lack sbin (modprobe, sysctl) or
- * /usr/local (the crictl and runc a bundle installs).
+ * Where Linux keeps commands, searched after PATH (install.sh appends the same folders): sudo's PATH may
+ * lack sbin (modprobe, sysctl) or /usr/local (the crictl and runc a bundle installs). Also where a --root
+ * preflight looks for a command inside the root.
  */
 export const LINUX_COMMAND_DIRS = ['/usr/local/sbin', '/usr/local/bin', '/usr/sbin', '/usr/bin', '/sbin', '/bin'] as const
 
