@@ -17,7 +17,7 @@ export const USTAR_MAX_MTIME = 0o77777777777
 /** The end of an archive: two zero blocks (GNU tar's padding to a 10 KiB record is not needed to read it back). */
 export const END_OF_ARCHIVE = Buffer.alloc(BLOCK * 2)
 
-/** Zero bytes after a member of `size` bytes, up to the next 512-byte block. */
+/** How many zero bytes follow a member of `size` bytes, up to the next 512-byte block. */
 export function tarPadding(size: number): number {
   return (BLOCK - (size % BLOCK)) % BLOCK
 }
