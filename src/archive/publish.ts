@@ -3,12 +3,13 @@
  * or not at all. Bytes go to a unique temporary name in the target's own folder (same file system, so
  * the rename is atomic), which is fsynced and renamed over the target; the folder is fsynced after the
  * rename so the new name itself survives a power loss. A crash or an error leaves the previous file (if
- * any) untouched and, on error, removes the temporary file. Node built-ins only.
+ * any) untouched and, on error, removes the temporary file. Node built-ins only (and io/process.ts for pids).
  */
 import { randomBytes } from 'node:crypto'
-import { chmod, mkdir, open, rename, rm, writeFile, type FileHandle } from 'node:fs/promises'
+import { chmod, mkdir, open, readdir, rename, rm, writeFile, type FileHandle } from 'node:fs/promises'
 import { basename, dirname, join, resolve } from 'node:path'
 import { Writable } from 'node:stream'
+import { pidAlive } from '../io/process.js'
 
 /**
  * A fresh name beside `target` for its bytes before they are published: `.<name>.<pid>-<hex>.tmp`, unique
@@ -16,6 +17,20 @@ import { Writable } from 'node:stream'
  */
 export function tempPathFor(target: string): string {
   return join(dirname(target), `.${basename(target)}.${process.pid}-${randomBytes(6).toString('hex')}.tmp`)
+}
+
+/** The writer's pid in a file name tempPathFor made, or null for any other name. */
+export function tempWriterPid(fileName: string): number | null {
+  const pid = Number(/\.(\d+)-[0-9a-f]+\.tmp$/.exec(fileName)?.[1])
+  return Number.isInteger(pid) ? pid : null
+}
+
+/** Removes the temporary files in `dir` whose writer no longer runs (a killed build left them). */
+export async function sweepDeadTemps(dir: string): Promise<void> {
+  for (const name of await readdir(dir).catch(() => [] as string[])) {
+    const pid = tempWriterPid(name)
+    if (pid !== null && pid !== process.pid && !pidAlive(pid)) await rm(join(dir, name), { force: true })
+  }
 }
 
 /** fsync of a file's data, so a crash cannot leave a complete name over incomplete bytes. */

@@ -34,8 +34,8 @@ import { basename, join } from 'node:path'
 import { versions } from 'node:process'
 import { setTimeout as sleep } from 'node:timers/promises'
 import * as zlib from 'node:zlib'
-import { publishFile, tempPathFor } from '../archive/publish.js'
-import { pidAlive, sweepDeadTemps } from '../io/process.js'
+import { publishFile, sweepDeadTemps, tempPathFor, tempWriterPid } from '../archive/publish.js'
+import { pidAlive } from '../io/process.js'
 
 /** Bump when the entry layout or the way members are cut changes. */
 const ENTRY_FORMAT = 2
@@ -280,8 +280,8 @@ export class GzipMemberCache {
   private async activeOtherWriter(prefix: string): Promise<number | null> {
     for (const name of await readdir(this.dir).catch(() => [] as string[])) {
       if (!name.startsWith(prefix)) continue
-      const pid = Number(/^(\d+)-[0-9a-f]+\.tmp$/.exec(name.slice(prefix.length))?.[1])
-      if (!Number.isInteger(pid) || pid === process.pid || !pidAlive(pid)) continue
+      const pid = tempWriterPid(name)
+      if (pid === null || pid === process.pid || !pidAlive(pid)) continue
       const modified = await stat(join(this.dir, name)).then((info) => info.mtimeMs, () => null)
       if (modified !== null && Date.now() - modified < this.stallMs) return pid
     }

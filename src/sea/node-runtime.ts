@@ -15,12 +15,11 @@
  */
 import { copyFile, open, readFile, stat } from 'node:fs/promises'
 import { join } from 'node:path'
-import { publishFile, tempPathFor, writeFileAtomically } from '../archive/publish.js'
+import { publishFile, sweepDeadTemps, tempPathFor, writeFileAtomically } from '../archive/publish.js'
 import { ArtifactCache } from '../fetch/cache.js'
 import type { RetryPolicy } from '../fetch/download.js'
 import type { Http } from '../fetch/http.js'
 import type { DownloadHooks } from '../io/http-download.js'
-import { sweepDeadTemps } from '../io/process.js'
 import {
   ExecutableBuildError,
   NodeBinaryError,
